@@ -1,2 +1,90 @@
-def main() -> None:
-    print("regie")
+"""The ``regie`` command: thin entry point over the commands and the read side.
+
+Exit codes: 0 success; 1 refused, invalid input or a store/key problem (one clear line on
+stderr); 2 usage error (unknown option, missing argument); 3 an internal error, reported
+in one line (set REGIE_DEBUG=1 for the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import click
+from pydantic import ValidationError
+
+from casusregie import __version__
+from casusregie.adapters.cli import admin, case, info, plan, views
+from casusregie.adapters.cli.common import Context
+from casusregie.domain.errors import AccessDenied, RegieError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--store", metavar="PATH|DSN", help="SQLite file or postgresql:// DSN (env REGIE_STORE).")
+@click.option("--key-dir", metavar="DIR", help="Folder with the stores' key folders (env REGIE_KEY_DIR).")
+@click.option("--config", metavar="FILE", help="Config file (env REGIE_CONFIG; default ./regie.toml).")
+@click.option("--as", "as_user", metavar="USER", help="Acting user (env REGIE_USER).")
+@click.option("--on-behalf-of", metavar="USER", help="The responsible user this action is done for (NEN 7513).")
+@click.version_option(__version__, prog_name="regie")
+@click.pass_context
+def regie(
+    ctx: click.Context, store: str | None, key_dir: str | None, config: str | None, as_user: str | None,
+    on_behalf_of: str | None,
+) -> None:
+    """casusregie: case direction for multi-problem households (regie op multiprobleemhuishoudens).
+
+    Every action is an encrypted event in a tamper-evident log, and every read of personal
+    data is logged before it is shown. Start with `regie init`, or see `regie demo`.
+    """
+    context = Context(store, key_dir, config, as_user, on_behalf_of)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+for module in (admin, case, info, plan, views):
+    module.register(regie)
+
+
+def _fail(kind: str, message: str, code: int) -> int:
+    click.echo(f"regie: {kind}: {message}", err=True)
+    return code
+
+
+def _validation_line(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p != "__root__")
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}" if where else message)
+    return "; ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``regie``; returns the exit code (also used by the console script)."""
+    try:
+        regie.main(args=argv, prog_name="regie", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        return _fail("error", "aborted", 1)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except AccessDenied as exc:
+        return _fail("refused", str(exc), 1)
+    except RegieError as exc:
+        return _fail("error", str(exc), 1)
+    except ValidationError as exc:
+        return _fail("invalid input", _validation_line(exc), 1)
+    except KeyboardInterrupt:
+        return _fail("error", "interrupted", 130)
+    except Exception as exc:
+        if os.environ.get("REGIE_DEBUG"):
+            traceback.print_exc()
+        return _fail("internal error", f"{type(exc).__name__}: {exc} (set REGIE_DEBUG=1 for details)", 3)
+    return 0
+
+
+def entry() -> None:
+    sys.exit(main())

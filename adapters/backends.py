@@ -1,0 +1,203 @@
+"""The eventsourcing library's SQLite and PostgreSQL recorders, extended for casusregie.
+
+Two extensions, both inside the library's own insert transaction so that they commit or
+roll back together with the events:
+
+* ``extras``: callables passed as ``app.save(..., extras=[...])`` that write the project's
+  own rows (new data keys, shredded keys, search index) atomically with the events;
+* ``after_insert``: the hook that gives every new record its Merkle position and leaf.
+
+SQLite connections run with ``secure_delete`` so that deleted rows (a shredded key) are
+overwritten with zeros instead of lingering in free pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from casusregie.adapters.location import StoreLocation
+from casusregie.adapters.sql import Database, Tx
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
+from psycopg.sql import SQL, Identifier
+
+AfterInsert = Callable[[Tx, Sequence[StoredEvent], Sequence[int]], None]
+Extra = Callable[[Tx], None]
+
+
+def _run_extras(tx: Tx, kwargs: dict[str, Any]) -> None:
+    for extra in kwargs.get("extras", ()):
+        extra(tx)
+
+
+# --- SQLite -------------------------------------------------------------------------------
+
+
+class _SecureDeletePool(SQLiteConnectionPool):
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        cursor = connection.cursor()
+        cursor.execute("PRAGMA secure_delete=ON")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        return connection
+
+
+class _SQLiteDatastore(SQLiteDatastore):
+    def __init__(self, db_name: str, **kwargs: Any) -> None:
+        super().__init__(db_name, **kwargs)
+        self.pool.close()
+        self.pool = _SecureDeletePool(db_name=db_name, lock_timeout=kwargs.get("lock_timeout"))
+
+
+class SQLiteEventRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite application recorder plus extras and the Merkle hook."""
+
+    def __init__(self, datastore: SQLiteDatastore, after_insert: AfterInsert) -> None:
+        super().__init__(datastore)
+        self.after_insert = after_insert
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        tx = Tx(c, "sqlite")
+        _run_extras(tx, kwargs)
+        if stored_events:
+            self.after_insert(tx, stored_events, ids or [])
+        return ids
+
+
+class RegieSQLiteFactory(SQLiteFactory):
+    """SQLite factory whose connections use secure_delete and whose recorder is ours."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        self.datastore.close()
+        self.datastore = _SQLiteDatastore(db_name=self.env.get(self.SQLITE_DBNAME) or "", lock_timeout=10)
+
+    def event_recorder(self, after_insert: AfterInsert) -> SQLiteEventRecorder:
+        recorder = SQLiteEventRecorder(self.datastore, after_insert)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------
+
+
+class _PostgresDatastore(PostgresDatastore):
+    """Connections default to the store's schema, so the project's own SQL is unqualified."""
+
+    def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
+        base = super().after_connect_func()
+        set_path = SQL("SET search_path TO {}").format(Identifier(self.schema))
+
+        def after_connect(conn: psycopg.Connection[Any]) -> None:
+            base(conn)
+            conn.cursor().execute(set_path)
+
+        return after_connect
+
+
+class PostgresEventRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL application recorder plus extras and the Merkle hook.
+
+    The library takes an EXCLUSIVE lock on the events table before inserting, so inserts
+    commit in notification-id order; the Merkle hook runs after that lock is held and
+    therefore sees a stable tree head.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, after_insert: AfterInsert) -> None:
+        super().__init__(datastore)
+        self.after_insert = after_insert
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        super()._insert_events(curs, stored_events, **kwargs)
+        _run_extras(Tx(curs, "postgres"), kwargs)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        self.after_insert(Tx(curs, "postgres"), stored_events, ids or [])
+        return ids
+
+
+class RegiePostgresFactory(PostgresFactory):
+    """PostgreSQL factory: one store per schema, and our recorder."""
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        old = self.datastore
+        old.close()
+        self.datastore = _PostgresDatastore(
+            dbname=self.env.get(self.POSTGRES_DBNAME) or "",
+            host=self.env.get(self.POSTGRES_HOST) or "",
+            port=self.env.get(self.POSTGRES_PORT) or "5432",
+            user=self.env.get(self.POSTGRES_USER) or "",
+            password=self.env.get(self.POSTGRES_PASSWORD) or "",
+            connect_timeout=float(self.env.get(self.POSTGRES_CONNECT_TIMEOUT) or 5),
+            idle_in_transaction_session_timeout=30,
+            pool_size=2,
+            max_overflow=4,
+            lock_timeout=int(self.env.get(self.POSTGRES_LOCK_TIMEOUT) or 10),
+            schema=old.schema,
+        )
+
+    def event_recorder(self, after_insert: AfterInsert) -> PostgresEventRecorder:
+        recorder = PostgresEventRecorder(self.datastore, after_insert)
+        if self.env_create_table():
+            recorder.create_table()
+        return recorder
+
+
+# --- choosing one ---------------------------------------------------------------------------
+
+
+def library_env(location: StoreLocation, *, create: bool = False) -> dict[str, str]:
+    """The eventsourcing environment for a store location; ``create`` makes the tables."""
+    env = {"IS_SNAPSHOTTING_ENABLED": "y", "CREATE_TABLE": "y" if create else "n"}
+    if location.is_postgres:
+        info = psycopg.conninfo.conninfo_to_dict(location.dsn)
+        env.update(
+            PERSISTENCE_MODULE="casusregie.adapters.backends:RegiePostgresFactory",
+            POSTGRES_DBNAME=str(info.get("dbname") or info.get("user") or "postgres"),
+            POSTGRES_HOST=str(info.get("host") or "127.0.0.1"),
+            POSTGRES_PORT=str(info.get("port") or "5432"),
+            POSTGRES_USER=str(info.get("user") or "postgres"),
+            POSTGRES_PASSWORD=str(info.get("password") or ""),
+            POSTGRES_SCHEMA=location.schema,
+            POSTGRES_CONNECT_TIMEOUT=str(info.get("connect_timeout") or 5),
+        )
+    else:
+        assert location.path is not None
+        env.update(
+            PERSISTENCE_MODULE="casusregie.adapters.backends:RegieSQLiteFactory",
+            SQLITE_DBNAME=str(location.path),
+        )
+    return env
+
+
+def open_factory(location: StoreLocation, *, create: bool = False) -> RegieSQLiteFactory | RegiePostgresFactory:
+    env = library_env(location, create=create)
+    if location.is_postgres:
+        return RegiePostgresFactory(env)
+    return RegieSQLiteFactory(env)
+
+
+def database_of(factory: RegieSQLiteFactory | RegiePostgresFactory) -> Database:
+    dialect = "postgres" if isinstance(factory, RegiePostgresFactory) else "sqlite"
+    return Database(factory.datastore, dialect)

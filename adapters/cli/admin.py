@@ -1,0 +1,195 @@
+"""`regie init`, `regie profile …`, `regie user …` and `regie projections …`."""
+
+from __future__ import annotations
+
+import getpass
+import re
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
+from casusregie.adapters.store import create_store
+from casusregie.commands.application import RegieApplication
+from casusregie.commands.users import AddUser, DeactivateUser, initialise
+from casusregie.domain.access import Action
+from casusregie.domain.errors import AccessDenied, ValidationFailed
+from casusregie.domain.roles import Role
+from casusregie.projections.reader import view_runner
+
+_USER_RE = re.compile(r"[^a-z0-9._-]")
+
+
+def register(root: click.Group) -> None:
+    root.add_command(init)
+    root.add_command(profile)
+    root.add_command(user)
+    root.add_command(projections)
+
+
+@click.command()
+@click.option("--profile", "profile_name", required=True, metavar="NAME|FILE",
+              help="Municipality profile: utrecht, nijmegen, nieuwegein, zwolle, or a TOML file.")
+@click.option("--admin", metavar="USER", help="First user, the functional administrator (default: your login).")
+@pass_ctx
+def init(ctx: Context, profile_name: str, admin: str | None) -> None:
+    """Create a new store with fresh keys; refuses to overwrite an existing one."""
+    profile_model, text = resolve_profile(profile_name)
+    admin_id = admin or _USER_RE.sub("", getpass.getuser().lower()) or "beheerder"
+    store = create_store(ctx.settings())
+    try:
+        app = RegieApplication(store)
+        initialise(app, profile_model, text, admin_id)
+        view_runner(app).ensure_tables()
+    except BaseException:
+        store.close()
+        raise
+    store.close()
+    click.echo(f"created store {store.name} ({store.store_id}) with profile {profile_model.id}")
+    click.echo(f"keys in {store.key_paths.folder} (mode 0600; back them up apart from the database)")
+    click.echo(f"first user: {admin_id} (beheerder); add others with `regie --as {admin_id} user add`")
+
+
+@click.group()
+def profile() -> None:
+    """Municipality profiles (gemeenteprofielen)."""
+
+
+@profile.command("check")
+@click.argument("path", type=click.Path(path_type=Path))
+def profile_check(path: Path) -> None:
+    """Validate a profile file on its own and list every problem."""
+    try:
+        loaded = load_profile(path)
+    except ProfileError as exc:
+        raise ValidationFailed(f"{path} is not a valid profile:\n{exc}") from None
+    click.echo(f"{path}: profile {loaded.id} is valid ({len(loaded.partners)} partners, "
+               f"{len(loaded.activities)} processing activities)")
+
+
+@profile.command("list")
+@json_option
+def profile_list(as_json: bool) -> None:
+    """The profiles shipped with casusregie."""
+    rows = []
+    for pid, path in sorted(builtin_profiles().items()):
+        loaded = load_profile(path)
+        rows.append({"id": pid, "municipality": loaded.municipality, "approach": loaded.approach,
+                     "seed": loaded.seed})
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "municipality", "approach")
+    for row in rows:
+        table.add_row(row["id"], row["municipality"], row["approach"])
+    Console(highlight=False).print(table)
+
+
+@profile.command("show")
+@json_option
+@pass_ctx
+def profile_show(ctx: Context, as_json: bool) -> None:
+    """The profile this store runs under (no personal data)."""
+    loaded = ctx.app().profile
+    if as_json:
+        print_json(loaded.model_dump(mode="json"))
+        return
+    ctx.console.print(f"[bold]{loaded.municipality}[/bold]: {loaded.approach} (seed {loaded.seed})")
+    ctx.console.print(f"director: {loaded.director_title}; life domains: {', '.join(loaded.life_domains)}")
+    table = Table("partner", "name", "may disclose")
+    for partner in loaded.partners:
+        table.add_row(partner.id, partner.name, ", ".join(partner.categories))
+    ctx.console.print(table)
+    ladder = Table("level", "escalation (opschaling)")
+    for rung in loaded.escalation:
+        ladder.add_row(str(rung.level), rung.name)
+    ctx.console.print(ladder)
+
+
+@click.group()
+def user() -> None:
+    """Users and their roles (gebruikersbeheer; by the beheerder)."""
+
+
+@user.command("add")
+@click.argument("user_id")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--org", "organisation", help="Organisation id (a partner id for partner users).")
+@click.option("--team", default="", help="Team (case directors of one team share their cases).")
+@json_option
+@pass_ctx
+def user_add(ctx: Context, user_id: str, role: str, organisation: str | None, team: str, as_json: bool) -> None:
+    """Add a user with a role."""
+    report(ctx, ctx.run(AddUser(user_id=user_id, role=Role(role), organisation=organisation, team=team)), as_json)
+
+
+@user.command("deactivate")
+@click.argument("user_id")
+@click.option("--reason", required=True)
+@pass_ctx
+def user_deactivate(ctx: Context, user_id: str, reason: str) -> None:
+    """Deactivate a user; their history stays."""
+    report(ctx, ctx.run(DeactivateUser(user_id=user_id, reason=reason)))
+
+
+@user.command("list")
+@json_option
+@pass_ctx
+def user_list(ctx: Context, as_json: bool) -> None:
+    """Users and roles (beheerder and auditor)."""
+    actor = ctx.actor()
+    if actor.role not in (Role.BEHEERDER, Role.AUDITOR):
+        ctx.session().deny("user.list", "beheer", Action.READ, "only the beheerder and auditors list users")
+    setup = ctx.app().setup()
+    ctx.session().log_read("user.list", "beheer", Action.READ, None, [])
+    rows = [{"user": uid, **{k: v for k, v in data.items()}} for uid, data in sorted(setup.users.items())]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("user", "role", "organisation", "team", "active")
+    for row in rows:
+        table.add_row(row["user"], str(row["role"]), str(row["organisation"]), str(row["team"]), str(row["active"]))
+    ctx.console.print(table)
+
+
+@click.group()
+def projections() -> None:
+    """The read models (projecties)."""
+
+
+@projections.command("rebuild")
+@pass_ctx
+def projections_rebuild(ctx: Context) -> None:
+    """Empty every view and rebuild it from the event log, with a progress bar."""
+    _require_operator(ctx)
+    runner = view_runner(ctx.app())
+    total = runner.head()
+    with Progress(TextColumn("rebuilding views"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=False) as bar:
+        task = bar.add_task("rebuild", total=total)
+        applied = runner.rebuild(lambda n: bar.advance(task, n))
+    click.echo(f"rebuilt views from {applied} events")
+
+
+@projections.command("status")
+@json_option
+@pass_ctx
+def projections_status(ctx: Context, as_json: bool) -> None:
+    """How far the views are behind the log."""
+    runner = view_runner(ctx.app())
+    data = {"position": runner.position(), "head": runner.head()}
+    data["behind"] = data["head"] - data["position"]
+    if as_json:
+        print_json(data)
+    else:
+        click.echo(f"views at {data['position']} of {data['head']} ({data['behind']} behind)")
+
+
+def _require_operator(ctx: Context) -> None:
+    actor = ctx.actor()
+    if actor.role not in (Role.BEHEERDER, Role.AUDITOR, Role.REGISSEUR):
+        raise AccessDenied(f"a {actor.role} does not rebuild views")

@@ -1,0 +1,291 @@
+"""`regie case …`: referral to closure."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+
+from casusregie.adapters.cli.common import Context, case_command, day, json_option, on_option, pass_ctx, print_json
+from casusregie.adapters.render.case_text import render_case_text
+from casusregie.commands import closure, decision, escalation, meetings, referral
+from casusregie.domain.closure import ClosureOutcome, Judgement
+from casusregie.domain.household import HouseholdRole
+from casusregie.projections.reader import Reader
+
+MEMBER_KEYS = {"name", "born", "role", "bsn", "address"}
+
+
+def register(root: click.Group) -> None:
+    root.add_command(case)
+    root.add_command(meeting)
+
+
+def parse_member(spec: str) -> dict[str, Any]:
+    """``name=Karel de Vries;born=1980-01-02;role=hoofdbewoner;bsn=111222333;address=...``."""
+    fields: dict[str, str] = {}
+    for part in spec.split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key not in MEMBER_KEYS:
+            raise click.BadParameter(
+                f"{part.strip()!r}: expected key=value with keys {', '.join(sorted(MEMBER_KEYS))}", param_hint="--member"
+            )
+        fields[key] = value.strip()
+    if "name" not in fields or "born" not in fields:
+        raise click.BadParameter("a member needs at least name=... and born=YYYY-MM-DD", param_hint="--member")
+    try:
+        born = date.fromisoformat(fields["born"])
+    except ValueError:
+        raise click.BadParameter(f"born={fields['born']!r} is not a date YYYY-MM-DD", param_hint="--member") from None
+    role = fields.get("role", "hoofdbewoner")
+    if role not in {r.value for r in HouseholdRole}:
+        raise click.BadParameter(f"role={role!r}; roles: {', '.join(r.value for r in HouseholdRole)}",
+                                 param_hint="--member")
+    return {"name": fields["name"], "birth_date": born, "role": role, "bsn": fields.get("bsn") or None,
+            "address": fields.get("address") or None}
+
+
+def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    """``DOMAIN=TEXT`` pairs."""
+    pairs: dict[str, str] = {}
+    for value in values:
+        key, sep, text = value.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise click.BadParameter(f"{value!r}: expected DOMAIN=TEXT", param_hint=option)
+        pairs[key.strip()] = text.strip()
+    return pairs
+
+
+@click.group()
+def case() -> None:
+    """Cases (casussen): referral, intake, decision, escalation, closure, and the case view."""
+
+
+@case.command("refer")
+@click.option("--from", "referring_org", required=True, metavar="PARTNER", help="Referring partner organisation.")
+@click.option("--worker", required=True, help="The referring professional.")
+@click.option("--reason", required=True, help="Why the household is referred.")
+@click.option("--problem", "problems", multiple=True, required=True, metavar="DOMAIN=TEXT",
+              help="Problems on a life domain (repeat).")
+@click.option("--member", "members", multiple=True, required=True, metavar="SPEC",
+              help="name=...;born=YYYY-MM-DD;role=hoofdbewoner|partner|kind|ouder|overig;bsn=...;address=...")
+@click.option("--corporation-home", metavar="PARTNER", help="The home belongs to this housing corporation.")
+@click.option("--consent-given", type=click.DateTime(["%Y-%m-%d"]), help="Date the residents consented.")
+@click.option("--director", metavar="USER", help="Case director (default: you, if you are one).")
+@click.option("--team", help="Team (default: the director's team).")
+@on_option
+@case_command(referral.ReferCase)
+def case_refer(referring_org: str, worker: str, reason: str, problems: tuple[str, ...], members: tuple[str, ...],
+               corporation_home: str | None, consent_given: Any, director: str | None, team: str | None,
+               on: Any) -> dict[str, Any]:
+    """Refer a household (aanmelden). Only professionals of partner organisations refer."""
+    return {"referring_org": referring_org, "referring_worker": worker, "reason": reason,
+            "problems": parse_pairs(problems, "--problem"), "members": [parse_member(m) for m in members],
+            "home_corporation": corporation_home, "consent_given_on": day(consent_given), "director": director,
+            "team": team, "on": day(on)}
+
+
+@case.command("assign")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--director", required=True, metavar="USER")
+@click.option("--team")
+@on_option
+@case_command(referral.AssignDirector)
+def case_assign(case_ref: str, director: str, team: str | None, on: Any) -> dict[str, Any]:
+    """Assign a case director (regisseur toewijzen)."""
+    return {"case": case_ref, "director": director, "team": team, "on": day(on)}
+
+
+@case.command("add-member")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--member", required=True, metavar="SPEC", help="As for `case refer`.")
+@on_option
+@case_command(referral.AddMember)
+def case_add_member(case_ref: str, member: str, on: Any) -> dict[str, Any]:
+    """Add a household member."""
+    return {"case": case_ref, "member": parse_member(member), "on": day(on)}
+
+
+@case.command("consent")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--given/--refused", required=True, help="The residents' answer.")
+@on_option
+@case_command(referral.RecordConsent)
+def case_consent(case_ref: str, given: bool, on: Any) -> dict[str, Any]:
+    """Record the residents' consent (where the approach asks for it)."""
+    return {"case": case_ref, "given": given, "on": day(on)}
+
+
+@case.command("ask-corporation")
+@click.argument("case_ref", metavar="CASE")
+@on_option
+@case_command(referral.RequestCorporationConsent)
+def case_ask_corporation(case_ref: str, on: Any) -> dict[str, Any]:
+    """Ask the housing corporation's consent for a corporation home."""
+    return {"case": case_ref, "on": day(on)}
+
+
+@case.command("corporation-answer")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--consent/--no-consent", required=True)
+@on_option
+@case_command(referral.AnswerCorporationConsent)
+def case_corporation_answer(case_ref: str, consent: bool, on: Any) -> dict[str, Any]:
+    """The corporation answers the consent request (partner users of that corporation)."""
+    return {"case": case_ref, "consent": consent, "on": day(on)}
+
+
+@case.command("assess")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--criterion", "criteria", multiple=True, metavar="ID", help="A criterion that holds (repeat).")
+@click.option("--acute-reason", help="Set the criteria aside in an acute situation, with this reason.")
+@on_option
+@case_command(referral.AssessIntake)
+def case_assess(case_ref: str, criteria: tuple[str, ...], acute_reason: str | None, on: Any) -> dict[str, Any]:
+    """Assess the referral against the profile's criteria (toetsing)."""
+    return {"case": case_ref, "criteria": list(criteria), "acute_reason": acute_reason, "on": day(on)}
+
+
+@case.command("take-on")
+@click.argument("case_ref", metavar="CASE")
+@on_option
+@case_command(decision.TakeOn)
+def case_take_on(case_ref: str, on: Any) -> dict[str, Any]:
+    """Take the case on (in regie nemen)."""
+    return {"case": case_ref, "on": day(on)}
+
+
+@case.command("decline")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--advice", required=True, help="Advice to the referrer.")
+@on_option
+@case_command(decision.DeclineCase)
+def case_decline(case_ref: str, advice: str, on: Any) -> dict[str, Any]:
+    """Do not take the case on; record advice to the referrer."""
+    return {"case": case_ref, "advice": advice, "on": day(on)}
+
+
+@case.command("letter")
+@click.argument("case_ref", metavar="CASE")
+@on_option
+@case_command(decision.InformResidents)
+def case_letter(case_ref: str, on: Any) -> dict[str, Any]:
+    """Record that the residents were informed by letter."""
+    return {"case": case_ref, "on": day(on)}
+
+
+@case.command("no-letter")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--ground", required=True, help="e.g. veiligheid-derden")
+@click.option("--motivation", required=True)
+@on_option
+@case_command(decision.WithholdLetter)
+def case_no_letter(case_ref: str, ground: str, motivation: str, on: Any) -> dict[str, Any]:
+    """Record the grounds not to inform the residents."""
+    return {"case": case_ref, "ground": ground, "motivation": motivation, "on": day(on)}
+
+
+@case.command("involve")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("partner")
+@on_option
+@case_command(meetings.InvolvePartner)
+def case_involve(case_ref: str, partner: str, on: Any) -> dict[str, Any]:
+    """Involve a partner organisation in the case."""
+    return {"case": case_ref, "partner": partner, "on": day(on)}
+
+
+@case.command("escalate")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--level", required=True, type=int, help="Level of the profile's escalation ladder.")
+@click.option("--reason", required=True)
+@on_option
+@case_command(escalation.Escalate)
+def case_escalate(case_ref: str, level: int, reason: str, on: Any) -> dict[str, Any]:
+    """Escalate a stalled case (opschalen)."""
+    return {"case": case_ref, "level": level, "reason": reason, "on": day(on)}
+
+
+@case.command("escalation-outcome")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("escalation_id", metavar="ESCALATION")
+@click.option("--outcome", required=True)
+@on_option
+@case_command(escalation.ResolveEscalation)
+def case_escalation_outcome(case_ref: str, escalation_id: str, outcome: str, on: Any) -> dict[str, Any]:
+    """Record the outcome of an escalation."""
+    return {"case": case_ref, "escalation": escalation_id, "outcome": outcome, "on": day(on)}
+
+
+@case.command("close")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--outcome", required=True, type=click.Choice([o.value for o in ClosureOutcome]))
+@click.option("--neighbours", type=click.Choice([j.value for j in Judgement]), help="Judgement by the neighbours.")
+@click.option("--partners", type=click.Choice([j.value for j in Judgement]), help="Judgement by the partners.")
+@click.option("--aftercare", help="Aftercare plan (nazorgplan).")
+@click.option("--handover", metavar="PARTNER", help="Warm handover to this partner.")
+@click.option("--note")
+@on_option
+@case_command(closure.CloseCase)
+def case_close(case_ref: str, outcome: str, neighbours: str | None, partners: str | None, aftercare: str | None,
+               handover: str | None, note: str | None, on: Any) -> dict[str, Any]:
+    """Close the case (afsluiten) with its outcome and aftercare."""
+    return {"case": case_ref, "outcome": outcome, "judgement_neighbours": neighbours,
+            "judgement_partners": partners, "aftercare": aftercare, "handover_to": handover, "note": note,
+            "on": day(on)}
+
+
+@case.command("reopen")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--reason", required=True)
+@on_option
+@case_command(closure.ReopenCase)
+def case_reopen(case_ref: str, reason: str, on: Any) -> dict[str, Any]:
+    """Reopen a closed case."""
+    return {"case": case_ref, "reason": reason, "on": day(on)}
+
+
+@case.command("show")
+@click.argument("case_ref", metavar="CASE")
+@json_option
+@pass_ctx
+def case_show(ctx: Context, case_ref: str, as_json: bool) -> None:
+    """Show the case as you may see it (the read is logged first)."""
+    doc = Reader(ctx.session()).case(case_ref)
+    if as_json:
+        print_json(doc)
+    else:
+        render_case_text(ctx.console, doc)
+
+
+@click.group()
+def meeting() -> None:
+    """Case conferences: MDO and casusoverleg."""
+
+
+@meeting.command("schedule")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--date", "when", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--with", "participants", multiple=True, required=True, metavar="PARTNER",
+              help="An involved partner at the table (repeat).")
+@click.option("--kind", type=click.Choice(["mdo", "casusoverleg"]), default="mdo", show_default=True)
+@case_command(meetings.ScheduleMeeting)
+def meeting_schedule(case_ref: str, when: Any, participants: tuple[str, ...], kind: str) -> dict[str, Any]:
+    """Schedule an MDO or casusoverleg with involved partners only."""
+    return {"case": case_ref, "date": day(when), "participants": list(participants), "kind": kind}
+
+
+@meeting.command("held")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("meeting_id", metavar="MEETING")
+@click.option("--attended", multiple=True, required=True, metavar="PARTNER")
+@click.option("--minutes", required=True, help="Minutes (verslag).")
+@on_option
+@case_command(meetings.HoldMeeting)
+def meeting_held(case_ref: str, meeting_id: str, attended: tuple[str, ...], minutes: str, on: Any) -> dict[str, Any]:
+    """Record that a meeting was held, who attended and its minutes."""
+    return {"case": case_ref, "meeting": meeting_id, "attended": list(attended), "minutes": minutes, "on": day(on)}

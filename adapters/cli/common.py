@@ -1,0 +1,133 @@
+"""Plumbing shared by every ``regie`` subcommand: the context, options and output.
+
+Conventions: ``--help`` everywhere; read commands take ``--json`` and then print valid JSON
+only; the acting user comes from ``--as`` or ``REGIE_USER``; usage errors exit 2, refusals
+and validation errors exit 1 with one line on stderr (see ``casusregie.cli.main``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from typing import Any
+
+import click
+from rich.console import Console
+
+from casusregie.adapters.config import Settings, resolve_settings
+from casusregie.adapters.store import Store, open_store
+from casusregie.commands.application import RegieApplication
+from casusregie.commands.base import Command, Result
+from casusregie.commands.session import Session
+from casusregie.domain.errors import NotFound, ValidationFailed
+from casusregie.domain.roles import Actor
+
+
+class Context:
+    """Lazily opened store, application and session for one CLI invocation."""
+
+    def __init__(self, store: str | None, key_dir: str | None, config: str | None, as_user: str | None,
+                 on_behalf_of: str | None) -> None:
+        self._args = {"store": store, "key_dir": key_dir, "config": config}
+        self._as_user = as_user
+        self._on_behalf_of = on_behalf_of
+        self._store: Store | None = None
+        self._app: RegieApplication | None = None
+        self._session: Session | None = None
+        self.console = Console(highlight=False, soft_wrap=False)
+
+    def settings(self) -> Settings:
+        return resolve_settings(**self._args)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.settings())
+        return self._store
+
+    def app(self) -> RegieApplication:
+        if self._app is None:
+            self._app = RegieApplication(self.store())
+        return self._app
+
+    def actor(self) -> Actor:
+        user_id = self._as_user or os.environ.get("REGIE_USER")
+        if not user_id:
+            raise ValidationFailed("who is acting? give --as USER or set REGIE_USER")
+        user = self.app().setup().user(user_id)
+        if user is None:
+            raise NotFound(f"unknown user {user_id}: users are added with `regie user add`")
+        if not user.active:
+            raise ValidationFailed(f"user {user_id} is deactivated")
+        if self._on_behalf_of is not None and self.app().setup().user(self._on_behalf_of) is None:
+            raise NotFound(f"unknown user {self._on_behalf_of} (--on-behalf-of)")
+        return Actor(user, self._on_behalf_of)
+
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session(self.app(), self.actor())
+        return self._session
+
+    def run(self, command: Command) -> Result:
+        return self.session().execute(command)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON only (machine-readable).")(func)
+
+
+def on_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
+        help="Business date of the action (YYYY-MM-DD); default today.",
+    )(func)
+
+
+def day(value: Any) -> date | None:
+    """click's DateTime gives a datetime; the domain wants dates."""
+    return None if value is None else value.date()
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def report(ctx: Context, result: Result, as_json: bool = False) -> None:
+    if as_json:
+        print_json({"message": result.message, **result.data})
+    else:
+        ctx.console.print(result.message)
+
+
+def command_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """--json for a write command: print its result as JSON."""
+    return json_option(func)
+
+
+def with_dates(**fields: Any) -> dict[str, Any]:
+    """Drop unset options so the pydantic defaults (e.g. today) apply."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def case_command(model: type[Command]) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., None]]:
+    """Turn a function that maps options to fields into a command that runs ``model``."""
+
+    def decorate(build: Callable[..., dict[str, Any]]) -> Callable[..., None]:
+        @wraps(build)
+        @pass_ctx
+        def run(ctx: Context, *args: Any, as_json: bool = False, **kwargs: Any) -> None:
+            fields = build(*args, **kwargs)
+            report(ctx, ctx.run(model(**with_dates(**fields))), as_json)
+
+        return json_option(run)
+
+    return decorate

@@ -1,0 +1,82 @@
+"""`regie worklist`, `regie caseload`, `regie report`."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import click
+from rich.table import Table
+
+from casusregie.adapters.cli.common import Context, day, json_option, pass_ctx, print_json
+from casusregie.projections.reader import Reader
+from casusregie.projections.worklist import KINDS_NL
+
+
+def register(root: click.Group) -> None:
+    root.add_command(worklist)
+    root.add_command(caseload)
+    root.add_command(report)
+
+
+@click.command()
+@click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="As of this date (default today).")
+@click.option("--horizon", default=14, show_default=True, help="Also show what falls due within this many days.")
+@click.option("--all", "everyone", is_flag=True, help="Directors: every case, not only yours and your team's.")
+@json_option
+@pass_ctx
+def worklist(ctx: Context, on: Any, horizon: int, everyone: bool, as_json: bool) -> None:
+    """What is due and overdue (werkvoorraad): for you, your team or your organisation."""
+    as_of = day(on) or date.today()
+    items = Reader(ctx.session()).worklist(as_of, horizon, everyone)
+    if as_json:
+        print_json({"date": as_of.isoformat(), "items": items})
+        return
+    table = Table("due", "case", "what", "owner", "director", title=f"worklist {as_of.isoformat()}")
+    for item in items:
+        style = "bold red" if item["overdue"] else None
+        flag = " (overdue)" if item["overdue"] else ""
+        table.add_row(item["due_on"] + flag, item["case"], f"{KINDS_NL.get(item['kind'], item['kind'])}: {item['what']}",
+                      item["owner"], item["director"] or "-", style=style)
+    ctx.console.print(table if items else f"nothing due by {as_of.isoformat()} (+{horizon} days)")
+
+
+@click.command()
+@json_option
+@pass_ctx
+def caseload(ctx: Context, as_json: bool) -> None:
+    """Cases per director and status (caseload)."""
+    rows = Reader(ctx.session()).caseload()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("director", "team", "open", "by status")
+    for row in rows:
+        table.add_row(row["director"], row["team"] or "-", str(row["open"]),
+                      ", ".join(f"{k} {v}" for k, v in sorted(row["by_status"].items())))
+    ctx.console.print(table)
+
+
+@click.command()
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@json_option
+@pass_ctx
+def report(ctx: Context, start: Any, end: Any, as_json: bool) -> None:
+    """Period report: referrals, decisions, closures by outcome, durations, escalations, overdue."""
+    first, last = day(start), day(end)
+    assert first is not None and last is not None
+    if last < first:
+        raise click.BadParameter("--to lies before --from")
+    data = Reader(ctx.session()).report(first, last)
+    if as_json:
+        print_json(data)
+        return
+    table = Table("figure", "value", title=f"report {first} .. {last}")
+    for key, value in data.items():
+        if key == "period":
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
+        table.add_row(key.replace("_", " "), "-" if value is None else str(value))
+    ctx.console.print(table)

@@ -1,0 +1,88 @@
+"""Finding the store, the key folder and the checkpoint folder.
+
+Order, first wins: command-line option, environment variable, config file, default.
+The config file is TOML (``store = "..."``, ``key_dir = "..."``, ``checkpoint_dir = "..."``)
+found at ``--config``, ``$REGIE_CONFIG``, ``./regie.toml`` or ``~/.config/regie/config.toml``.
+Relative paths in a config file are relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from casusregie.domain.errors import ValidationFailed
+
+CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir")
+
+
+def _home() -> Path:
+    return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "regie"
+
+
+@dataclass(frozen=True)
+class Settings:
+    store: str | None
+    key_dir: Path
+    checkpoint_dir: Path | None
+    config_file: Path | None
+
+
+def find_config(explicit: str | None) -> Path | None:
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ValidationFailed(f"config file {path} does not exist")
+        return path
+    env = os.environ.get("REGIE_CONFIG")
+    if env:
+        path = Path(env).expanduser()
+        if not path.is_file():
+            raise ValidationFailed(f"REGIE_CONFIG points to {path}, which does not exist")
+        return path
+    for candidate in (Path.cwd() / "regie.toml", _home() / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_config(path: Path | None) -> dict[str, str]:
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"cannot read config file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ValidationFailed(f"config file {path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - set(CONFIG_KEYS))
+    if unknown:
+        raise ValidationFailed(
+            f"config file {path}: unknown setting {', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})"
+        )
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if not isinstance(value, str):
+            raise ValidationFailed(f"config file {path}: {key} must be a string")
+        if key != "store" or "://" not in value:
+            value = str((path.parent / Path(value).expanduser()).resolve())
+        out[key] = value
+    return out
+
+
+def resolve_settings(
+    *, store: str | None, key_dir: str | None, config: str | None, checkpoint_dir: str | None = None
+) -> Settings:
+    path = find_config(config)
+    file = read_config(path)
+    chosen_store = store or os.environ.get("REGIE_STORE") or file.get("store")
+    chosen_keys = key_dir or os.environ.get("REGIE_KEY_DIR") or file.get("key_dir") or str(_home() / "keys")
+    chosen_cp = checkpoint_dir or os.environ.get("REGIE_CHECKPOINT_DIR") or file.get("checkpoint_dir")
+    return Settings(
+        store=chosen_store,
+        key_dir=Path(chosen_keys).expanduser().resolve(),
+        checkpoint_dir=Path(chosen_cp).expanduser().resolve() if chosen_cp else None,
+        config_file=path,
+    )

@@ -1,0 +1,101 @@
+"""Key files outside the database: the master key and the checkpoint signing key.
+
+Files are created with mode 0600 inside a 0700 folder and refused when others can read
+them, the way ssh treats private keys. Nothing here ever prints or logs key material.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from casusregie.domain.errors import StoreProblem
+from casusregie.privacy_audit.envelope import KEY_SIZE, new_key
+
+HEADER = "# casusregie master key (hoofdsleutel). Secret: never commit, mail or log it.\n"
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    """The key that wraps every data key of one store."""
+
+    key_id: str
+    store_id: str
+    key: bytes = field(repr=False)
+    path: Path | None = None
+
+
+def new_master_key(store_id: str) -> MasterKey:
+    return MasterKey(key_id=f"mk-{secrets.token_hex(6)}", store_id=store_id, key=new_key())
+
+
+def ensure_private_dir(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+
+
+def write_secret_file(path: Path, text: str) -> None:
+    """Write a new file readable by its owner only; never overwrite an existing one."""
+    ensure_private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise StoreProblem(f"key file {path} already exists; refusing to overwrite it") from None
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def write_master_key(path: Path, master: MasterKey) -> None:
+    body = (
+        HEADER
+        + f"store-id: {master.store_id}\n"
+        + f"key-id: {master.key_id}\n"
+        + f"key: {base64.b64encode(master.key).decode()}\n"
+    )
+    write_secret_file(path, body)
+
+
+def read_secret_file(path: Path, what: str) -> str:
+    """Read a key file, refusing a missing file or one that others may read."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise StoreProblem(f"{what} not found at {path}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StoreProblem(
+            f"{what} {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
+            f"run: chmod 600 {path}"
+        )
+    try:
+        return path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreProblem(f"cannot read {what} {path}: {exc}") from None
+
+
+def read_master_key(path: Path) -> MasterKey:
+    """Load a master key file, checking its shape so a damaged file is a clear error."""
+    fields: dict[str, str] = {}
+    for line in read_secret_file(path, "master key file").splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep:
+            raise StoreProblem(f"master key file {path} is damaged (unexpected line)")
+        fields[name.strip()] = value.strip()
+    missing = {"store-id", "key-id", "key"} - fields.keys()
+    if missing:
+        raise StoreProblem(f"master key file {path} is damaged (missing {', '.join(sorted(missing))})")
+    try:
+        key = base64.b64decode(fields["key"], validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != KEY_SIZE:
+        raise StoreProblem(f"master key file {path} is damaged (key id {fields['key-id']})")
+    return MasterKey(key_id=fields["key-id"], store_id=fields["store-id"], key=key, path=path)

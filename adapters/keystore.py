@@ -1,0 +1,122 @@
+"""Wrapped data keys in the store's database (table ``regie_keys``).
+
+A key row holds the data key wrapped by the master key. Shredding a key blanks the
+wrapped bytes and keeps a tombstone (when, on which ground), so the key can never be
+created again for the same person. SQLite overwrites the old bytes (secure_delete);
+PostgreSQL needs a ``VACUUM FULL`` of this small table afterwards (see ``purge``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from casusregie.adapters.sql import Database, Tx
+
+DDL = """
+CREATE TABLE IF NOT EXISTS regie_keys (
+    key_id TEXT PRIMARY KEY,
+    purpose TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    master_key_id TEXT,
+    wrapped {blob},
+    created_at TEXT NOT NULL,
+    shredded_at TEXT,
+    shred_ground TEXT
+)
+"""
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    key_id: str
+    purpose: str
+    subject: str
+    master_key_id: str | None
+    wrapped: bytes | None
+    created_at: str
+    shredded_at: str | None = None
+    shred_ground: str | None = None
+
+    @property
+    def is_shredded(self) -> bool:
+        return self.shredded_at is not None
+
+
+_COLUMNS = "key_id, purpose, subject, master_key_id, wrapped, created_at, shredded_at, shred_ground"
+
+
+class SqlKeyStorage:
+    """Key rows on SQLite or PostgreSQL."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def create_table(self, tx: Tx) -> None:
+        tx.execute(self.db.ddl(DDL))
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        with self.db.transaction(commit=False) as tx:
+            row = tx.execute(f"SELECT {_COLUMNS} FROM regie_keys WHERE key_id = ?", (key_id,)).fetchone()
+        return None if row is None else KeyRecord(*row)
+
+    def get_many(self, key_ids: list[str]) -> dict[str, KeyRecord]:
+        found: dict[str, KeyRecord] = {}
+        with self.db.transaction(commit=False) as tx:
+            for start in range(0, len(key_ids), 500):
+                chunk = key_ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in tx.execute(
+                    f"SELECT {_COLUMNS} FROM regie_keys WHERE key_id IN ({marks})", chunk
+                ).fetchall():
+                    found[row[0]] = KeyRecord(*row)
+        return found
+
+    def all(self) -> list[KeyRecord]:
+        with self.db.transaction(commit=False) as tx:
+            rows = tx.execute(f"SELECT {_COLUMNS} FROM regie_keys ORDER BY key_id").fetchall()
+        return [KeyRecord(*r) for r in rows]
+
+    @staticmethod
+    def insert_op(record: KeyRecord) -> Callable[[Tx], None]:
+        """An extra for ``app.save``: store a new key in the same transaction as the events."""
+
+        def insert(tx: Tx) -> None:
+            tx.execute(
+                f"INSERT INTO regie_keys ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                (record.key_id, record.purpose, record.subject, record.master_key_id,
+                 record.wrapped, record.created_at, None, None),
+            )
+
+        return insert
+
+    @staticmethod
+    def shred_op(key_id: str, at: str, ground: str) -> Callable[[Tx], None]:
+        """An extra for ``app.save``: destroy a key in the same transaction as the erasure event."""
+
+        def shred(tx: Tx) -> None:
+            tx.execute(
+                "UPDATE regie_keys SET wrapped = NULL, master_key_id = NULL, shredded_at = ?, "
+                "shred_ground = ? WHERE key_id = ? AND shredded_at IS NULL",
+                (at, ground, key_id),
+            )
+
+        return shred
+
+    def rewrap(self, rewrapped: dict[str, bytes], new_master_key_id: str) -> None:
+        """Replace wrapped keys in one transaction (master key rotation)."""
+        with self.db.transaction(commit=True) as tx:
+            tx.executemany(
+                "UPDATE regie_keys SET wrapped = ?, master_key_id = ? WHERE key_id = ?",
+                [(w, new_master_key_id, k) for k, w in rewrapped.items()],
+            )
+
+    def purge(self) -> None:
+        """Make shredded key bytes physically gone, not just logically deleted."""
+        if self.db.dialect == "postgres":
+            # Dead tuples keep the old wrapped bytes until the table is rewritten.
+            with self.db.datastore.get_connection() as conn:
+                conn.execute("VACUUM FULL regie_keys")
+        else:
+            with self.db.datastore.get_connection(commit=True) as conn:
+                conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")

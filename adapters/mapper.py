@@ -1,0 +1,135 @@
+"""Turning domain events into stored rows: JSON, then zlib, then AES-256-GCM per row.
+
+The library's own ``AESCipher`` encrypts a body without knowing where it will be stored.
+Here every body is authenticated together with its row (store id, originator id,
+version, topic), so a ciphertext swapped or copied into another row no longer opens,
+and it names the data key that made it so the master key can rotate underneath.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from dataclasses import fields
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from casusregie.domain.case import STATE_TYPES
+from casusregie.domain.errors import StoreProblem
+from casusregie.domain.sealed import Sealed
+from casusregie.privacy_audit.envelope import DecryptionFailed, canonical, decrypt, encrypt, key_id_of
+from casusregie.privacy_audit.keyring import Keyring, KeyShredded
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoding,
+    UUIDAsHex,
+)
+from eventsourcing.utils import get_topic
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class SealedAsText(Transcoding):
+    """A sealed field travels as ``key_id|field|base64(ciphertext)``: no plaintext ever."""
+
+    type = Sealed
+    name = "sealed"
+
+    def encode(self, obj: Sealed) -> str:
+        return f"{obj.key_id}|{obj.field}|{base64.b64encode(obj.blob).decode()}"
+
+    def decode(self, data: str) -> Sealed:
+        key_id, field, blob = data.split("|", 2)
+        return Sealed(key_id=key_id, field=field, blob=base64.b64decode(blob))
+
+
+class DataclassTranscoding(Transcoding):
+    """Aggregate state objects (a Member, a Measure ...) in snapshots and projections."""
+
+    def __init__(self, cls: type) -> None:
+        self.type = cls
+        self.name = f"dc:{cls.__qualname__}"
+        self._fields = [f.name for f in fields(cls)]
+
+    def encode(self, obj: Any) -> dict[str, Any]:
+        return {name: getattr(obj, name) for name in self._fields}
+
+    def decode(self, data: dict[str, Any]) -> Any:
+        return self.type(**data)
+
+
+def row_aad(store_id: str, originator_id: UUID | str, version: int, topic: str) -> bytes:
+    return canonical("regie-row-v1", store_id, str(originator_id), version, topic)
+
+
+class RowBoundMapper(Mapper[UUID]):
+    """Mapper whose ciphertexts carry a key id and are bound to their row."""
+
+    def __init__(self, transcoder: JSONTranscoder, keyring: Keyring, row_key_id: str, store_name: str):
+        super().__init__(transcoder=transcoder)
+        self.keyring = keyring
+        self.row_key_id = row_key_id
+        self.store_name = store_name
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        topic = get_topic(domain_event.__class__)
+        state = dict(vars(domain_event))
+        originator_id = state.pop("originator_id")
+        version = state.pop("originator_version")
+        class_version = getattr(type(domain_event), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        body = zlib.compress(self.transcoder.encode(state), 6)
+        aad = row_aad(self.keyring.store_id, originator_id, version, topic)
+        ciphertext = encrypt(self.keyring.key(self.row_key_id), self.row_key_id, body, aad)
+        return StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=ciphertext)
+
+    def decrypt_body(self, stored: StoredEvent) -> bytes:
+        """The decrypted, decompressed JSON body of a stored row, or a clear StoreProblem."""
+        where = f"record {stored.originator_id} v{stored.originator_version} of store {self.store_name}"
+        try:
+            key_id = key_id_of(stored.state)
+            key = self.keyring.key(key_id)
+            body = decrypt(key, stored.state, row_aad(self.keyring.store_id, stored.originator_id,
+                                                      stored.originator_version, stored.topic))
+            return zlib.decompress(body)
+        except KeyShredded:
+            raise
+        except DecryptionFailed as exc:
+            raise StoreProblem(f"cannot decrypt {where} with key id {exc.key_id}: {exc.reason}") from None
+        except zlib.error:
+            raise StoreProblem(f"{where} decrypted but does not decompress: damaged") from None
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        body = self.decrypt_body(stored_event)
+        return super().to_domain_event(
+            StoredEvent(
+                originator_id=stored_event.originator_id,
+                originator_version=stored_event.originator_version,
+                topic=stored_event.topic,
+                state=body,
+            )
+        )
+
+
+def make_transcoder() -> JSONTranscoder:
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), SealedAsText()):
+        transcoder.register(transcoding)
+    for cls in STATE_TYPES:
+        transcoder.register(DataclassTranscoding(cls))
+    return transcoder

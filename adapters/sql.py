@@ -1,0 +1,90 @@
+"""A thin, dialect-neutral handle on the SQL database behind a store.
+
+The eventsourcing library owns its own tables; the project adds a few of its own (keys,
+Merkle tree, projections). This module lets that code be written once, with ``?``
+placeholders and generic column types, and run on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
+
+Dialect = Literal["sqlite", "postgres"]
+
+_TYPES = {
+    "sqlite": {"blob": "BLOB", "bigint": "INTEGER", "text": "TEXT", "json": "TEXT"},
+    "postgres": {"blob": "BYTEA", "bigint": "BIGINT", "text": "TEXT", "json": "TEXT"},
+}
+
+
+class Tx:
+    """One open transaction: execute statements and fetch rows as plain tuples."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cursor = cursor
+        self.dialect: Dialect = dialect
+
+    def _sql(self, statement: str) -> str:
+        if self.dialect == "postgres":
+            # psycopg parses every parameterised statement: a literal % must be doubled.
+            return statement.replace("%", "%%").replace("?", "%s")
+        return statement
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Tx:
+        self._cursor.execute(self._sql(statement), tuple(params))
+        return self
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = [tuple(r) for r in rows]
+        if rows:
+            self._cursor.executemany(self._sql(statement), rows)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [self._row(r) for r in self._cursor.fetchall()]
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._cursor.fetchone()
+        return None if row is None else self._row(row)
+
+    def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        row = self.execute(statement, params).fetchone()
+        return None if row is None else row[0]
+
+    @staticmethod
+    def _row(row: Any) -> tuple[Any, ...]:
+        if isinstance(row, dict):
+            return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row.values())
+        return tuple(bytes(v) if isinstance(v, memoryview) else v for v in row)
+
+
+class Database:
+    """The project's own access to the datastore the eventsourcing recorders use."""
+
+    def __init__(self, datastore: Any, dialect: Dialect) -> None:
+        self.datastore = datastore
+        self.dialect: Dialect = dialect
+
+    def ddl(self, statement: str) -> str:
+        """Fill ``{blob}``, ``{bigint}``, ``{text}``, ``{json}`` with this dialect's types."""
+        return statement.format(**_TYPES[self.dialect])
+
+    @contextmanager
+    def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield Tx(cursor, self.dialect)
+
+    def table_exists(self, name: str) -> bool:
+        with self.transaction(commit=False) as tx:
+            if self.dialect == "sqlite":
+                found = tx.scalar(
+                    "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", (name,)
+                )
+            else:
+                found = tx.scalar(
+                    "SELECT count(*) FROM information_schema.tables "
+                    "WHERE table_schema = current_schema() AND table_name = ?",
+                    (name,),
+                )
+        return bool(found)

@@ -1,0 +1,100 @@
+"""The service layer: an eventsourcing ``Application`` over one opened store.
+
+It wires the project's adapters into the library (row-bound encrypting mapper, recorders
+that keep the Merkle tree, snapshots) and offers one way to write: ``commit``, which puts
+the events of every given aggregate, the access-log records and any extra rows (new keys,
+shredded keys) in a single database transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import cached_property
+from typing import Any, ClassVar
+from uuid import UUID
+
+from casusregie.adapters import merkle_log
+from casusregie.adapters.backends import library_env
+from casusregie.adapters.mapper import RowBoundMapper, make_transcoder
+from casusregie.adapters.profile_file import load_profile_text
+from casusregie.adapters.store import Store
+from casusregie.domain.case import Case
+from casusregie.domain.errors import Conflict, StoreProblem
+from casusregie.domain.profile import Profile
+from casusregie.domain.setup import Setup
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import EventStore, PersistenceError, RecordConflictError
+
+
+class RegieApplication(Application[UUID]):
+    """casusregie's application object: repository, event store and notification log."""
+
+    name = "casusregie"
+    # A case rarely passes a few hundred events; a snapshot every 50 keeps loading it cheap.
+    snapshotting_intervals: ClassVar[dict[type, int]] = {Case: 50}
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        super().__init__(env=library_env(store.location, create=store.created))
+
+    def construct_env(self, name: str, env: Any = None) -> Any:
+        # Unlike the library default, ignore os.environ: a store is configured by its
+        # location and key files only, so stray variables cannot change how it is read.
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
+    def construct_factory(self, env: Any) -> Any:
+        return self.store.factory
+
+    def construct_mapper(self) -> RowBoundMapper:
+        return RowBoundMapper(make_transcoder(), self.store.keyring, self.store.row_key_id, self.store.name)
+
+    def construct_recorder(self) -> Any:
+        return self.store.factory.event_recorder(merkle_log.append)
+
+    def construct_snapshot_store(self) -> EventStore[UUID]:
+        return EventStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))
+
+    # --- writing -------------------------------------------------------------------------
+
+    def commit(self, *aggregates: Any, extras: Sequence[Callable[[Any], None]] = (), new_keys: Sequence[str] = ()) -> None:
+        """Store everything in one transaction; on failure nothing is written."""
+        try:
+            self.save(*aggregates, extras=list(extras))
+        except RecordConflictError:
+            self.store.keyring.forget(list(new_keys))
+            raise Conflict(
+                "someone else changed this record at the same moment; nothing was saved, "
+                "run the command again"
+            ) from None
+        except PersistenceError as exc:
+            self.store.keyring.forget(list(new_keys))
+            raise StoreProblem(f"store {self.store.name} refused the write: {_first_line(exc)}") from None
+        except BaseException:
+            self.store.keyring.forget(list(new_keys))
+            raise
+
+    # --- set-up ----------------------------------------------------------------------------
+
+    @property
+    def setup_id(self) -> UUID:
+        return Setup.create_id(self.store.store_id)
+
+    def setup(self) -> Setup:
+        try:
+            return self.repository.get(self.setup_id)
+        except AggregateNotFoundError:
+            raise StoreProblem(f"store {self.store.name} was never initialised with a profile") from None
+
+    @cached_property
+    def profile(self) -> Profile:
+        return load_profile_text(self.setup().profile_toml, source=f"profile of {self.store.name}")
+
+    def get(self, aggregate_id: UUID) -> Any:
+        return self.repository.get(aggregate_id)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

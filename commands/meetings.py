@@ -1,0 +1,84 @@
+"""Involving partners and case conferences (MDO / casusoverleg)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar, Literal
+
+from casusregie.commands.authorization import directs
+from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.session import Session
+from casusregie.domain.access import Action
+from casusregie.domain.errors import ValidationFailed
+from pydantic import Field
+
+REGIE = "regie-uitvoering"
+
+
+class InvolvePartner(CaseCommand):
+    """Involve a partner organisation in the case (betrokken ketenpartner)."""
+
+    name: ClassVar[str] = "case.involve"
+    activity: ClassVar[str] = REGIE
+    action: ClassVar[Action] = Action.UPDATE
+    partner: str = Field(min_length=1)
+
+
+def _check_partners(s: Session, partners: list[str]) -> None:
+    known = {p.id for p in s.profile.partners} | {s.profile.organisation_id}
+    unknown = sorted(set(partners) - known)
+    if unknown:
+        raise ValidationFailed(f"unknown partner {', '.join(unknown)}")
+
+
+@handles(InvolvePartner)
+def involve_partner(s: Session, cmd: InvolvePartner) -> Result:
+    case = s.case(cmd.case)
+    _check_partners(s, [cmd.partner])
+    s.require(directs(s.actor, case), cmd, "only the case's director involves partners", case)
+    case.involve_partner(cmd.partner, cmd.on, s.actor.user_id)
+    s.commit(cmd, case, case=case, subjects=[])
+    return Result(f"{cmd.partner} involved in case {case.case_number}")
+
+
+class ScheduleMeeting(CaseCommand):
+    """Schedule an MDO or casusoverleg with the involved partners."""
+
+    name: ClassVar[str] = "meeting.schedule"
+    activity: ClassVar[str] = REGIE
+    action: ClassVar[Action] = Action.UPDATE
+    kind: Literal["mdo", "casusoverleg"] = "mdo"
+    date: date
+    participants: list[str] = Field(min_length=1)
+
+
+@handles(ScheduleMeeting)
+def schedule_meeting(s: Session, cmd: ScheduleMeeting) -> Result:
+    case = s.case(cmd.case)
+    _check_partners(s, cmd.participants)
+    s.require(directs(s.actor, case), cmd, "only the case's director schedules case conferences", case)
+    meeting_id = case.schedule_meeting(cmd.kind, cmd.date, cmd.participants, s.actor.user_id)
+    s.commit(cmd, case, case=case, subjects=[])
+    return Result(f"{cmd.kind} {meeting_id} scheduled for {cmd.date}", {"meeting": meeting_id})
+
+
+class HoldMeeting(CaseCommand):
+    """Record that a case conference was held: who attended, and its minutes (verslag)."""
+
+    name: ClassVar[str] = "meeting.held"
+    activity: ClassVar[str] = REGIE
+    action: ClassVar[Action] = Action.UPDATE
+    meeting: str = Field(min_length=1)
+    attended: list[str] = Field(min_length=1)
+    minutes: str = Field(min_length=1, max_length=50000)
+
+
+@handles(HoldMeeting)
+def hold_meeting(s: Session, cmd: HoldMeeting) -> Result:
+    case = s.case(cmd.case)
+    _check_partners(s, cmd.attended)
+    s.require(directs(s.actor, case), cmd, "only the case's director records the meeting", case)
+    case.hold_meeting(cmd.meeting, cmd.on, cmd.attended, s.seal_case_text(case.id, "minutes", cmd.minutes),
+                      s.actor.user_id, s.profile)
+    s.commit(cmd, case, case=case)
+    return Result(f"meeting {cmd.meeting} held on {cmd.on}")

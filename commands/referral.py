@@ -1,0 +1,275 @@
+"""Referral and intake (aanmelding en toetsing): referring a household, assigning a
+director, consent, the corporation's consent and the intake assessment."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import ClassVar
+from uuid import UUID, uuid4
+
+from casusregie.commands.authorization import acts_for, can_assign, directs, is_role
+from casusregie.commands.base import CaseCommand, Command, Result, handles
+from casusregie.commands.session import Session
+from casusregie.domain.access import Action
+from casusregie.domain.bsn import is_valid_bsn
+from casusregie.domain.case import Case
+from casusregie.domain.errors import ValidationFailed
+from casusregie.domain.household import HouseholdRole
+from casusregie.domain.roles import Role
+from casusregie.domain.sealed import case_key_id, person_key_id
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+INTAKE = "aanmelding-toetsing"
+REGIE = "regie-uitvoering"
+
+
+class MemberInput(BaseModel):
+    """A household member as the referrer gives it (gezinslid)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    birth_date: date
+    role: HouseholdRole = HouseholdRole.HOOFDBEWONER
+    bsn: str | None = None
+    address: str | None = Field(default=None, max_length=300)
+
+    @field_validator("bsn")
+    @classmethod
+    def _bsn_passes_eleven_test(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not is_valid_bsn(value):
+            raise ValueError(f"{value} is not a valid BSN (it fails the eleven-test)")
+        return value.zfill(9)
+
+    @field_validator("birth_date")
+    @classmethod
+    def _born_in_the_past(cls, value: date) -> date:
+        if value > date.today():
+            raise ValueError("date of birth lies in the future")
+        if value.year < 1900:
+            raise ValueError("date of birth before 1900")
+        return value
+
+
+def age_on(birth: date, on: date) -> int:
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def new_member(session: Session, case_id: UUID, member: MemberInput, on: date) -> dict[str, object]:
+    """A new person: their own key, a short ref, and every identifying field sealed."""
+    person_id = uuid4()
+    session.new_key(person_key_id(person_id), purpose="person", subject=f"person {person_id}")
+    ref = session.new_ref("P")
+    session.add_ref(ref, "person", person_id, case_id)
+    return {
+        "person_id": person_id,
+        "ref": ref,
+        "role": str(member.role),
+        "minor": age_on(member.birth_date, on) < 18,
+        "name": session.seal_person(person_id, "name", member.name),
+        "birth_date": session.seal_person(person_id, "birth_date", member.birth_date),
+        "bsn": session.seal_person(person_id, "bsn", member.bsn),
+        "address": session.seal_person(person_id, "address", member.address),
+        "erased": False,
+        "restricted": False,
+    }
+
+
+class ReferCase(Command):
+    """Refer a household (aanmelden): only professionals of partner organisations refer."""
+
+    name: ClassVar[str] = "case.refer"
+    activity: ClassVar[str] = INTAKE
+    action: ClassVar[Action] = Action.CREATE
+
+    referring_org: str = Field(min_length=1)
+    referring_worker: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=5000)
+    problems: dict[str, str] = Field(min_length=1)
+    members: list[MemberInput] = Field(min_length=1, max_length=30)
+    home_corporation: str | None = None
+    consent_given_on: date | None = None
+    director: str | None = None
+    team: str | None = None
+    on: date = Field(default_factory=date.today)
+
+    @model_validator(mode="after")
+    def _dates(self) -> ReferCase:
+        if self.on > date.today():
+            raise ValueError("the referral date lies in the future")
+        return self
+
+
+@handles(ReferCase)
+def refer_case(s: Session, cmd: ReferCase) -> Result:
+    profile = s.profile
+    if cmd.referring_org == profile.organisation_id or cmd.referring_org not in {p.id for p in profile.partners}:
+        raise ValidationFailed(
+            f"unknown partner {cmd.referring_org!r}: referrals come from partner organisations "
+            f"({', '.join(p.id for p in profile.partners)})"
+        )
+    s.require(
+        acts_for(s.actor, cmd.referring_org) or is_role(s.actor, Role.REGISSEUR),
+        cmd, f"only a professional of {cmd.referring_org} or a case director can register its referral",
+    )
+    if cmd.home_corporation is not None:
+        partner = next((p for p in profile.partners if p.id == cmd.home_corporation), None)
+        if partner is None or not partner.housing_corporation:
+            raise ValidationFailed(f"{cmd.home_corporation!r} is not a housing corporation of this profile")
+    director = cmd.director or (s.actor.user_id if s.actor.role == Role.REGISSEUR else None)
+    if director is not None:
+        s.require_director_user(director)
+    team = cmd.team or (s.actor.user.team if s.actor.role == Role.REGISSEUR else "")
+    case_id = uuid4()
+    s.new_key(case_key_id(case_id), purpose="case", subject=f"case {case_id}")
+    members = [new_member(s, case_id, m, cmd.on) for m in cmd.members]
+    case_number = s.new_ref("C")
+    s.add_ref(case_number, "case", case_id, case_id)
+    case = Case.refer(
+        profile=profile,
+        case_id=case_id,
+        case_number=case_number,
+        referred_on=cmd.on,
+        referring_org=cmd.referring_org,
+        referring_worker=cmd.referring_worker,
+        reason=s.seal_case_text(case_id, "reason", cmd.reason),
+        problems={d: s.seal_case_text(case_id, f"problem:{d}", t) for d, t in cmd.problems.items()},
+        members=members,
+        home_corporation=cmd.home_corporation,
+        consent_given_on=cmd.consent_given_on,
+        team=team,
+        director=director,
+        registered_by=s.actor.user_id,
+    )
+    s.commit(cmd, case, case=case)
+    refs = {m.ref: str(m.person_id) for m in case.members.values()}
+    return Result(f"case {case_number} referred ({len(members)} members)", {"case": case_number,
+                  "case_id": str(case_id), "members": refs})
+
+
+class AssignDirector(CaseCommand):
+    """Assign a case director (regisseur toewijzen)."""
+
+    name: ClassVar[str] = "case.assign"
+    activity: ClassVar[str] = REGIE
+    action: ClassVar[Action] = Action.UPDATE
+    director: str = Field(min_length=1)
+    team: str | None = None
+
+
+@handles(AssignDirector)
+def assign_director(s: Session, cmd: AssignDirector) -> Result:
+    case = s.case(cmd.case)
+    s.require(can_assign(s.actor, case), cmd, "only a manager, or a director of the case's team, assigns cases", case)
+    user = s.require_director_user(cmd.director)
+    case.assign_director(cmd.director, cmd.team if cmd.team is not None else user.team, cmd.on, s.actor.user_id)
+    s.commit(cmd, case, case=case, subjects=[])
+    return Result(f"{cmd.director} now directs case {case.case_number}")
+
+
+class AddMember(CaseCommand):
+    """Add a household member (gezinslid toevoegen)."""
+
+    name: ClassVar[str] = "case.add-member"
+    activity: ClassVar[str] = REGIE
+    action: ClassVar[Action] = Action.CREATE
+    member: MemberInput
+
+
+@handles(AddMember)
+def add_member(s: Session, cmd: AddMember) -> Result:
+    case = s.case(cmd.case)
+    s.require(directs(s.actor, case), cmd, "only the case's director (or team) changes the household", case)
+    member = new_member(s, case.id, cmd.member, cmd.on)
+    case.add_member(member, cmd.on, s.actor.user_id)
+    s.commit(cmd, case, case=case, subjects=[member["person_id"]])  # type: ignore[list-item]
+    return Result(f"{member['ref']} added to case {case.case_number}", {"person": member["ref"]})
+
+
+class RecordConsent(CaseCommand):
+    """Record the residents' answer to the consent question (toestemming)."""
+
+    name: ClassVar[str] = "case.consent"
+    activity: ClassVar[str] = INTAKE
+    action: ClassVar[Action] = Action.UPDATE
+    given: bool
+
+
+@handles(RecordConsent)
+def record_consent(s: Session, cmd: RecordConsent) -> Result:
+    case = s.case(cmd.case)
+    s.require(directs(s.actor, case) or acts_for(s.actor, case.referring_org), cmd,
+              "only the director or the referring organisation records consent", case)
+    case.record_resident_consent(cmd.given, cmd.on, s.actor.user_id)
+    s.commit(cmd, case, case=case)
+    return Result(f"consent {'given' if cmd.given else 'refused'} recorded for case {case.case_number}")
+
+
+class RequestCorporationConsent(CaseCommand):
+    """Ask the corporation's consent for a corporation home (seed 003: answer within 3 days)."""
+
+    name: ClassVar[str] = "case.corporation-consent-request"
+    activity: ClassVar[str] = INTAKE
+    action: ClassVar[Action] = Action.DISCLOSE
+
+
+@handles(RequestCorporationConsent)
+def request_corporation_consent(s: Session, cmd: RequestCorporationConsent) -> Result:
+    case = s.case(cmd.case)
+    s.require(directs(s.actor, case), cmd, "only the case's director asks for consent", case)
+    case.request_corporation_consent(cmd.on, s.actor.user_id, s.profile)
+    s.commit(cmd, case, case=case)
+    due = case.corporation_consent["due_on"] if case.corporation_consent else None
+    return Result(f"consent asked of {case.home_corporation}" + (f", due {due}" if due else ""))
+
+
+class AnswerCorporationConsent(CaseCommand):
+    """The corporation's answer to the consent request."""
+
+    name: ClassVar[str] = "case.corporation-consent"
+    activity: ClassVar[str] = INTAKE
+    action: ClassVar[Action] = Action.UPDATE
+    consent: bool
+
+
+@handles(AnswerCorporationConsent)
+def answer_corporation_consent(s: Session, cmd: AnswerCorporationConsent) -> Result:
+    case = s.case(cmd.case)
+    corporation = case.home_corporation or ""
+    s.require(acts_for(s.actor, corporation), cmd, f"only {corporation or 'the corporation'} answers this", case)
+    case.answer_corporation_consent(cmd.consent, cmd.on, s.actor.user_id, s.actor.organisation)
+    s.commit(cmd, case, case=case)
+    return Result(f"{corporation} {'consents' if cmd.consent else 'does not consent'}")
+
+
+class AssessIntake(CaseCommand):
+    """Assess the referral against the profile's criteria (toetsing)."""
+
+    name: ClassVar[str] = "case.assess"
+    activity: ClassVar[str] = INTAKE
+    action: ClassVar[Action] = Action.UPDATE
+    criteria: list[str] = Field(default_factory=list)
+    acute_reason: str | None = Field(default=None, max_length=5000)
+
+    @field_validator("acute_reason")
+    @classmethod
+    def _reason_not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("an acute override needs a reason")
+        return value
+
+
+@handles(AssessIntake)
+def assess_intake(s: Session, cmd: AssessIntake) -> Result:
+    case = s.case(cmd.case)
+    s.require(directs(s.actor, case), cmd, "only the case's director assesses the referral", case)
+    case.assess(cmd.criteria, s.seal_case_text(case.id, "acute_reason", cmd.acute_reason), cmd.on,
+                s.actor.user_id, s.profile)
+    s.commit(cmd, case, case=case)
+    assessment = case.assessment or {}
+    verdict = "meets" if assessment.get("meets") else "does not meet"
+    extra = " (acute override)" if assessment.get("acute") else ""
+    return Result(f"case {case.case_number} {verdict} the criteria: {len(assessment.get('criteria_met', []))} "
+                  f"of {assessment.get('threshold')} needed{extra}")

@@ -1,0 +1,169 @@
+"""A session: one acting user issuing commands against one store.
+
+The session is the unit of work of the service layer. Handlers use it to resolve
+references, check authority, seal personal data with the right keys, and commit:
+domain events, access records, new keys and references in one transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from casusregie.adapters.lookup import RefIndex
+from casusregie.commands.application import RegieApplication
+from casusregie.commands.base import HANDLERS, Command, Result
+from casusregie.domain.access import Action, Outcome
+from casusregie.domain.case import Case
+from casusregie.domain.errors import AccessDenied, NotFound, ValidationFailed
+from casusregie.domain.profile import Profile
+from casusregie.domain.roles import Actor, Role, User
+from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
+from casusregie.privacy_audit.access_log import build_trace
+from eventsourcing.application import AggregateNotFoundError
+
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: refs are read aloud
+
+
+class Session:
+    """One user's unit of work on one store."""
+
+    def __init__(self, app: RegieApplication, actor: Actor) -> None:
+        self.app = app
+        self.actor = actor
+        self.refs = RefIndex(app.store.db)
+        self._extras: list[Callable[[Any], None]] = []
+        self._new_keys: list[str] = []
+        self._started = datetime.now(UTC)
+
+    @property
+    def profile(self) -> Profile:
+        return self.app.profile
+
+    # --- running commands ---------------------------------------------------------------
+
+    def execute(self, command: Command) -> Result:
+        """Check the declared activity, then run the command's handler."""
+        self.check_activity(command.activity, command.name)
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            raise RuntimeError(f"no handler for {type(command).__name__}")
+        self._extras, self._new_keys = [], []
+        self._started = datetime.now(UTC)
+        try:
+            return handler(self, command)
+        except BaseException:
+            self.app.store.keyring.forget(self._new_keys)
+            raise
+
+    def check_activity(self, activity: str, name: str) -> None:
+        """A processing must be declared in the art. 30 register of the store's profile."""
+        known = {a.id for a in self.profile.activities}
+        if activity not in known:
+            raise AccessDenied(
+                f"{name} performs processing activity {activity!r}, which is not in the register "
+                f"(art. 30 AVG) of profile {self.profile.id}; refused"
+            )
+
+    # --- references ---------------------------------------------------------------------
+
+    def new_ref(self, prefix: str) -> str:
+        for _ in range(20):
+            ref = prefix + "".join(secrets.choice(_REF_ALPHABET) for _ in range(6))
+            if not self.refs.exists(ref):
+                return ref
+        raise RuntimeError("could not find a free reference")
+
+    def case(self, ref: str) -> Case:
+        found = self.refs.resolve(ref, "case")
+        if found is None:
+            raise NotFound(f"unknown case {ref}")
+        try:
+            case = self.app.get(found[0])
+        except AggregateNotFoundError:
+            raise NotFound(f"unknown case {ref}") from None
+        assert isinstance(case, Case)
+        return case
+
+    def person(self, ref: str) -> tuple[UUID, UUID]:
+        """(person id, case id) of a person reference."""
+        found = self.refs.resolve(ref, "person")
+        if found is None:
+            raise NotFound(f"unknown person {ref}")
+        return found
+
+    def add_ref(self, ref: str, kind: str, aggregate_id: UUID, case_id: UUID) -> None:
+        self._extras.append(RefIndex.insert_op(ref, kind, aggregate_id, case_id))
+
+    def require_director_user(self, user_id: str) -> User:
+        """A user who can direct cases: an active regisseur."""
+        user = self.app.setup().user(user_id)
+        if user is None or not user.active:
+            raise NotFound(f"unknown user {user_id}")
+        if user.role != Role.REGISSEUR:
+            raise ValidationFailed(f"{user_id} is a {user.role}, not a case director (regisseur)")
+        return user
+
+    # --- keys and sealing ---------------------------------------------------------------
+
+    def new_key(self, key_id: str, purpose: str, subject: str) -> None:
+        self._extras.append(self.app.store.keyring.create(key_id, purpose=purpose, subject=subject))
+        self._new_keys.append(key_id)
+
+    def seal(self, key_id: str, field: str, value: Any) -> Sealed:
+        return self.app.store.keyring.seal(key_id, field, value)
+
+    def seal_case_text(self, case_id: UUID, field: str, text: str | None) -> Sealed | None:
+        """Free text about the household as a whole: sealed with the case key."""
+        return None if text is None else self.seal(case_key_id(case_id), field, text)
+
+    def seal_person(self, person_id: UUID, field: str, value: Any) -> Sealed | None:
+        return None if value is None else self.seal(person_key_id(person_id), field, value)
+
+    def add_extra(self, extra: Callable[[Any], None]) -> None:
+        self._extras.append(extra)
+
+    # --- authority and the access log -------------------------------------------------------
+
+    def require(self, allowed: bool, command: Command, reason: str, case: Case | None = None) -> None:
+        """Refuse, and log the refusal, unless ``allowed``."""
+        if not allowed:
+            self.deny(command.name, command.activity, command.action, reason, case)
+
+    def deny(self, name: str, activity: str, action: Action | str, reason: str, case: Case | None = None) -> None:
+        trace = build_trace(
+            actor=self.actor, name=name, action=action, activity=activity,
+            case_id=case.id if case is not None else None, subjects=(), outcome=Outcome.DENIED,
+            reason=reason, started_at=self._started,
+        )
+        self.app.commit(trace)
+        raise AccessDenied(f"{self.actor.user_id} ({self.actor.role}): {reason}")
+
+    def commit(
+        self, command: Command, *aggregates: Any, case: Case | None = None, subjects: Iterable[UUID] | None = None
+    ) -> None:
+        """Domain events, access records, keys and refs: all in one transaction."""
+        if subjects is None:
+            subjects = [m.person_id for m in case.members.values()] if case is not None else []
+        trace = build_trace(
+            actor=self.actor, name=command.name, action=command.action, activity=command.activity,
+            case_id=case.id if case is not None else None, subjects=subjects, started_at=self._started,
+        )
+        extras, keys = self._extras, self._new_keys
+        self._extras, self._new_keys = [], []
+        self.app.commit(*aggregates, trace, extras=extras, new_keys=keys)
+
+    def log_read(
+        self, name: str, activity: str, action: Action, case_id: UUID | None, subjects: Iterable[UUID | str]
+    ) -> None:
+        """Audit first: commit the read's access records before any data is returned."""
+        self.check_activity(activity, name)
+        trace = build_trace(
+            actor=self.actor, name=name, action=action, activity=activity, case_id=case_id,
+            subjects=subjects, started_at=self._started,
+        )
+        self.app.commit(trace)
+

@@ -1,0 +1,83 @@
+"""Setting up a store and its users (inrichting en gebruikersbeheer)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from casusregie.commands.application import RegieApplication
+from casusregie.commands.authorization import is_role
+from casusregie.commands.base import Command, Result, handles
+from casusregie.commands.session import Session
+from casusregie.domain.access import Action
+from casusregie.domain.errors import ValidationFailed
+from casusregie.domain.profile import Profile
+from casusregie.domain.roles import Actor, Role, User
+from casusregie.domain.setup import Setup
+from casusregie.privacy_audit.access_log import build_trace
+from pydantic import Field
+
+BEHEER = "beheer"
+
+
+def initialise(app: RegieApplication, profile: Profile, profile_toml: str, admin: str) -> Setup:
+    """The store's first events: its profile and its first administrator."""
+    setup = Setup(store_id=app.store.store_id, profile_id=profile.id, profile_toml=profile_toml, initialised_by=admin)
+    setup.register_user(admin, Role.BEHEERDER, profile.organisation_id, "")
+    actor = Actor(User(admin, Role.BEHEERDER, profile.organisation_id))
+    trace = build_trace(actor=actor, name="store.init", action=Action.ADMIN, activity=BEHEER, case_id=None, subjects=())
+    app.commit(setup, trace)
+    return setup
+
+
+def check_organisation(profile: Profile, role: Role, organisation: str) -> None:
+    partners = {p.id for p in profile.partners}
+    if role == Role.PARTNER:
+        if organisation not in partners:
+            raise ValidationFailed(
+                f"a partner user belongs to a partner organisation ({', '.join(sorted(partners))}), "
+                f"not {organisation!r}"
+            )
+    elif role != Role.AUDITOR and organisation != profile.organisation_id:
+        raise ValidationFailed(f"a {role} works for {profile.organisation_id}, not {organisation!r}")
+
+
+class AddUser(Command):
+    """Register a user with a role in an organisation (and optionally a team)."""
+
+    name: ClassVar[str] = "user.add"
+    activity: ClassVar[str] = BEHEER
+    action: ClassVar[Action] = Action.ADMIN
+    user_id: str = Field(min_length=2, max_length=64)
+    role: Role
+    organisation: str | None = None
+    team: str = ""
+
+
+@handles(AddUser)
+def add_user(s: Session, cmd: AddUser) -> Result:
+    s.require(is_role(s.actor, Role.BEHEERDER), cmd, "only the functional administrator (beheerder) adds users")
+    organisation = cmd.organisation or s.profile.organisation_id
+    check_organisation(s.profile, cmd.role, organisation)
+    setup = s.app.setup()
+    setup.register_user(cmd.user_id, cmd.role, organisation, cmd.team)
+    s.commit(cmd, setup, subjects=[])
+    return Result(f"user {cmd.user_id} added as {cmd.role} of {organisation}" + (f", team {cmd.team}" if cmd.team else ""))
+
+
+class DeactivateUser(Command):
+    """Deactivate a user (they keep their history, but can no longer act)."""
+
+    name: ClassVar[str] = "user.deactivate"
+    activity: ClassVar[str] = BEHEER
+    action: ClassVar[Action] = Action.ADMIN
+    user_id: str = Field(min_length=2)
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@handles(DeactivateUser)
+def deactivate_user(s: Session, cmd: DeactivateUser) -> Result:
+    s.require(is_role(s.actor, Role.BEHEERDER), cmd, "only the functional administrator (beheerder) manages users")
+    setup = s.app.setup()
+    setup.deactivate_user(cmd.user_id, cmd.reason)
+    s.commit(cmd, setup, subjects=[])
+    return Result(f"user {cmd.user_id} deactivated")

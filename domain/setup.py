@@ -1,0 +1,69 @@
+"""The store's set-up (inrichting): its municipality profile and its users.
+
+One aggregate per store, so that the profile a store runs under and every change to who
+may do what are themselves events in the tamper-evident log.
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from casusregie.domain.errors import DomainRuleViolation, ValidationFailed
+from casusregie.domain.roles import Role, User
+from eventsourcing.domain import Aggregate, event
+
+USER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+
+class Setup(Aggregate):
+    """The store's profile and user directory."""
+
+    @staticmethod
+    def create_id(store_id: str, **_: object) -> UUID:
+        return uuid5(NAMESPACE_URL, f"casusregie:{store_id}:setup")
+
+    @event("Initialised")
+    def __init__(self, store_id: str, profile_id: str, profile_toml: str, initialised_by: str) -> None:
+        self.store_id = store_id
+        self.profile_id = profile_id
+        self.profile_toml = profile_toml
+        self.users: dict[str, dict[str, object]] = {}
+        self.initialised_by = initialised_by
+
+    def user(self, user_id: str) -> User | None:
+        data = self.users.get(user_id)
+        if data is None:
+            return None
+        return User(
+            user_id=user_id,
+            role=Role(str(data["role"])),
+            organisation=str(data["organisation"]),
+            team=str(data.get("team", "")),
+            active=bool(data.get("active", True)),
+        )
+
+    def register_user(self, user_id: str, role: Role, organisation: str, team: str) -> None:
+        if not USER_ID_RE.match(user_id):
+            raise ValidationFailed(
+                f"user id {user_id!r} must be 2-64 lowercase letters, digits, '.', '_' or '-'"
+            )
+        if user_id in self.users:
+            raise DomainRuleViolation(f"user {user_id} already exists")
+        self._user_registered(user_id=user_id, role=str(role), organisation=organisation, team=team)
+
+    @event("UserRegistered")
+    def _user_registered(self, user_id: str, role: str, organisation: str, team: str) -> None:
+        self.users[user_id] = {"role": role, "organisation": organisation, "team": team, "active": True}
+
+    def deactivate_user(self, user_id: str, reason: str) -> None:
+        data = self.users.get(user_id)
+        if data is None:
+            raise ValidationFailed(f"unknown user {user_id}")
+        if not data.get("active", True):
+            raise DomainRuleViolation(f"user {user_id} is already deactivated")
+        self._user_deactivated(user_id=user_id, reason=reason)
+
+    @event("UserDeactivated")
+    def _user_deactivated(self, user_id: str, reason: str) -> None:
+        self.users[user_id]["active"] = False

@@ -1,0 +1,85 @@
+"""Need-to-know (doelbinding en dataminimalisatie per gebruiker): who sees what of a case.
+
+* the case director (and their team) sees the whole case;
+* a partner sees only cases its organisation is involved in, and within them: who the
+  household members are (names), the requests addressed to it and its own answers, the
+  measures it owns, the meetings it takes part in, and other partners' disclosures only in
+  the categories its own organisation is allowed by the profile. Police information is only
+  ever in the police categories, so no other partner sees it;
+* a manager sees the cases escalated to them: the problems, the plan and the escalations,
+  not the partners' disclosures or meeting minutes;
+* an auditor sees what the profile grants auditors (personal data only if granted);
+* privacy officers work through the data-subject request commands; administrators see no
+  case data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from casusregie.domain.case import Case
+from casusregie.domain.profile import Profile
+from casusregie.domain.roles import Actor, Role
+
+FULL_SECTIONS = frozenset(
+    {"members", "identity", "signals", "consent", "assessment", "requests", "disclosures", "decision", "letter",
+     "meetings", "minutes", "plan", "evaluations", "escalations", "closure"}
+)
+
+
+@dataclass(frozen=True)
+class Visibility:
+    """What one actor may see of one case."""
+
+    sections: frozenset[str]
+    categories: frozenset[str] = frozenset()  # disclosure categories visible beyond their own
+    organisation: str | None = None  # a partner's own organisation: its requests, answers, measures
+    personal_data: bool = True  # False: structure only, every personal field redacted
+    reason: str = ""
+
+    def sees(self, section: str) -> bool:
+        return section in self.sections
+
+    def sees_request(self, partner: str) -> bool:
+        return "requests" in self.sections or partner == self.organisation
+
+    def sees_disclosure(self, partner: str, category: str) -> bool:
+        if "disclosures" in self.sections:
+            return True
+        return partner == self.organisation or category in self.categories
+
+    def sees_measure(self, owner: str) -> bool:
+        return "plan" in self.sections or owner == self.organisation
+
+
+@dataclass(frozen=True)
+class Refusal:
+    reason: str
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def case_visibility(actor: Actor, case: Case, profile: Profile) -> Visibility | Refusal:
+    """The actor's view of a case, or why they may not see it at all."""
+    role = actor.role
+    if role == Role.REGISSEUR:
+        if case.director == actor.user_id or (bool(case.team) and actor.user.team == case.team):
+            return Visibility(sections=FULL_SECTIONS)
+        return Refusal(f"case {case.case_number} is directed by {case.director or 'nobody yet'} "
+                       f"(team {case.team or '-'}), not by you or your team")
+    if role == Role.PARTNER:
+        if not case.is_involved(actor.organisation):
+            return Refusal(f"{actor.organisation} is not involved in case {case.case_number}")
+        partner = next((p for p in profile.partners if p.id == actor.organisation), None)
+        allowed = frozenset(partner.categories) if partner else frozenset()
+        return Visibility(sections=frozenset({"members"}), categories=allowed, organisation=actor.organisation)
+    if role == Role.MANAGER:
+        if not case.escalations:
+            return Refusal(f"case {case.case_number} was not escalated; managers see escalated cases")
+        return Visibility(sections=frozenset({"members", "signals", "decision", "plan", "evaluations", "escalations",
+                                              "closure"}))
+    if role == Role.AUDITOR:
+        grants = set(profile.auditors.sees)
+        if "case_history" not in grants:
+            return Refusal(f"profile {profile.id} does not grant auditors the case history")
+        return Visibility(sections=FULL_SECTIONS, personal_data="personal_data" in grants)
+    return Refusal(f"a {role} does not read case files")

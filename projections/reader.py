@@ -1,0 +1,152 @@
+"""The read side: every query catches the views up, checks need-to-know, logs, then answers.
+
+Order matters and is the same for every read: (1) catch up the projections; (2) decide
+what this user may see; a refusal is logged and raised; (3) commit the access records of
+every person whose data will be shown; only then (4) open sealed fields and return.
+If step 3 fails, nothing is opened or returned (fail closed).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from casusregie.commands.session import Session
+from casusregie.domain.access import Action
+from casusregie.domain.case import Case
+from casusregie.domain.errors import NotFound
+from casusregie.domain.roles import Role
+from casusregie.domain.sealed import Sealed
+from casusregie.privacy_audit.keyring import KeyShredded
+from casusregie.privacy_audit.need_to_know import Refusal, case_visibility
+from casusregie.projections.case_view import render_case, subjects_shown
+from casusregie.projections.cases import CaseProjection
+from casusregie.projections.registry import projections_for
+from casusregie.projections.report import period_report
+from casusregie.projections.runner import ViewRunner
+
+ERASED = "[gewist]"
+REGIE = "regie-uitvoering"
+VERANTWOORDING = "verantwoording"
+
+
+def view_runner(app: Any) -> ViewRunner:
+    """All projections of the store, in the order they are applied."""
+    runner = app.__dict__.get("_view_runner")
+    if runner is None:
+        runner = ViewRunner(app, projections_for(app))
+        app.__dict__["_view_runner"] = runner
+    return runner
+
+
+class Reader:
+    """Queries for one session (one acting user)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.app = session.app
+        self.runner = view_runner(self.app)
+        self.cases: CaseProjection = next(p for p in self.runner.projections if isinstance(p, CaseProjection))
+
+    # --- opening sealed fields ----------------------------------------------------------
+
+    def open(self, sealed: Sealed | None) -> Any:
+        if sealed is None:
+            return None
+        try:
+            return self.app.store.keyring.unseal(sealed)
+        except KeyShredded:
+            return ERASED
+
+    def case_state(self, ref: str) -> Case:
+        found = self.session.refs.resolve(ref, "case")
+        if found is None:
+            raise NotFound(f"unknown case {ref}")
+        with self.app.store.db.transaction(commit=False) as tx:
+            case = self.cases.get(tx, found[0])
+        if case is None:
+            raise NotFound(f"unknown case {ref}")
+        return case
+
+    # --- queries ---------------------------------------------------------------------
+
+    def case(self, ref: str) -> dict[str, Any]:
+        """The case view (dossier) as this user may see it."""
+        self.runner.catch_up()
+        case = self.case_state(ref)
+        visibility = case_visibility(self.session.actor, case, self.session.profile)
+        if isinstance(visibility, Refusal):
+            self.session.deny("case.show", REGIE, Action.READ, visibility.reason, case)
+        assert not isinstance(visibility, Refusal)
+        self.session.log_read("case.show", REGIE, Action.READ, case.id, subjects_shown(case, visibility))
+        return render_case(case, self.open, visibility)
+
+    def worklist(self, on: date, horizon_days: int = 14, everyone: bool = False) -> list[dict[str, Any]]:
+        """Items due within ``horizon_days`` of ``on`` or overdue, for this user."""
+        self.runner.catch_up()
+        actor = self.session.actor
+        until = date.fromordinal(on.toordinal() + horizon_days).isoformat()
+        query = (
+            "SELECT w.case_id, v.case_number, w.kind, w.ref, w.due_on, w.owner, w.director, w.what "
+            "FROM regie_worklist w JOIN regie_case_views v ON v.case_id = w.case_id WHERE w.due_on <= ? "
+        )
+        params: list[Any] = [until]
+        if actor.role == Role.REGISSEUR and not everyone:
+            query += "AND (w.director = ? OR (w.team <> '' AND w.team = ?)) "
+            params += [actor.user_id, actor.user.team]
+        elif actor.role == Role.PARTNER:
+            query += "AND w.owner = ? "
+            params.append(actor.organisation)
+        elif actor.role == Role.MANAGER:
+            query += "AND w.kind = 'escalation' "
+        elif actor.role != Role.REGISSEUR:
+            self.session.deny("worklist", REGIE, Action.READ, f"a {actor.role} has no case worklist")
+        query += "ORDER BY w.due_on, v.case_number, w.kind"
+        with self.app.store.db.transaction(commit=False) as tx:
+            rows = tx.execute(query, params).fetchall()
+        self.session.log_read("worklist", REGIE, Action.READ, None, [])
+        today = on.isoformat()
+        return [
+            {"case": r[1], "kind": r[2], "ref": r[3], "due_on": r[4], "owner": r[5], "director": r[6],
+             "what": r[7], "overdue": r[4] < today}
+            for r in rows
+        ]
+
+    def caseload(self) -> list[dict[str, Any]]:
+        """Open cases per director and status (no personal data)."""
+        self.runner.catch_up()
+        actor = self.session.actor
+        if actor.role not in (Role.REGISSEUR, Role.MANAGER):
+            self.session.deny("caseload", VERANTWOORDING, Action.READ, f"a {actor.role} has no caseload view")
+        with self.app.store.db.transaction(commit=False) as tx:
+            rows = tx.execute(
+                "SELECT COALESCE(director, '(unassigned)'), team, status, count(*) FROM regie_case_views "
+                "GROUP BY director, team, status ORDER BY 1, 2, 3"
+            ).fetchall()
+        self.session.log_read("caseload", VERANTWOORDING, Action.READ, None, [])
+        load: dict[tuple[str, str], dict[str, int]] = {}
+        for director, team, status, count in rows:
+            load.setdefault((director, team), {})[status] = int(count)
+        return [{"director": d, "team": t, "by_status": s, "open": s.get("referred", 0) + s.get("taken-on", 0)}
+                for (d, t), s in load.items()]
+
+    def report(self, start: date, end: date) -> dict[str, Any]:
+        """Aggregate figures for a period; managers and directors."""
+        self.runner.catch_up()
+        actor = self.session.actor
+        if actor.role not in (Role.REGISSEUR, Role.MANAGER, Role.AUDITOR):
+            self.session.deny("report", VERANTWOORDING, Action.READ, f"a {actor.role} does not read reports")
+        with self.app.store.db.transaction(commit=False) as tx:
+            cases = self.cases.all_states(tx)
+        self.session.log_read("report", VERANTWOORDING, Action.READ, None, [])
+        return period_report(cases, start, end, self.session.profile.organisation_id)
+
+    def household_name(self, case: Case) -> str:
+        main = next(iter(case.members.values()), None)
+        return "" if main is None else str(self.open(main.name))
+
+    def person_ids(self, case_id: UUID) -> list[UUID]:
+        with self.app.store.db.transaction(commit=False) as tx:
+            rows = tx.execute("SELECT person_id FROM regie_persons WHERE case_id = ?", (str(case_id),)).fetchall()
+        return [UUID(r[0]) for r in rows]

@@ -1,0 +1,105 @@
+"""Catch-up projections (bijgewerkte leesmodellen) that work on SQLite and PostgreSQL alike.
+
+The library's SQLite recorder cannot ``subscribe()``, so instead of its ProjectionRunner
+every read first *catches up*: it reads the notification log from the last position it
+recorded, applies the new events to all views, and advances the position in the same
+transaction. A crash or a second process never applies an event twice: the position
+moves with a compare-and-set, and a batch that loses the race rolls back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from casusregie.adapters.sql import Database, Tx
+
+POSITION_DDL = "CREATE TABLE IF NOT EXISTS regie_view_position (name TEXT PRIMARY KEY, position {bigint} NOT NULL)"
+RUNNER = "views"
+
+
+class Projection(Protocol):
+    """One read model: its tables, how a batch of events changes it, and how to empty it."""
+
+    name: str
+
+    def create_tables(self, db: Database, tx: Tx) -> None: ...
+    def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None: ...
+    def reset(self, tx: Tx) -> None: ...
+
+
+class LostRace(Exception):
+    """Another process advanced the views first; the batch is rolled back and retried."""
+
+
+class ViewRunner:
+    """Keeps every projection in step with the notification log."""
+
+    def __init__(self, app: Any, projections: Sequence[Projection], batch_size: int = 500) -> None:
+        self.app = app
+        self.db: Database = app.store.db
+        self.projections = list(projections)
+        self.batch_size = batch_size
+        self._ready = False
+
+    def ensure_tables(self) -> None:
+        if self._ready:
+            return
+        with self.db.transaction(commit=True) as tx:
+            tx.execute(self.db.ddl(POSITION_DDL))
+            for projection in self.projections:
+                projection.create_tables(self.db, tx)
+            tx.execute(
+                "INSERT INTO regie_view_position (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
+                (RUNNER,),
+            )
+        self._ready = True
+
+    def position(self) -> int:
+        self.ensure_tables()
+        with self.db.transaction(commit=False) as tx:
+            return int(tx.scalar("SELECT position FROM regie_view_position WHERE name = ?", (RUNNER,)) or 0)
+
+    def head(self) -> int:
+        return int(self.app.recorder.max_notification_id() or 0)
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        """Apply every event recorded since the last position; returns how many."""
+        self.ensure_tables()
+        applied = 0
+        while True:
+            start = self.position()
+            notifications = self.app.recorder.select_notifications(
+                start=start, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return applied
+            events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
+            try:
+                with self.db.transaction(commit=True) as tx:
+                    self._advance(tx, start, notifications[-1].id)
+                    for projection in self.projections:
+                        projection.apply(tx, events)
+            except LostRace:
+                continue
+            applied += len(events)
+            if progress is not None:
+                progress(len(events))
+
+    @staticmethod
+    def _advance(tx: Tx, start: int, end: int) -> None:
+        row = tx.execute(
+            "UPDATE regie_view_position SET position = ? WHERE name = ? AND position = ? RETURNING position",
+            (end, RUNNER, start),
+        ).fetchone()
+        if row is None:
+            raise LostRace
+
+    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+        """Empty every view and replay the whole log into it."""
+        self.ensure_tables()
+        with self.db.transaction(commit=True) as tx:
+            for projection in self.projections:
+                projection.reset(tx)
+            tx.execute("UPDATE regie_view_position SET position = 0 WHERE name = ?", (RUNNER,))
+        return self.catch_up(progress)
