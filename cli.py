@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from casusregie import __version__
-from casusregie.adapters.cli import admin, case, info, plan, views
+from casusregie.adapters.cli import admin, case, demo, info, plan, views
 from casusregie.adapters.cli.common import Context
 from casusregie.domain.errors import AccessDenied, RegieError
 
@@ -29,7 +29,11 @@ from casusregie.domain.errors import AccessDenied, RegieError
 @click.version_option(__version__, prog_name="regie")
 @click.pass_context
 def regie(
-    ctx: click.Context, store: str | None, key_dir: str | None, config: str | None, as_user: str | None,
+    ctx: click.Context,
+    store: str | None,
+    key_dir: str | None,
+    config: str | None,
+    as_user: str | None,
     on_behalf_of: str | None,
 ) -> None:
     """casusregie: case direction for multi-problem households (regie op multiprobleemhuishoudens).
@@ -42,7 +46,7 @@ def regie(
     ctx.call_on_close(context.close)
 
 
-for module in (admin, case, info, plan, views):
+for module in (admin, case, info, plan, views, demo):
     module.register(regie)
 
 

@@ -17,8 +17,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
-from casusregie.adapters.location import StoreLocation
-from casusregie.adapters.sql import Database, Tx
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
@@ -33,6 +31,9 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
 )
 from psycopg.sql import SQL, Identifier
+
+from casusregie.adapters.location import StoreLocation
+from casusregie.adapters.sql import Database, Tx
 
 AfterInsert = Callable[[Tx, Sequence[StoredEvent], Sequence[int]], None]
 Extra = Callable[[Tx], None]
@@ -69,9 +70,7 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
         super().__init__(datastore)
         self.after_insert = after_insert
 
-    def _insert_events(
-        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         tx = Tx(c, "sqlite")
         _run_extras(tx, kwargs)

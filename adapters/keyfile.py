@@ -70,8 +70,7 @@ def read_secret_file(path: Path, what: str) -> str:
         raise StoreProblem(f"{what} not found at {path}") from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise StoreProblem(
-            f"{what} {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
-            f"run: chmod 600 {path}"
+            f"{what} {path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
         )
     try:
         return path.read_text(encoding="ascii")

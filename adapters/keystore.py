@@ -66,9 +66,7 @@ class SqlKeyStorage:
             for start in range(0, len(key_ids), 500):
                 chunk = key_ids[start : start + 500]
                 marks = ",".join("?" * len(chunk))
-                for row in tx.execute(
-                    f"SELECT {_COLUMNS} FROM regie_keys WHERE key_id IN ({marks})", chunk
-                ).fetchall():
+                for row in tx.execute(f"SELECT {_COLUMNS} FROM regie_keys WHERE key_id IN ({marks})", chunk).fetchall():
                     found[row[0]] = KeyRecord(*row)
         return found
 
@@ -84,8 +82,16 @@ class SqlKeyStorage:
         def insert(tx: Tx) -> None:
             tx.execute(
                 f"INSERT INTO regie_keys ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                (record.key_id, record.purpose, record.subject, record.master_key_id,
-                 record.wrapped, record.created_at, None, None),
+                (
+                    record.key_id,
+                    record.purpose,
+                    record.subject,
+                    record.master_key_id,
+                    record.wrapped,
+                    record.created_at,
+                    None,
+                    None,
+                ),
             )
 
         return insert

@@ -55,14 +55,11 @@ def parse_location(value: str) -> StoreLocation:
         schema = next((v for k, v in query if k == "schema"), DEFAULT_PG_SCHEMA)
         if not _SCHEMA_RE.match(schema):
             raise ValidationFailed(
-                f"schema {schema!r} is not a plain lowercase PostgreSQL name "
-                "(letters, digits, underscore; at most 63)"
+                f"schema {schema!r} is not a plain lowercase PostgreSQL name (letters, digits, underscore; at most 63)"
             )
         rest = urlencode([(k, v) for k, v in query if k != "schema"])
         dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
         return StoreLocation(kind="postgres", dsn=dsn, schema=schema)
     if "://" in value:
-        raise ValidationFailed(
-            f"unsupported store URL {value!r}: give a file path or a postgresql:// DSN"
-        )
+        raise ValidationFailed(f"unsupported store URL {value!r}: give a file path or a postgresql:// DSN")
     return StoreLocation(kind="sqlite", path=Path(value).expanduser().resolve())

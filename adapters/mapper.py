@@ -15,11 +15,6 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from casusregie.domain.case import STATE_TYPES
-from casusregie.domain.errors import StoreProblem
-from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.envelope import DecryptionFailed, canonical, decrypt, encrypt, key_id_of
-from casusregie.privacy_audit.keyring import Keyring, KeyShredded
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -30,6 +25,12 @@ from eventsourcing.persistence import (
     UUIDAsHex,
 )
 from eventsourcing.utils import get_topic
+
+from casusregie.domain.case import STATE_TYPES
+from casusregie.domain.errors import StoreProblem
+from casusregie.domain.sealed import Sealed
+from casusregie.privacy_audit.envelope import DecryptionFailed, canonical, decrypt, encrypt, key_id_of
+from casusregie.privacy_audit.keyring import Keyring, KeyShredded
 
 
 class DateAsISO(Transcoding):
@@ -104,8 +105,11 @@ class RowBoundMapper(Mapper[UUID]):
         try:
             key_id = key_id_of(stored.state)
             key = self.keyring.key(key_id)
-            body = decrypt(key, stored.state, row_aad(self.keyring.store_id, stored.originator_id,
-                                                      stored.originator_version, stored.topic))
+            body = decrypt(
+                key,
+                stored.state,
+                row_aad(self.keyring.store_id, stored.originator_id, stored.originator_version, stored.topic),
+            )
             return zlib.decompress(body)
         except KeyShredded:
             raise

@@ -17,10 +17,11 @@ import hashlib
 from collections.abc import Iterator, Sequence
 from uuid import UUID
 
+from eventsourcing.persistence import StoredEvent
+
 from casusregie.adapters.sql import Database, Tx
 from casusregie.privacy_audit.envelope import DecryptionFailed, key_id_of
 from casusregie.privacy_audit.merkle import Frontier, encode_leaf, leaf_hash
-from eventsourcing.persistence import StoredEvent
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS regie_merkle_leaves (
@@ -139,6 +140,4 @@ class MerkleReader:
 
     def position_of(self, notification_id: int) -> int | None:
         with self.db.transaction(commit=False) as tx:
-            return tx.scalar(
-                "SELECT position FROM regie_merkle_leaves WHERE notification_id = ?", (notification_id,)
-            )
+            return tx.scalar("SELECT position FROM regie_merkle_leaves WHERE notification_id = ?", (notification_id,))

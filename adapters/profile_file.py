@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from casusregie.domain.profile import Profile, ProfileInvalid
 from pydantic import BaseModel, ValidationError
+
+from casusregie.domain.profile import Profile, ProfileInvalid
 
 __all__ = [
     "ALIASES",

@@ -78,9 +78,7 @@ class Database:
     def table_exists(self, name: str) -> bool:
         with self.transaction(commit=False) as tx:
             if self.dialect == "sqlite":
-                found = tx.scalar(
-                    "SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", (name,)
-                )
+                found = tx.scalar("SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", (name,))
             else:
                 found = tx.scalar(
                     "SELECT count(*) FROM information_schema.tables "

@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from eventsourcing.persistence import PersistenceError
+from psycopg.sql import SQL, Identifier
+
 from casusregie.adapters import merkle_log
 from casusregie.adapters.backends import database_of, open_factory
 from casusregie.adapters.config import Settings
@@ -33,8 +36,6 @@ from casusregie.adapters.sql import Database
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.privacy_audit import checkpoint
 from casusregie.privacy_audit.keyring import Keyring
-from eventsourcing.persistence import PersistenceError
-from psycopg.sql import SQL, Identifier
 
 FORMAT_VERSION = "1"
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -176,8 +177,12 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
         extra(tx)
         tx.executemany(
             "INSERT INTO regie_meta (name, value) VALUES (?, ?)",
-            [("store_id", store_id), ("format_version", FORMAT_VERSION), ("created_at", now),
-             ("row_key_id", row_key_id)],
+            [
+                ("store_id", store_id),
+                ("format_version", FORMAT_VERSION),
+                ("created_at", now),
+                ("row_key_id", row_key_id),
+            ],
         )
     store.meta.update(format_version=FORMAT_VERSION, created_at=now)
 
@@ -260,8 +265,7 @@ def open_store(settings: Settings) -> Store:
     master = read_master_key(key_paths.master)
     if master.store_id != store_id:
         raise StoreProblem(
-            f"key file {key_paths.master} belongs to store {master.store_id}, not to {store_id} "
-            f"at {location.display()}"
+            f"key file {key_paths.master} belongs to store {master.store_id}, not to {store_id} at {location.display()}"
         )
     store = _assemble(location, settings, master, key_paths, meta)
     store.keyring.key(store.row_key_id)  # fails clearly now if the master key is wrong

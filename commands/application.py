@@ -13,6 +13,9 @@ from functools import cached_property
 from typing import Any, ClassVar
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import EventStore, PersistenceError, RecordConflictError
+
 from casusregie.adapters import merkle_log
 from casusregie.adapters.backends import library_env
 from casusregie.adapters.mapper import RowBoundMapper, make_transcoder
@@ -22,8 +25,6 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import Conflict, StoreProblem
 from casusregie.domain.profile import Profile
 from casusregie.domain.setup import Setup
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import EventStore, PersistenceError, RecordConflictError
 
 
 class RegieApplication(Application[UUID]):
@@ -58,15 +59,16 @@ class RegieApplication(Application[UUID]):
 
     # --- writing -------------------------------------------------------------------------
 
-    def commit(self, *aggregates: Any, extras: Sequence[Callable[[Any], None]] = (), new_keys: Sequence[str] = ()) -> None:
+    def commit(
+        self, *aggregates: Any, extras: Sequence[Callable[[Any], None]] = (), new_keys: Sequence[str] = ()
+    ) -> None:
         """Store everything in one transaction; on failure nothing is written."""
         try:
             self.save(*aggregates, extras=list(extras))
         except RecordConflictError:
             self.store.keyring.forget(list(new_keys))
             raise Conflict(
-                "someone else changed this record at the same moment; nothing was saved, "
-                "run the command again"
+                "someone else changed this record at the same moment; nothing was saved, run the command again"
             ) from None
         except PersistenceError as exc:
             self.store.keyring.forget(list(new_keys))

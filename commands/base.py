@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar, TypeVar
 
-from casusregie.domain.access import Action
 from pydantic import BaseModel, ConfigDict, Field
+
+from casusregie.domain.access import Action
 
 
 class Command(BaseModel):

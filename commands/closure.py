@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from casusregie.commands.authorization import directs
 from casusregie.commands.base import CaseCommand, Result, handles
 from casusregie.commands.session import Session
@@ -11,7 +13,6 @@ from casusregie.domain.access import Action
 from casusregie.domain.closure import ClosureOutcome, Judgement
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.sealed import case_key_id
-from pydantic import Field
 
 REGIE = "regie-uitvoering"
 
@@ -38,9 +39,14 @@ def close_case(s: Session, cmd: CloseCase) -> Result:
     s.require(directs(s.actor, case), cmd, "only the case's director closes the case", case)
     key = case_key_id(case.id)
     case.close(
-        str(cmd.outcome), str(cmd.judgement_neighbours), str(cmd.judgement_partners),
-        s.seal(key, "aftercare", cmd.aftercare) if cmd.aftercare else None, cmd.handover_to,
-        s.seal(key, "closure_note", cmd.note) if cmd.note else None, cmd.on, s.actor.user_id,
+        str(cmd.outcome),
+        str(cmd.judgement_neighbours),
+        str(cmd.judgement_partners),
+        s.seal(key, "aftercare", cmd.aftercare) if cmd.aftercare else None,
+        cmd.handover_to,
+        s.seal(key, "closure_note", cmd.note) if cmd.note else None,
+        cmd.on,
+        s.actor.user_id,
     )
     s.commit(cmd, case, case=case)
     return Result(f"case {case.case_number} closed: {cmd.outcome}")

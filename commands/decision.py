@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from casusregie.commands.authorization import directs
 from casusregie.commands.base import CaseCommand, Result, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
-from pydantic import Field
 
 REGIE = "regie-uitvoering"
 
@@ -84,7 +85,8 @@ class WithholdLetter(CaseCommand):
 def withhold_letter(s: Session, cmd: WithholdLetter) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director decides not to send the letter", case)
-    case.withhold_letter(cmd.ground, s.seal_case_text(case.id, "letter_motivation", cmd.motivation), cmd.on,
-                         s.actor.user_id)
+    case.withhold_letter(
+        cmd.ground, s.seal_case_text(case.id, "letter_motivation", cmd.motivation), cmd.on, s.actor.user_id
+    )
     s.commit(cmd, case, case=case)
     return Result(f"no letter for case {case.case_number}: {cmd.ground} (motivation recorded)")

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import ClassVar
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from casusregie.commands.authorization import acts_for, directs
 from casusregie.commands.base import CaseCommand, Result, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.sealed import case_key_id, person_key_id
-from pydantic import BaseModel, ConfigDict, Field
 
 INFO = "informatie-uitwisseling"
 
@@ -41,8 +42,9 @@ def request_information(s: Session, cmd: RequestInformation) -> Result:
     )
     s.commit(cmd, case, case=case, subjects=subjects or None)
     due = case.requests[request_id].due_on
-    return Result(f"request {request_id} sent to {cmd.partner}" + (f", answer due {due}" if due else ""),
-                  {"request": request_id})
+    return Result(
+        f"request {request_id} sent to {cmd.partner}" + (f", answer due {due}" if due else ""), {"request": request_id}
+    )
 
 
 class DisclosureItem(BaseModel):
@@ -70,8 +72,12 @@ class DiscloseInformation(CaseCommand):
 def disclose(s: Session, cmd: DiscloseInformation) -> Result:
     case = s.case(cmd.case)
     request = case.request(cmd.request)
-    s.require(acts_for(s.actor, request.partner), cmd,
-              f"request {cmd.request} is addressed to {request.partner}; only its professionals answer it", case)
+    s.require(
+        acts_for(s.actor, request.partner),
+        cmd,
+        f"request {cmd.request} is addressed to {request.partner}; only its professionals answer it",
+        case,
+    )
     items = []
     subjects: list[UUID] = []
     for item in cmd.items:
@@ -84,8 +90,9 @@ def disclose(s: Session, cmd: DiscloseInformation) -> Result:
             sealed = s.seal(person_key_id(subject_id), f"disclosure:{item.category}", item.content)
         items.append({"category": item.category, "subject": subject_id, "content": sealed})
     om = {"reference": cmd.om_consent, "recorded_on": cmd.on} if cmd.om_consent else None
-    case.disclose(cmd.request, items, cmd.partner_legal_basis, om, cmd.on, s.actor.user_id,
-                  s.actor.organisation, s.profile)
+    case.disclose(
+        cmd.request, items, cmd.partner_legal_basis, om, cmd.on, s.actor.user_id, s.actor.organisation, s.profile
+    )
     household = any(i["subject"] is None for i in items)
     s.commit(cmd, case, case=case, subjects=None if household else subjects)
     return Result(f"{len(items)} item(s) disclosed in answer to {cmd.request}")
@@ -105,8 +112,12 @@ class DeclineRequest(CaseCommand):
 def decline_request(s: Session, cmd: DeclineRequest) -> Result:
     case = s.case(cmd.case)
     request = case.request(cmd.request)
-    s.require(acts_for(s.actor, request.partner), cmd,
-              f"request {cmd.request} is addressed to {request.partner}; only its professionals answer it", case)
+    s.require(
+        acts_for(s.actor, request.partner),
+        cmd,
+        f"request {cmd.request} is addressed to {request.partner}; only its professionals answer it",
+        case,
+    )
     reason = s.seal(case_key_id(case.id), "decline_reason", cmd.reason)
     case.decline_request(cmd.request, reason, cmd.on, s.actor.user_id, s.actor.organisation)
     s.commit(cmd, case, case=case, subjects=request.subjects or None)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from casusregie.commands.authorization import directs
 from casusregie.commands.base import CaseCommand, Result, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
-from pydantic import Field
 
 REGIE = "regie-uitvoering"
 
@@ -78,7 +79,8 @@ def hold_meeting(s: Session, cmd: HoldMeeting) -> Result:
     case = s.case(cmd.case)
     _check_partners(s, cmd.attended)
     s.require(directs(s.actor, case), cmd, "only the case's director records the meeting", case)
-    case.hold_meeting(cmd.meeting, cmd.on, cmd.attended, s.seal_case_text(case.id, "minutes", cmd.minutes),
-                      s.actor.user_id, s.profile)
+    case.hold_meeting(
+        cmd.meeting, cmd.on, cmd.attended, s.seal_case_text(case.id, "minutes", cmd.minutes), s.actor.user_id, s.profile
+    )
     s.commit(cmd, case, case=case)
     return Result(f"meeting {cmd.meeting} held on {cmd.on}")

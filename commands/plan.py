@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import ClassVar, Literal
 
+from pydantic import Field
+
 from casusregie.commands.authorization import acts_for, directs
 from casusregie.commands.base import CaseCommand, Result, handles
 from casusregie.commands.session import Session
@@ -12,7 +14,6 @@ from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.plan import MeasureStatus
 from casusregie.domain.sealed import case_key_id, person_key_id
-from pydantic import Field
 
 REGIE = "regie-uitvoering"
 
@@ -31,8 +32,9 @@ class SetGoal(CaseCommand):
 def set_goal(s: Session, cmd: SetGoal) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director writes the plan", case)
-    goal_id = case.set_goal(cmd.life_domain, s.seal(case_key_id(case.id), "goal", cmd.description), cmd.on,
-                            s.actor.user_id, s.profile)
+    goal_id = case.set_goal(
+        cmd.life_domain, s.seal(case_key_id(case.id), "goal", cmd.description), cmd.on, s.actor.user_id, s.profile
+    )
     s.commit(cmd, case, case=case)
     return Result(f"goal {goal_id} set on {cmd.life_domain}", {"goal": goal_id})
 
@@ -61,8 +63,16 @@ def agree_measure(s: Session, cmd: AgreeMeasure) -> Result:
     subject = case.member(cmd.subject).person_id if cmd.subject else None
     key = person_key_id(subject) if subject else case_key_id(case.id)
     measure_id = case.agree_measure(
-        cmd.life_domain, cmd.owner, s.seal(key, "measure", cmd.description), cmd.due, cmd.goal, subject,
-        cmd.kind, cmd.on, s.actor.user_id, s.profile,
+        cmd.life_domain,
+        cmd.owner,
+        s.seal(key, "measure", cmd.description),
+        cmd.due,
+        cmd.goal,
+        subject,
+        cmd.kind,
+        cmd.on,
+        s.actor.user_id,
+        s.profile,
     )
     s.commit(cmd, case, case=case, subjects=[subject] if subject else None)
     return Result(f"measure {measure_id} agreed with {cmd.owner}, due {cmd.due}", {"measure": measure_id})
@@ -84,7 +94,8 @@ def report_progress(s: Session, cmd: ReportProgress) -> Result:
     case = s.case(cmd.case)
     measure = case.measure(cmd.measure)
     s.require(
-        directs(s.actor, case) or acts_for(s.actor, measure.owner), cmd,
+        directs(s.actor, case) or acts_for(s.actor, measure.owner),
+        cmd,
         f"measure {cmd.measure} is owned by {measure.owner}; only its professionals or the director report on it",
         case,
     )

@@ -7,6 +7,8 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID, uuid4
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
 from casusregie.commands.authorization import acts_for, can_assign, directs, is_role
 from casusregie.commands.base import CaseCommand, Command, Result, handles
 from casusregie.commands.session import Session
@@ -17,7 +19,6 @@ from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.household import HouseholdRole
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import case_key_id, person_key_id
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 INTAKE = "aanmelding-toetsing"
 REGIE = "regie-uitvoering"
@@ -112,7 +113,8 @@ def refer_case(s: Session, cmd: ReferCase) -> Result:
         )
     s.require(
         acts_for(s.actor, cmd.referring_org) or is_role(s.actor, Role.REGISSEUR),
-        cmd, f"only a professional of {cmd.referring_org} or a case director can register its referral",
+        cmd,
+        f"only a professional of {cmd.referring_org} or a case director can register its referral",
     )
     if cmd.home_corporation is not None:
         partner = next((p for p in profile.partners if p.id == cmd.home_corporation), None)
@@ -145,8 +147,10 @@ def refer_case(s: Session, cmd: ReferCase) -> Result:
     )
     s.commit(cmd, case, case=case)
     refs = {m.ref: str(m.person_id) for m in case.members.values()}
-    return Result(f"case {case_number} referred ({len(members)} members)", {"case": case_number,
-                  "case_id": str(case_id), "members": refs})
+    return Result(
+        f"case {case_number} referred ({len(members)} members)",
+        {"case": case_number, "case_id": str(case_id), "members": refs},
+    )
 
 
 class AssignDirector(CaseCommand):
@@ -200,8 +204,12 @@ class RecordConsent(CaseCommand):
 @handles(RecordConsent)
 def record_consent(s: Session, cmd: RecordConsent) -> Result:
     case = s.case(cmd.case)
-    s.require(directs(s.actor, case) or acts_for(s.actor, case.referring_org), cmd,
-              "only the director or the referring organisation records consent", case)
+    s.require(
+        directs(s.actor, case) or acts_for(s.actor, case.referring_org),
+        cmd,
+        "only the director or the referring organisation records consent",
+        case,
+    )
     case.record_resident_consent(cmd.given, cmd.on, s.actor.user_id)
     s.commit(cmd, case, case=case)
     return Result(f"consent {'given' if cmd.given else 'refused'} recorded for case {case.case_number}")
@@ -265,11 +273,14 @@ class AssessIntake(CaseCommand):
 def assess_intake(s: Session, cmd: AssessIntake) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director assesses the referral", case)
-    case.assess(cmd.criteria, s.seal_case_text(case.id, "acute_reason", cmd.acute_reason), cmd.on,
-                s.actor.user_id, s.profile)
+    case.assess(
+        cmd.criteria, s.seal_case_text(case.id, "acute_reason", cmd.acute_reason), cmd.on, s.actor.user_id, s.profile
+    )
     s.commit(cmd, case, case=case)
     assessment = case.assessment or {}
     verdict = "meets" if assessment.get("meets") else "does not meet"
     extra = " (acute override)" if assessment.get("acute") else ""
-    return Result(f"case {case.case_number} {verdict} the criteria: {len(assessment.get('criteria_met', []))} "
-                  f"of {assessment.get('threshold')} needed{extra}")
+    return Result(
+        f"case {case.case_number} {verdict} the criteria: {len(assessment.get('criteria_met', []))} "
+        f"hold, {assessment.get('threshold')} needed{extra}"
+    )

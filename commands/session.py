@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from casusregie.adapters.lookup import RefIndex
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.base import HANDLERS, Command, Result
@@ -23,7 +25,6 @@ from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Role, User
 from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
 from casusregie.privacy_audit.access_log import build_trace
-from eventsourcing.application import AggregateNotFoundError
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: refs are read aloud
 
@@ -135,9 +136,15 @@ class Session:
 
     def deny(self, name: str, activity: str, action: Action | str, reason: str, case: Case | None = None) -> None:
         trace = build_trace(
-            actor=self.actor, name=name, action=action, activity=activity,
-            case_id=case.id if case is not None else None, subjects=(), outcome=Outcome.DENIED,
-            reason=reason, started_at=self._started,
+            actor=self.actor,
+            name=name,
+            action=action,
+            activity=activity,
+            case_id=case.id if case is not None else None,
+            subjects=(),
+            outcome=Outcome.DENIED,
+            reason=reason,
+            started_at=self._started,
         )
         self.app.commit(trace)
         raise AccessDenied(f"{self.actor.user_id} ({self.actor.role}): {reason}")
@@ -149,8 +156,13 @@ class Session:
         if subjects is None:
             subjects = [m.person_id for m in case.members.values()] if case is not None else []
         trace = build_trace(
-            actor=self.actor, name=command.name, action=command.action, activity=command.activity,
-            case_id=case.id if case is not None else None, subjects=subjects, started_at=self._started,
+            actor=self.actor,
+            name=command.name,
+            action=command.action,
+            activity=command.activity,
+            case_id=case.id if case is not None else None,
+            subjects=subjects,
+            started_at=self._started,
         )
         extras, keys = self._extras, self._new_keys
         self._extras, self._new_keys = [], []
@@ -162,8 +174,12 @@ class Session:
         """Audit first: commit the read's access records before any data is returned."""
         self.check_activity(activity, name)
         trace = build_trace(
-            actor=self.actor, name=name, action=action, activity=activity, case_id=case_id,
-            subjects=subjects, started_at=self._started,
+            actor=self.actor,
+            name=name,
+            action=action,
+            activity=activity,
+            case_id=case_id,
+            subjects=subjects,
+            started_at=self._started,
         )
         self.app.commit(trace)
-

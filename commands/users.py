@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.authorization import is_role
 from casusregie.commands.base import Command, Result, handles
@@ -14,7 +16,6 @@ from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Role, User
 from casusregie.domain.setup import Setup
 from casusregie.privacy_audit.access_log import build_trace
-from pydantic import Field
 
 BEHEER = "beheer"
 
@@ -61,7 +62,9 @@ def add_user(s: Session, cmd: AddUser) -> Result:
     setup = s.app.setup()
     setup.register_user(cmd.user_id, cmd.role, organisation, cmd.team)
     s.commit(cmd, setup, subjects=[])
-    return Result(f"user {cmd.user_id} added as {cmd.role} of {organisation}" + (f", team {cmd.team}" if cmd.team else ""))
+    return Result(
+        f"user {cmd.user_id} added as {cmd.role} of {organisation}" + (f", team {cmd.team}" if cmd.team else "")
+    )
 
 
 class DeactivateUser(Command):

@@ -33,6 +33,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+
 from casusregie.domain.profile import DeadlineRule
 
 __all__ = [

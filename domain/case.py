@@ -15,6 +15,8 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate, event
+
 from casusregie.domain.calendar import due_date
 from casusregie.domain.closure import Closure, ClosureOutcome, Judgement
 from casusregie.domain.errors import DomainRuleViolation, ValidationFailed
@@ -37,7 +39,6 @@ from casusregie.domain.plan import (
 )
 from casusregie.domain.profile import DeadlineRule, Profile
 from casusregie.domain.sealed import Sealed
-from eventsourcing.domain import Aggregate, event
 
 
 class CaseStatus(StrEnum):
@@ -271,8 +272,14 @@ class Case(Aggregate):
 
     @event("CorporationConsentRequested")
     def _corporation_consent_requested(self, corporation: str, on: date, due_on: date | None, by: str) -> None:
-        self.corporation_consent = {"corporation": corporation, "requested_on": on, "due_on": due_on,
-                                    "answer": None, "answered_on": None, "answered_by": None}
+        self.corporation_consent = {
+            "corporation": corporation,
+            "requested_on": on,
+            "due_on": due_on,
+            "answer": None,
+            "answered_on": None,
+            "answered_by": None,
+        }
         self._involve(corporation)
 
     def answer_corporation_consent(self, consent: bool, on: date, by: str, organisation: str) -> None:
@@ -318,17 +325,37 @@ class Case(Aggregate):
 
     @event("IntakeAssessed")
     def _assessed(
-        self, criteria_met: list[str], threshold: int, meets: bool, acute: bool,
-        acute_reason: Sealed | None, on: date, by: str,
+        self,
+        criteria_met: list[str],
+        threshold: int,
+        meets: bool,
+        acute: bool,
+        acute_reason: Sealed | None,
+        on: date,
+        by: str,
     ) -> None:
-        self.assessment = {"criteria_met": criteria_met, "threshold": threshold, "meets": meets,
-                           "acute": acute, "acute_reason": acute_reason, "on": on, "by": by}
+        self.assessment = {
+            "criteria_met": criteria_met,
+            "threshold": threshold,
+            "meets": meets,
+            "acute": acute,
+            "acute_reason": acute_reason,
+            "on": on,
+            "by": by,
+        }
 
     # --- information round (informatieronde) --------------------------------------------
 
     def request_information(
-        self, partner: str, purpose: str, legal_basis: str, categories: list[str],
-        subjects: list[UUID], on: date, by: str, profile: Profile,
+        self,
+        partner: str,
+        purpose: str,
+        legal_basis: str,
+        categories: list[str],
+        subjects: list[UUID],
+        on: date,
+        by: str,
+        profile: Profile,
     ) -> str:
         self._require_open()
         self._not_before_referral(on, "the information request")
@@ -341,21 +368,42 @@ class Case(Aggregate):
             self.member(str(subject))
         request_id = self._next("R")
         self._information_requested(
-            request_id=request_id, partner=partner, purpose=purpose, legal_basis=legal_basis,
-            categories=list(dict.fromkeys(categories)), subjects=list(subjects), on=on,
-            due_on=_due(on, profile.deadlines.information_request), by=by,
+            request_id=request_id,
+            partner=partner,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            categories=list(dict.fromkeys(categories)),
+            subjects=list(subjects),
+            on=on,
+            due_on=_due(on, profile.deadlines.information_request),
+            by=by,
         )
         return request_id
 
     @event("InformationRequested")
     def _information_requested(
-        self, request_id: str, partner: str, purpose: str, legal_basis: str, categories: list[str],
-        subjects: list[UUID], on: date, due_on: date | None, by: str,
+        self,
+        request_id: str,
+        partner: str,
+        purpose: str,
+        legal_basis: str,
+        categories: list[str],
+        subjects: list[UUID],
+        on: date,
+        due_on: date | None,
+        by: str,
     ) -> None:
         self._count(request_id)
         self.requests[request_id] = InformationRequest(
-            request_id=request_id, partner=partner, purpose=purpose, legal_basis=legal_basis,
-            categories=categories, subjects=subjects, requested_on=on, due_on=due_on, requested_by=by,
+            request_id=request_id,
+            partner=partner,
+            purpose=purpose,
+            legal_basis=legal_basis,
+            categories=categories,
+            subjects=subjects,
+            requested_on=on,
+            due_on=due_on,
+            requested_by=by,
         )
         self._involve(partner)
 
@@ -366,8 +414,15 @@ class Case(Aggregate):
             raise ValidationFailed(f"case {self.case_number} has no information request {request_id}") from None
 
     def disclose(
-        self, request_id: str, items: list[dict[str, Any]], partner_legal_basis: str,
-        om_consent: dict[str, Any] | None, on: date, by: str, organisation: str, profile: Profile,
+        self,
+        request_id: str,
+        items: list[dict[str, Any]],
+        partner_legal_basis: str,
+        om_consent: dict[str, Any] | None,
+        on: date,
+        by: str,
+        organisation: str,
+        profile: Profile,
     ) -> None:
         """The partner's answer: the information it discloses (verstrekking)."""
         self._require_open()
@@ -381,14 +436,25 @@ class Case(Aggregate):
                 self.member(str(item["subject"]))
         check_disclosure(profile, request, [i["category"] for i in items], om_consent)
         self._information_disclosed(
-            request_id=request_id, items=items, partner_legal_basis=partner_legal_basis,
-            om_consent=om_consent, on=on, by=by, organisation=organisation,
+            request_id=request_id,
+            items=items,
+            partner_legal_basis=partner_legal_basis,
+            om_consent=om_consent,
+            on=on,
+            by=by,
+            organisation=organisation,
         )
 
     @event("InformationDisclosed")
     def _information_disclosed(
-        self, request_id: str, items: list[dict[str, Any]], partner_legal_basis: str,
-        om_consent: dict[str, Any] | None, on: date, by: str, organisation: str,
+        self,
+        request_id: str,
+        items: list[dict[str, Any]],
+        partner_legal_basis: str,
+        om_consent: dict[str, Any] | None,
+        on: date,
+        by: str,
+        organisation: str,
     ) -> None:
         request = self.requests[request_id]
         request.status = RequestStatus.DISCLOSED
@@ -396,7 +462,9 @@ class Case(Aggregate):
         request.answered_by = by
         request.partner_legal_basis = partner_legal_basis
         request.om_consent = om_consent
-        request.items = [DisclosedItem(category=i["category"], subject=i["subject"], content=i["content"]) for i in items]
+        request.items = [
+            DisclosedItem(category=i["category"], subject=i["subject"], content=i["content"]) for i in items
+        ]
 
     def decline_request(self, request_id: str, reason: Sealed, on: date, by: str, organisation: str) -> None:
         """The partner declines to disclose, with its reason (weigering)."""
@@ -441,7 +509,8 @@ class Case(Aggregate):
         if self.director is None:
             raise DomainRuleViolation("assign a case director before taking the case on")
         self._taken_on(
-            on=on, by=by,
+            on=on,
+            by=by,
             plan_due=_due(on, profile.deadlines.plan),
             letter_due=_due(on, profile.deadlines.resident_letter) if profile.resident_letter else None,
             next_evaluation=_due(on, profile.deadlines.evaluation_interval),
@@ -450,8 +519,13 @@ class Case(Aggregate):
 
     @event("TakenOn")
     def _taken_on(
-        self, on: date, by: str, plan_due: date | None, letter_due: date | None,
-        next_evaluation: date | None, next_casusoverleg: date | None,
+        self,
+        on: date,
+        by: str,
+        plan_due: date | None,
+        letter_due: date | None,
+        next_evaluation: date | None,
+        next_casusoverleg: date | None,
     ) -> None:
         self.status = CaseStatus.TAKEN_ON
         self.decision = {"taken_on": True, "on": on, "by": by, "advice": None}
@@ -523,22 +597,25 @@ class Case(Aggregate):
         self._not_before_referral(on, "the meeting")
         outsiders = sorted(set(participants) - set(self.involved))
         if outsiders:
-            raise DomainRuleViolation(
-                f"only involved partners sit at the table; not involved: {', '.join(outsiders)}"
-            )
+            raise DomainRuleViolation(f"only involved partners sit at the table; not involved: {', '.join(outsiders)}")
         meeting_id = self._next("O")
-        self._meeting_scheduled(meeting_id=meeting_id, kind=kind, scheduled_for=on,
-                                participants=list(dict.fromkeys(participants)), by=by)
+        self._meeting_scheduled(
+            meeting_id=meeting_id, kind=kind, scheduled_for=on, participants=list(dict.fromkeys(participants)), by=by
+        )
         return meeting_id
 
     @event("MeetingScheduled")
-    def _meeting_scheduled(self, meeting_id: str, kind: str, scheduled_for: date, participants: list[str], by: str) -> None:
+    def _meeting_scheduled(
+        self, meeting_id: str, kind: str, scheduled_for: date, participants: list[str], by: str
+    ) -> None:
         self._count(meeting_id)
-        self.meetings[meeting_id] = Meeting(meeting_id=meeting_id, kind=kind, scheduled_for=scheduled_for,
-                                            participants=participants)
+        self.meetings[meeting_id] = Meeting(
+            meeting_id=meeting_id, kind=kind, scheduled_for=scheduled_for, participants=participants
+        )
 
-    def hold_meeting(self, meeting_id: str, held_on: date, attended: list[str], minutes: Sealed, by: str,
-                     profile: Profile) -> None:
+    def hold_meeting(
+        self, meeting_id: str, held_on: date, attended: list[str], minutes: Sealed, by: str, profile: Profile
+    ) -> None:
         self._require_taken_on("a case conference")
         meeting = self.meetings.get(meeting_id)
         if meeting is None:
@@ -549,13 +626,25 @@ class Case(Aggregate):
         if outsiders:
             raise DomainRuleViolation(f"not involved in this case: {', '.join(outsiders)}")
         self._not_before_referral(held_on, "the meeting")
-        self._meeting_held(meeting_id=meeting_id, held_on=held_on, attended=list(dict.fromkeys(attended)),
-                           minutes=minutes, by=by,
-                           next_casusoverleg=_due(held_on, profile.deadlines.casusoverleg_interval))
+        self._meeting_held(
+            meeting_id=meeting_id,
+            held_on=held_on,
+            attended=list(dict.fromkeys(attended)),
+            minutes=minutes,
+            by=by,
+            next_casusoverleg=_due(held_on, profile.deadlines.casusoverleg_interval),
+        )
 
     @event("MeetingHeld")
-    def _meeting_held(self, meeting_id: str, held_on: date, attended: list[str], minutes: Sealed, by: str,
-                      next_casusoverleg: date | None) -> None:
+    def _meeting_held(
+        self,
+        meeting_id: str,
+        held_on: date,
+        attended: list[str],
+        minutes: Sealed,
+        by: str,
+        next_casusoverleg: date | None,
+    ) -> None:
         meeting = self.meetings[meeting_id]
         meeting.held_on = held_on
         meeting.attended = attended
@@ -569,15 +658,17 @@ class Case(Aggregate):
         self._check_domain(life_domain, profile)
         self._not_before_referral(on, "the goal")
         goal_id = self._next("G")
-        self._goal_set(goal_id=goal_id, life_domain=life_domain, description=description, on=on, by=by,
-                       revision=self.plan_revision)
+        self._goal_set(
+            goal_id=goal_id, life_domain=life_domain, description=description, on=on, by=by, revision=self.plan_revision
+        )
         return goal_id
 
     @event("GoalSet")
     def _goal_set(self, goal_id: str, life_domain: str, description: Sealed, on: date, by: str, revision: int) -> None:
         self._count(goal_id)
-        self.goals[goal_id] = Goal(goal_id=goal_id, life_domain=life_domain, description=description,
-                                   revision=revision, set_on=on)
+        self.goals[goal_id] = Goal(
+            goal_id=goal_id, life_domain=life_domain, description=description, revision=revision, set_on=on
+        )
         self.plan_due = None
 
     @staticmethod
@@ -588,8 +679,17 @@ class Case(Aggregate):
             )
 
     def agree_measure(
-        self, life_domain: str, owner: str, description: Sealed, due_on: date, goal_id: str | None,
-        subject: UUID | None, kind: str, on: date, by: str, profile: Profile,
+        self,
+        life_domain: str,
+        owner: str,
+        description: Sealed,
+        due_on: date,
+        goal_id: str | None,
+        subject: UUID | None,
+        kind: str,
+        on: date,
+        by: str,
+        profile: Profile,
     ) -> str:
         self._require_taken_on("a measure")
         self._check_domain(life_domain, profile)
@@ -602,20 +702,48 @@ class Case(Aggregate):
         if subject is not None:
             self.member(str(subject))
         measure_id = self._next("M")
-        self._measure_agreed(measure_id=measure_id, life_domain=life_domain, owner=owner, description=description,
-                             due_on=due_on, goal_id=goal_id, subject=subject, kind=kind, on=on, by=by,
-                             revision=self.plan_revision)
+        self._measure_agreed(
+            measure_id=measure_id,
+            life_domain=life_domain,
+            owner=owner,
+            description=description,
+            due_on=due_on,
+            goal_id=goal_id,
+            subject=subject,
+            kind=kind,
+            on=on,
+            by=by,
+            revision=self.plan_revision,
+        )
         return measure_id
 
     @event("MeasureAgreed")
     def _measure_agreed(
-        self, measure_id: str, life_domain: str, owner: str, description: Sealed, due_on: date,
-        goal_id: str | None, subject: UUID | None, kind: str, on: date, by: str, revision: int,
+        self,
+        measure_id: str,
+        life_domain: str,
+        owner: str,
+        description: Sealed,
+        due_on: date,
+        goal_id: str | None,
+        subject: UUID | None,
+        kind: str,
+        on: date,
+        by: str,
+        revision: int,
     ) -> None:
         self._count(measure_id)
         self.measures[measure_id] = Measure(
-            measure_id=measure_id, life_domain=life_domain, owner=owner, description=description, due_on=due_on,
-            agreed_on=on, revision=revision, goal_id=goal_id, subject=subject, kind=kind,
+            measure_id=measure_id,
+            life_domain=life_domain,
+            owner=owner,
+            description=description,
+            due_on=due_on,
+            agreed_on=on,
+            revision=revision,
+            goal_id=goal_id,
+            subject=subject,
+            kind=kind,
         )
         self._involve(owner)
         self.plan_due = None
@@ -691,8 +819,7 @@ class Case(Aggregate):
     def evaluate(self, summary: Sealed, on: date, by: str, profile: Profile) -> None:
         self._require_taken_on("an evaluation")
         self._not_before_referral(on, "the evaluation")
-        self._evaluated(summary=summary, on=on, by=by,
-                        next_evaluation=_due(on, profile.deadlines.evaluation_interval))
+        self._evaluated(summary=summary, on=on, by=by, next_evaluation=_due(on, profile.deadlines.evaluation_interval))
 
     @event("Evaluated")
     def _evaluated(self, summary: Sealed, on: date, by: str, next_evaluation: date | None) -> None:
@@ -745,8 +872,15 @@ class Case(Aggregate):
     # --- closure, aftercare and reopening -----------------------------------------------------
 
     def close(
-        self, outcome: str, judgement_neighbours: str, judgement_partners: str, aftercare: Sealed | None,
-        handover_to: str | None, note: Sealed | None, on: date, by: str,
+        self,
+        outcome: str,
+        judgement_neighbours: str,
+        judgement_partners: str,
+        aftercare: Sealed | None,
+        handover_to: str | None,
+        note: Sealed | None,
+        on: date,
+        by: str,
     ) -> None:
         if self.status == CaseStatus.CLOSED:
             raise DomainRuleViolation(f"case {self.case_number} is already closed")
@@ -757,19 +891,40 @@ class Case(Aggregate):
         Judgement(judgement_partners)
         if handover_to is not None and aftercare is None:
             raise ValidationFailed("a warm handover needs an aftercare plan")
-        self._closed(outcome=outcome, judgement_neighbours=judgement_neighbours,
-                     judgement_partners=judgement_partners, aftercare=aftercare, handover_to=handover_to,
-                     note=note, on=on, by=by)
+        self._closed(
+            outcome=outcome,
+            judgement_neighbours=judgement_neighbours,
+            judgement_partners=judgement_partners,
+            aftercare=aftercare,
+            handover_to=handover_to,
+            note=note,
+            on=on,
+            by=by,
+        )
 
     @event("Closed")
     def _closed(
-        self, outcome: str, judgement_neighbours: str, judgement_partners: str, aftercare: Sealed | None,
-        handover_to: str | None, note: Sealed | None, on: date, by: str,
+        self,
+        outcome: str,
+        judgement_neighbours: str,
+        judgement_partners: str,
+        aftercare: Sealed | None,
+        handover_to: str | None,
+        note: Sealed | None,
+        on: date,
+        by: str,
     ) -> None:
         self.status = CaseStatus.CLOSED
-        self.closure = Closure(closed_on=on, outcome=outcome, judgement_neighbours=judgement_neighbours,
-                               judgement_partners=judgement_partners, closed_by=by, aftercare=aftercare,
-                               handover_to=handover_to, note=note)
+        self.closure = Closure(
+            closed_on=on,
+            outcome=outcome,
+            judgement_neighbours=judgement_neighbours,
+            judgement_partners=judgement_partners,
+            closed_by=by,
+            aftercare=aftercare,
+            handover_to=handover_to,
+            note=note,
+        )
         self.closures.append(self.closure)
         if handover_to is not None:
             self._involve(handover_to)
@@ -827,7 +982,15 @@ class Case(Aggregate):
 
 #: The value objects a case's state is made of; snapshots and projections store them.
 STATE_TYPES: tuple[type, ...] = (
-    Member, InformationRequest, DisclosedItem, Meeting, Goal, Measure, ProgressNote, PlanRevision, Escalation,
+    Member,
+    InformationRequest,
+    DisclosedItem,
+    Meeting,
+    Goal,
+    Measure,
+    ProgressNote,
+    PlanRevision,
+    Escalation,
     Closure,
 )
 
@@ -835,5 +998,8 @@ STATE_TYPES: tuple[type, ...] = (
 def member_payload(member: Member) -> dict[str, Any]:
     """A member as it travels inside an event."""
     return asdict(member) | {
-        "name": member.name, "birth_date": member.birth_date, "bsn": member.bsn, "address": member.address,
+        "name": member.name,
+        "birth_date": member.birth_date,
+        "bsn": member.bsn,
+        "address": member.address,
     }

@@ -60,8 +60,7 @@ def check_request_categories(profile: Profile, partner_id: str, categories: list
     not_allowed = [c for c in categories if c not in partner.categories]
     if not_allowed:
         raise DomainRuleViolation(
-            f"{partner.name} may not disclose {', '.join(not_allowed)}; "
-            f"allowed: {', '.join(partner.categories)}"
+            f"{partner.name} may not disclose {', '.join(not_allowed)}; allowed: {', '.join(partner.categories)}"
         )
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import re
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from eventsourcing.domain import Aggregate, event
+
 from casusregie.domain.errors import DomainRuleViolation, ValidationFailed
 from casusregie.domain.roles import Role, User
-from eventsourcing.domain import Aggregate, event
 
 USER_ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
@@ -45,9 +46,7 @@ class Setup(Aggregate):
 
     def register_user(self, user_id: str, role: Role, organisation: str, team: str) -> None:
         if not USER_ID_RE.match(user_id):
-            raise ValidationFailed(
-                f"user id {user_id!r} must be 2-64 lowercase letters, digits, '.', '_' or '-'"
-            )
+            raise ValidationFailed(f"user id {user_id!r} must be 2-64 lowercase letters, digits, '.', '_' or '-'")
         if user_id in self.users:
             raise DomainRuleViolation(f"user {user_id} already exists")
         self._user_registered(user_id=user_id, role=str(role), organisation=organisation, team=team)

@@ -58,9 +58,7 @@ _ED25519_KEY_SIZE = 32
 _MAX_SIGNATURES = 100
 _MAX_TREE_SIZE = (1 << 64) - 1
 _SIZE_RE = re.compile(r"0|[1-9][0-9]*")
-_TIMESTAMP_RE = re.compile(
-    r"timestamp ([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z"
-)
+_TIMESTAMP_RE = re.compile(r"timestamp ([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 _FORBIDDEN_CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _KEY_ID_HEX_RE = re.compile(r"[0-9a-fA-F]{8}")
 
@@ -127,9 +125,7 @@ class Checkpoint:
     def body(self) -> bytes:
         """The signed note text: origin, size, root, timestamp line, each ending in \\n."""
         root = base64.b64encode(self.root).decode("ascii")
-        text = (
-            f"{self.origin}\n{self.size}\n{root}\ntimestamp {_format_timestamp(self.timestamp)}\n"
-        )
+        text = f"{self.origin}\n{self.size}\n{root}\ntimestamp {_format_timestamp(self.timestamp)}\n"
         return text.encode("utf-8")
 
 
@@ -150,9 +146,7 @@ def _parse_body(body: str) -> Checkpoint:
         raise CheckpointError("checkpoint text must end with a newline")
     lines = lines[:-1]
     if len(lines) < 4:
-        raise CheckpointError(
-            "checkpoint text needs four lines: origin, tree size, root hash, timestamp"
-        )
+        raise CheckpointError("checkpoint text needs four lines: origin, tree size, root hash, timestamp")
     if len(lines) > 4:
         raise CheckpointError("checkpoint text has unexpected lines after the timestamp")
     origin, size_line, root_line, timestamp_line = lines
@@ -341,9 +335,7 @@ def parse_and_verify(note: str, verifier_key: str, *, origin: str | None = None)
     text, signatures = _split_note(note)
     claimed = [s for s in signatures if s.name == verifier.name and s.key_id == verifier.key_id]
     if not claimed:
-        raise CheckpointError(
-            f"note has no signature by key {verifier.name}+{verifier.key_id.hex()}"
-        )
+        raise CheckpointError(f"note has no signature by key {verifier.name}+{verifier.key_id.hex()}")
     body = text.encode("utf-8")
     for line in claimed:
         try:
@@ -351,12 +343,8 @@ def parse_and_verify(note: str, verifier_key: str, *, origin: str | None = None)
                 raise InvalidSignature
             verifier.key.verify(line.signature, body)
         except InvalidSignature:
-            raise CheckpointError(
-                f"signature by key {verifier.name} does not verify: note was altered"
-            ) from None
+            raise CheckpointError(f"signature by key {verifier.name} does not verify: note was altered") from None
     checkpoint = _parse_body(text)
     if origin is not None and checkpoint.origin != origin:
-        raise CheckpointError(
-            f"checkpoint origin {checkpoint.origin!r} is not the expected {origin!r}"
-        )
+        raise CheckpointError(f"checkpoint origin {checkpoint.origin!r} is not the expected {origin!r}")
     return checkpoint

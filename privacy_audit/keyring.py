@@ -135,9 +135,7 @@ class Keyring:
         """A new data key; returns the extra that stores it with the caller's events."""
         existing = self.storage.get(key_id)
         if existing is not None and existing.is_shredded:
-            raise DomainRuleViolation(
-                f"{subject} was erased; no new key may be created for erased data"
-            )
+            raise DomainRuleViolation(f"{subject} was erased; no new key may be created for erased data")
         if existing is not None or key_id in self._cache:
             raise StoreProblem(f"key {key_id} already exists in store {self._store_name}")
         data_key = new_key()

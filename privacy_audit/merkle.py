@@ -350,9 +350,7 @@ def _check_non_negative(name: str, value: int) -> None:
         raise ProofError(f"{name} must be non-negative, got {value}")
 
 
-def verify_inclusion(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
     """Check that ``leaf`` is at ``index`` in the tree of ``size`` leaves with ``root``.
 
     RFC 9162 section 2.1.3.2, plus upfront length checks for clearer errors.
@@ -391,9 +389,7 @@ def verify_inclusion(
         raise ProofError("inclusion proof does not lead to the expected root hash")
 
 
-def verify_consistency(
-    size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]
-) -> None:
+def verify_consistency(size1: int, size2: int, root1: bytes, root2: bytes, proof: Sequence[bytes]) -> None:
     """Check that the ``size1`` tree with ``root1`` is a prefix of the ``size2`` tree.
 
     RFC 9162 section 2.1.4.2 for ``0 < size1 < size2``. Outside that range:
@@ -470,9 +466,7 @@ class Frontier:
         _check_count("size", size)
         hashes = list(hashes)
         if len(hashes) != size.bit_count():
-            raise ValueError(
-                f"a frontier of size {size} has {size.bit_count()} hashes, got {len(hashes)}"
-            )
+            raise ValueError(f"a frontier of size {size} has {size.bit_count()} hashes, got {len(hashes)}")
         for i, h in enumerate(hashes):
             _check_hash(f"frontier hash {i}", h)
         self._size = size

@@ -22,8 +22,23 @@ from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Role
 
 FULL_SECTIONS = frozenset(
-    {"members", "identity", "signals", "consent", "assessment", "requests", "disclosures", "decision", "letter",
-     "meetings", "minutes", "plan", "evaluations", "escalations", "closure"}
+    {
+        "members",
+        "identity",
+        "signals",
+        "consent",
+        "assessment",
+        "requests",
+        "disclosures",
+        "decision",
+        "letter",
+        "meetings",
+        "minutes",
+        "plan",
+        "evaluations",
+        "escalations",
+        "closure",
+    }
 )
 
 
@@ -64,8 +79,10 @@ def case_visibility(actor: Actor, case: Case, profile: Profile) -> Visibility | 
     if role == Role.REGISSEUR:
         if case.director == actor.user_id or (bool(case.team) and actor.user.team == case.team):
             return Visibility(sections=FULL_SECTIONS)
-        return Refusal(f"case {case.case_number} is directed by {case.director or 'nobody yet'} "
-                       f"(team {case.team or '-'}), not by you or your team")
+        return Refusal(
+            f"case {case.case_number} is directed by {case.director or 'nobody yet'} "
+            f"(team {case.team or '-'}), not by you or your team"
+        )
     if role == Role.PARTNER:
         if not case.is_involved(actor.organisation):
             return Refusal(f"{actor.organisation} is not involved in case {case.case_number}")
@@ -75,8 +92,9 @@ def case_visibility(actor: Actor, case: Case, profile: Profile) -> Visibility | 
     if role == Role.MANAGER:
         if not case.escalations:
             return Refusal(f"case {case.case_number} was not escalated; managers see escalated cases")
-        return Visibility(sections=frozenset({"members", "signals", "decision", "plan", "evaluations", "escalations",
-                                              "closure"}))
+        return Visibility(
+            sections=frozenset({"members", "signals", "decision", "plan", "evaluations", "escalations", "closure"})
+        )
     if role == Role.AUDITOR:
         grants = set(profile.auditors.sees)
         if "case_history" not in grants:

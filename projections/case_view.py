@@ -59,95 +59,191 @@ def render_case(case: Case, opener: Opener, visibility: Visibility = FULL) -> di
         doc["problems"] = {domain: open_(text) for domain, text in case.problems.items()}
         doc["home_corporation"] = case.home_corporation
     if v.sees("consent"):
-        doc["consent"] = {"required": case.consent_required, "given_on": _d(case.consent_given_on),
-                          "refused_on": _d(case.consent_refused_on), "due_on": _d(case.consent_due)}
-        doc["corporation_consent"] = None if case.corporation_consent is None else {
-            k: (_d(x) if isinstance(x, date) else x) for k, x in case.corporation_consent.items()
+        doc["consent"] = {
+            "required": case.consent_required,
+            "given_on": _d(case.consent_given_on),
+            "refused_on": _d(case.consent_refused_on),
+            "due_on": _d(case.consent_due),
         }
+        doc["corporation_consent"] = (
+            None
+            if case.corporation_consent is None
+            else {k: (_d(x) if isinstance(x, date) else x) for k, x in case.corporation_consent.items()}
+        )
     if v.sees("assessment") and case.assessment is not None:
         a = case.assessment
-        doc["assessment"] = {"criteria_met": a["criteria_met"], "threshold": a["threshold"], "meets": a["meets"],
-                             "acute": a["acute"], "acute_reason": open_(a["acute_reason"]), "on": _d(a["on"]),
-                             "by": a["by"]}
+        doc["assessment"] = {
+            "criteria_met": a["criteria_met"],
+            "threshold": a["threshold"],
+            "meets": a["meets"],
+            "acute": a["acute"],
+            "acute_reason": open_(a["acute_reason"]),
+            "on": _d(a["on"]),
+            "by": a["by"],
+        }
     requests = [r for r in case.requests.values() if v.sees_request(r.partner)]
     if requests:
         doc["requests"] = [
-            {"request": r.request_id, "partner": r.partner, "purpose": r.purpose, "legal_basis": r.legal_basis,
-             "categories": r.categories, "subjects": [ref(s) for s in r.subjects] or ["huishouden"],
-             "requested_on": _d(r.requested_on), "due_on": _d(r.due_on), "status": str(r.status),
-             "answered_on": _d(r.answered_on), "answered_by": r.answered_by,
-             "partner_legal_basis": r.partner_legal_basis or None,
-             "decline_reason": open_(r.decline_reason),
-             "om_consent": None if r.om_consent is None else {k: (_d(x) if isinstance(x, date) else x)
-                                                               for k, x in r.om_consent.items()},
-             "items": [{"category": i.category, "subject": ref(i.subject) or "huishouden",
-                        "content": open_(i.content)}
-                       for i in r.items if v.sees_disclosure(r.partner, i.category)]}
+            {
+                "request": r.request_id,
+                "partner": r.partner,
+                "purpose": r.purpose,
+                "legal_basis": r.legal_basis,
+                "categories": r.categories,
+                "subjects": [ref(s) for s in r.subjects] or ["huishouden"],
+                "requested_on": _d(r.requested_on),
+                "due_on": _d(r.due_on),
+                "status": str(r.status),
+                "answered_on": _d(r.answered_on),
+                "answered_by": r.answered_by,
+                "partner_legal_basis": r.partner_legal_basis or None,
+                "decline_reason": open_(r.decline_reason),
+                "om_consent": None
+                if r.om_consent is None
+                else {k: (_d(x) if isinstance(x, date) else x) for k, x in r.om_consent.items()},
+                "items": [
+                    {"category": i.category, "subject": ref(i.subject) or "huishouden", "content": open_(i.content)}
+                    for i in r.items
+                    if v.sees_disclosure(r.partner, i.category)
+                ],
+            }
             for r in requests
         ]
     if v.sees("decision") and case.decision is not None:
-        doc["decision"] = {"taken_on": case.decision["taken_on"], "on": _d(case.decision["on"]),
-                           "by": case.decision["by"], "advice": open_(case.decision["advice"])}
+        doc["decision"] = {
+            "taken_on": case.decision["taken_on"],
+            "on": _d(case.decision["on"]),
+            "by": case.decision["by"],
+            "advice": open_(case.decision["advice"]),
+        }
     if v.sees("letter"):
-        doc["letter"] = None if case.letter is None else {
-            "sent": case.letter["sent"], "on": _d(case.letter["on"]), "by": case.letter["by"],
-            "ground": case.letter["ground"], "motivation": open_(case.letter["motivation"])}
+        doc["letter"] = (
+            None
+            if case.letter is None
+            else {
+                "sent": case.letter["sent"],
+                "on": _d(case.letter["on"]),
+                "by": case.letter["by"],
+                "ground": case.letter["ground"],
+                "motivation": open_(case.letter["motivation"]),
+            }
+        )
     meetings = [m for m in case.meetings.values() if v.sees("meetings") or v.organisation in m.participants]
     if meetings:
         doc["meetings"] = [
-            {"meeting": m.meeting_id, "kind": m.kind, "scheduled_for": _d(m.scheduled_for),
-             "participants": m.participants, "held_on": _d(m.held_on), "attended": m.attended,
-             "minutes": open_(m.minutes) if v.sees("minutes") else None}
+            {
+                "meeting": m.meeting_id,
+                "kind": m.kind,
+                "scheduled_for": _d(m.scheduled_for),
+                "participants": m.participants,
+                "held_on": _d(m.held_on),
+                "attended": m.attended,
+                "minutes": open_(m.minutes) if v.sees("minutes") else None,
+            }
             for m in meetings
         ]
     measures = [m for m in case.measures.values() if v.sees_measure(m.owner)]
     if v.sees("plan") or measures:
         doc["plan"] = {
             "revision": case.plan_revision,
-            "revisions": [{"revision": r.revision, "on": _d(r.on), "reason": r.reason,
-                           "client_agreed_on": _d(r.client_agreed_on), "client_signed": r.client_signed}
-                          for r in case.revisions] if v.sees("plan") else [],
-            "goals": [{"goal": g.goal_id, "life_domain": g.life_domain, "description": open_(g.description),
-                       "revision": g.revision, "set_on": _d(g.set_on)}
-                      for g in case.goals.values()] if v.sees("plan") else [],
+            "revisions": [
+                {
+                    "revision": r.revision,
+                    "on": _d(r.on),
+                    "reason": r.reason,
+                    "client_agreed_on": _d(r.client_agreed_on),
+                    "client_signed": r.client_signed,
+                }
+                for r in case.revisions
+            ]
+            if v.sees("plan")
+            else [],
+            "goals": [
+                {
+                    "goal": g.goal_id,
+                    "life_domain": g.life_domain,
+                    "description": open_(g.description),
+                    "revision": g.revision,
+                    "set_on": _d(g.set_on),
+                }
+                for g in case.goals.values()
+            ]
+            if v.sees("plan")
+            else [],
             "measures": [
-                {"measure": m.measure_id, "life_domain": m.life_domain, "owner": m.owner, "kind": m.kind,
-                 "goal": m.goal_id, "subject": ref(m.subject), "description": open_(m.description),
-                 "due_on": _d(m.due_on), "agreed_on": _d(m.agreed_on), "status": str(m.status),
-                 "revision": m.revision,
-                 "history": [{"on": _d(h.on), "status": str(h.status), "by": h.by, "note": open_(h.note)}
-                             for h in m.history]}
+                {
+                    "measure": m.measure_id,
+                    "life_domain": m.life_domain,
+                    "owner": m.owner,
+                    "kind": m.kind,
+                    "goal": m.goal_id,
+                    "subject": ref(m.subject),
+                    "description": open_(m.description),
+                    "due_on": _d(m.due_on),
+                    "agreed_on": _d(m.agreed_on),
+                    "status": str(m.status),
+                    "revision": m.revision,
+                    "history": [
+                        {"on": _d(h.on), "status": str(h.status), "by": h.by, "note": open_(h.note)} for h in m.history
+                    ],
+                }
                 for m in measures
             ],
         }
     if v.sees("evaluations"):
-        doc["evaluations"] = [{"on": _d(e["on"]), "by": e["by"], "summary": open_(e["summary"])}
-                              for e in case.evaluations]
+        doc["evaluations"] = [
+            {"on": _d(e["on"]), "by": e["by"], "summary": open_(e["summary"])} for e in case.evaluations
+        ]
     if v.sees("escalations"):
         doc["escalations"] = [
-            {"escalation": e.escalation_id, "level": e.level, "level_name": e.level_name, "reason": open_(e.reason),
-             "raised_on": _d(e.raised_on), "raised_by": e.raised_by, "resolved_on": _d(e.resolved_on),
-             "outcome": open_(e.outcome), "resolved_by": e.resolved_by}
+            {
+                "escalation": e.escalation_id,
+                "level": e.level,
+                "level_name": e.level_name,
+                "reason": open_(e.reason),
+                "raised_on": _d(e.raised_on),
+                "raised_by": e.raised_by,
+                "resolved_on": _d(e.resolved_on),
+                "outcome": open_(e.outcome),
+                "resolved_by": e.resolved_by,
+            }
             for e in case.escalations.values()
         ]
     if v.sees("closure"):
         doc["closures"] = [
-            {"closed_on": _d(c.closed_on), "outcome": c.outcome, "judgement_neighbours": c.judgement_neighbours,
-             "judgement_partners": c.judgement_partners, "closed_by": c.closed_by, "aftercare": open_(c.aftercare),
-             "handover_to": c.handover_to, "note": open_(c.note)}
+            {
+                "closed_on": _d(c.closed_on),
+                "outcome": c.outcome,
+                "judgement_neighbours": c.judgement_neighbours,
+                "judgement_partners": c.judgement_partners,
+                "closed_by": c.closed_by,
+                "aftercare": open_(c.aftercare),
+                "handover_to": c.handover_to,
+                "note": open_(c.note),
+            }
             for c in case.closures
         ]
-        doc["reopenings"] = [{"on": _d(r["on"]), "by": r["by"], "reason": open_(r["reason"])}
-                             for r in case.reopenings]
+        doc["reopenings"] = [{"on": _d(r["on"]), "by": r["by"], "reason": open_(r["reason"])} for r in case.reopenings]
     if v.sees("plan") or v.sees("decision"):
-        doc["deadlines"] = {"intake": _d(case.intake_due), "letter": _d(case.letter_due), "plan": _d(case.plan_due),
-                            "evaluation": _d(case.next_evaluation), "casusoverleg": _d(case.next_casusoverleg)}
+        doc["deadlines"] = {
+            "intake": _d(case.intake_due),
+            "letter": _d(case.letter_due),
+            "plan": _d(case.plan_due),
+            "evaluation": _d(case.next_evaluation),
+            "casusoverleg": _d(case.next_casusoverleg),
+        }
     return doc
 
 
 def _member(member: Any, open_: Callable[[Sealed | None], Any], *, identity: bool) -> dict[str, Any]:
-    doc = {"person": member.ref, "role": member.role, "minor": member.minor, "name": open_(member.name),
-           "erased": member.erased, "restricted": member.restricted}
+    doc = {
+        "person": member.ref,
+        "role": member.role,
+        "minor": member.minor,
+        "name": open_(member.name),
+        "erased": member.erased,
+        "restricted": member.restricted,
+    }
     if identity:
         doc |= {"birth_date": open_(member.birth_date), "bsn": open_(member.bsn), "address": open_(member.address)}
     return doc

@@ -110,16 +110,28 @@ class CaseProjection:
             "ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, director = excluded.director, "
             "team = excluded.team, involved = excluded.involved, escalated = excluded.escalated, "
             "version = excluded.version, topic = excluded.topic, state = excluded.state",
-            (key, case.case_number, str(case.status), case.director, case.team or "", case.referred_on.isoformat(),
-             json.dumps(sorted(case.involved)), 1 if case.escalations else 0, case.version, stored.topic,
-             stored.state),
+            (
+                key,
+                case.case_number,
+                str(case.status),
+                case.director,
+                case.team or "",
+                case.referred_on.isoformat(),
+                json.dumps(sorted(case.involved)),
+                1 if case.escalations else 0,
+                case.version,
+                stored.topic,
+                stored.state,
+            ),
         )
         tx.execute("DELETE FROM regie_worklist WHERE case_id = ?", (key,))
         tx.executemany(
             "INSERT INTO regie_worklist (case_id, kind, ref, due_on, owner, director, team, what) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            [(key, i.kind, i.ref, i.due_on.isoformat(), i.owner, case.director, case.team or "", i.what)
-             for i in items_for(case, self.app.profile.organisation_id)],
+            [
+                (key, i.kind, i.ref, i.due_on.isoformat(), i.owner, case.director, case.team or "", i.what)
+                for i in items_for(case, self.app.profile.organisation_id)
+            ],
         )
         tx.executemany(
             "INSERT INTO regie_persons (person_id, ref, case_id, erased, restricted) VALUES (?,?,?,?,?) "

@@ -108,8 +108,16 @@ class Reader:
         self.session.log_read("worklist", REGIE, Action.READ, None, [])
         today = on.isoformat()
         return [
-            {"case": r[1], "kind": r[2], "ref": r[3], "due_on": r[4], "owner": r[5], "director": r[6],
-             "what": r[7], "overdue": r[4] < today}
+            {
+                "case": r[1],
+                "kind": r[2],
+                "ref": r[3],
+                "due_on": r[4],
+                "owner": r[5],
+                "director": r[6],
+                "what": r[7],
+                "overdue": r[4] < today,
+            }
             for r in rows
         ]
 
@@ -128,8 +136,10 @@ class Reader:
         load: dict[tuple[str, str], dict[str, int]] = {}
         for director, team, status, count in rows:
             load.setdefault((director, team), {})[status] = int(count)
-        return [{"director": d, "team": t, "by_status": s, "open": s.get("referred", 0) + s.get("taken-on", 0)}
-                for (d, t), s in load.items()]
+        return [
+            {"director": d, "team": t, "by_status": s, "open": s.get("referred", 0) + s.get("taken-on", 0)}
+            for (d, t), s in load.items()
+        ]
 
     def report(self, start: date, end: date) -> dict[str, Any]:
         """Aggregate figures for a period; managers and directors."""

@@ -26,9 +26,7 @@ def _open_on(case: Case, day: date) -> bool:
         return False
     if case.decision is not None and not case.decision["taken_on"] and case.decision["on"] <= day:
         return False
-    marks = sorted(
-        [(c.closed_on, "closed") for c in case.closures] + [(r["on"], "reopened") for r in case.reopenings]
-    )
+    marks = sorted([(c.closed_on, "closed") for c in case.closures] + [(r["on"], "reopened") for r in case.reopenings])
     marks = [m for m in marks if m[0] <= day]
     return not marks or marks[-1][1] == "reopened"
 
@@ -44,8 +42,7 @@ def period_report(cases: list[Case], start: date, end: date, municipality: str) 
         f"{e.level} {e.level_name}" for c in cases for e in c.escalations.values() if _within(e.raised_on, start, end)
     )
     overdue = Counter(
-        item.kind for c in cases if c.referred_on <= end
-        for item in items_for(c, municipality) if item.overdue(end)
+        item.kind for c in cases if c.referred_on <= end for item in items_for(c, municipality) if item.overdue(end)
     )
     return {
         "period": {"from": start.isoformat(), "to": end.isoformat()},

@@ -53,12 +53,26 @@ def items_for(case: Case, municipality: str) -> list[WorkItem]:
         items.append(WorkItem("consent", case.case_number, case.consent_due, municipality, "toestemming bewoners"))
     consent = case.corporation_consent
     if consent is not None and consent["answer"] is None and consent["due_on"] is not None:
-        items.append(WorkItem("corporation-consent", case.case_number, consent["due_on"], consent["corporation"],
-                              f"toestemming van {consent['corporation']}"))
+        items.append(
+            WorkItem(
+                "corporation-consent",
+                case.case_number,
+                consent["due_on"],
+                consent["corporation"],
+                f"toestemming van {consent['corporation']}",
+            )
+        )
     for request in case.requests.values():
         if request.status == RequestStatus.OPEN and request.due_on is not None:
-            items.append(WorkItem("information", request.request_id, request.due_on, request.partner,
-                                  f"informatieverzoek {request.request_id} aan {request.partner}"))
+            items.append(
+                WorkItem(
+                    "information",
+                    request.request_id,
+                    request.due_on,
+                    request.partner,
+                    f"informatieverzoek {request.request_id} aan {request.partner}",
+                )
+            )
     if case.status == CaseStatus.TAKEN_ON:
         if case.letter_due is not None and case.letter is None:
             items.append(WorkItem("letter", case.case_number, case.letter_due, municipality, "brief aan bewoners"))
@@ -66,14 +80,29 @@ def items_for(case: Case, municipality: str) -> list[WorkItem]:
             items.append(WorkItem("plan", case.case_number, case.plan_due, municipality, "plan van aanpak opstellen"))
         for measure in case.measures.values():
             if not measure.finished:
-                items.append(WorkItem("measure", measure.measure_id, measure.due_on, measure.owner,
-                                      f"maatregel {measure.measure_id} ({measure.life_domain}) door {measure.owner}"))
+                items.append(
+                    WorkItem(
+                        "measure",
+                        measure.measure_id,
+                        measure.due_on,
+                        measure.owner,
+                        f"maatregel {measure.measure_id} ({measure.life_domain}) door {measure.owner}",
+                    )
+                )
         if case.next_evaluation is not None:
             items.append(WorkItem("evaluation", case.case_number, case.next_evaluation, municipality, "evaluatie"))
         if case.next_casusoverleg is not None:
-            items.append(WorkItem("casusoverleg", case.case_number, case.next_casusoverleg, municipality,
-                                  "casusoverleg"))
+            items.append(
+                WorkItem("casusoverleg", case.case_number, case.next_casusoverleg, municipality, "casusoverleg")
+            )
     for escalation in case.open_escalations:
-        items.append(WorkItem("escalation", escalation.escalation_id, escalation.raised_on, municipality,
-                              f"opschaling {escalation.escalation_id} naar niveau {escalation.level}"))
+        items.append(
+            WorkItem(
+                "escalation",
+                escalation.escalation_id,
+                escalation.raised_on,
+                municipality,
+                f"opschaling {escalation.escalation_id} naar niveau {escalation.level}",
+            )
+        )
     return items

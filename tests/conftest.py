@@ -76,8 +76,7 @@ def cli(env: dict[str, str]) -> Any:
     return run
 
 
-@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                 "help_option_names": []})
+@click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
 @click.pass_context
 def _entry(ctx: click.Context) -> None:
     ctx.exit(main(list(ctx.args)))

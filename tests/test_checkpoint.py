@@ -85,9 +85,7 @@ def test_note_format_matches_spec(keys, checkpoint):
 
 def test_key_strings_match_spec(keys):
     signer, verifier = keys
-    assert re.fullmatch(
-        r"PRIVATE\+KEY\+regie\.example/audit-log\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+", signer
-    )
+    assert re.fullmatch(r"PRIVATE\+KEY\+regie\.example/audit-log\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+", signer)
     assert re.fullmatch(r"regie\.example/audit-log\+[0-9a-f]{8}\+[A-Za-z0-9+/=]+", verifier)
     s_parts, v_parts = signer.split("+", 4), verifier.split("+", 2)
     assert s_parts[3] == v_parts[1]
@@ -124,9 +122,7 @@ def test_empty_tree_round_trip(keys):
     assert parse_and_verify(sign(empty, signer), verifier) == empty
 
 
-safe_origins = st.text(
-    st.characters(blacklist_categories=("Cs",), min_codepoint=0x20), min_size=1, max_size=40
-)
+safe_origins = st.text(st.characters(blacklist_categories=("Cs",), min_codepoint=0x20), min_size=1, max_size=40)
 
 
 @settings(max_examples=50, deadline=None)

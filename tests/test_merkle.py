@@ -521,9 +521,7 @@ def test_encode_leaf_is_unambiguous_and_strict():
     digest = bytes(32)
     assert encode_leaf(0, "ab", 1, "c", "k", digest) != encode_leaf(0, "a", 1, "bc", "k", digest)
     # No Unicode normalisation: composed and decomposed forms stay distinct.
-    assert encode_leaf(0, "\u00e9", 1, "", "", digest) != encode_leaf(
-        0, "e\u0301", 1, "", "", digest
-    )
+    assert encode_leaf(0, "\u00e9", 1, "", "", digest) != encode_leaf(0, "e\u0301", 1, "", "", digest)
     with pytest.raises(ValueError, match="32-byte"):
         encode_leaf(0, "a", 1, "t", "k", bytes(31))
     with pytest.raises(ValueError, match="64-bit"):

@@ -17,11 +17,16 @@ SECRET = "Zeldzame-Achternaam-Qx7"
 
 
 def refer(world: World, text: str = SECRET) -> str:
-    result = world.run("anna", ReferCase(
-        referring_org="mitros", referring_worker="J. Jansen", reason=f"overlast door {text}",
-        problems={"overlast": f"{text} maakt lawaai"},
-        members=[MemberInput(name=f"Karel {text}", birth_date="1980-01-02", bsn="111222333")],
-    ))
+    result = world.run(
+        "anna",
+        ReferCase(
+            referring_org="mitros",
+            referring_worker="J. Jansen",
+            reason=f"overlast door {text}",
+            problems={"overlast": f"{text} maakt lawaai"},
+            members=[MemberInput(name=f"Karel {text}", birth_date="1980-01-02", bsn="111222333")],
+        ),
+    )
     return result.data["case"]
 
 
@@ -52,8 +57,10 @@ def test_swapping_two_stored_ciphertexts_fails_with_a_clear_error(world: World) 
             "WHERE topic LIKE '%AccessTrace.Started' ORDER BY originator_id LIMIT 1"
         ).fetchone()
         for (oid, version, _), (_, _, state) in ((referred, other), (other, referred)):
-            tx.execute("UPDATE stored_events SET state = ? WHERE originator_id = ? AND originator_version = ?",
-                       (state, oid, version))
+            tx.execute(
+                "UPDATE stored_events SET state = ? WHERE originator_id = ? AND originator_version = ?",
+                (state, oid, version),
+            )
     world = world.reopen()
     expected = rf"cannot decrypt record {case_id} v1 of store .* with key id rows-1: .*does not authenticate"
     with pytest.raises(StoreProblem, match=expected):
@@ -77,8 +84,11 @@ def test_wrong_or_missing_or_loose_key_file_is_a_clear_error(settings, tmp_path:
     key = store.key_paths.master
     original = key.read_text()
     # a key file of the same store id but other key bytes
-    other = create_store(settings.__class__(store=str(tmp_path / "other.db"), key_dir=tmp_path / "k2",
-                                            checkpoint_dir=None, config_file=None))
+    other = create_store(
+        settings.__class__(
+            store=str(tmp_path / "other.db"), key_dir=tmp_path / "k2", checkpoint_dir=None, config_file=None
+        )
+    )
     other.close()
     other_key = other.key_paths.master.read_text().split("key: ")[1].strip()
     forged = original.replace(original.split("key: ")[1].strip(), other_key)

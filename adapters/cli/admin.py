@@ -32,8 +32,13 @@ def register(root: click.Group) -> None:
 
 
 @click.command()
-@click.option("--profile", "profile_name", required=True, metavar="NAME|FILE",
-              help="Municipality profile: utrecht, nijmegen, nieuwegein, zwolle, or a TOML file.")
+@click.option(
+    "--profile",
+    "profile_name",
+    required=True,
+    metavar="NAME|FILE",
+    help="Municipality profile: utrecht, nijmegen, nieuwegein, zwolle, or a TOML file.",
+)
 @click.option("--admin", metavar="USER", help="First user, the functional administrator (default: your login).")
 @pass_ctx
 def init(ctx: Context, profile_name: str, admin: str | None) -> None:
@@ -67,8 +72,10 @@ def profile_check(path: Path) -> None:
         loaded = load_profile(path)
     except ProfileError as exc:
         raise ValidationFailed(f"{path} is not a valid profile:\n{exc}") from None
-    click.echo(f"{path}: profile {loaded.id} is valid ({len(loaded.partners)} partners, "
-               f"{len(loaded.activities)} processing activities)")
+    click.echo(
+        f"{path}: profile {loaded.id} is valid ({len(loaded.partners)} partners, "
+        f"{len(loaded.activities)} processing activities)"
+    )
 
 
 @profile.command("list")
@@ -78,8 +85,7 @@ def profile_list(as_json: bool) -> None:
     rows = []
     for pid, path in sorted(builtin_profiles().items()):
         loaded = load_profile(path)
-        rows.append({"id": pid, "municipality": loaded.municipality, "approach": loaded.approach,
-                     "seed": loaded.seed})
+        rows.append({"id": pid, "municipality": loaded.municipality, "approach": loaded.approach, "seed": loaded.seed})
     if as_json:
         print_json(rows)
         return
@@ -168,8 +174,9 @@ def projections_rebuild(ctx: Context) -> None:
     _require_operator(ctx)
     runner = view_runner(ctx.app())
     total = runner.head()
-    with Progress(TextColumn("rebuilding views"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  transient=False) as bar:
+    with Progress(
+        TextColumn("rebuilding views"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=False
+    ) as bar:
         task = bar.add_task("rebuild", total=total)
         applied = runner.rebuild(lambda n: bar.advance(task, n))
     click.echo(f"rebuilt views from {applied} events")

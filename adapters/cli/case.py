@@ -32,7 +32,8 @@ def parse_member(spec: str) -> dict[str, Any]:
         key = key.strip().lower()
         if not sep or key not in MEMBER_KEYS:
             raise click.BadParameter(
-                f"{part.strip()!r}: expected key=value with keys {', '.join(sorted(MEMBER_KEYS))}", param_hint="--member"
+                f"{part.strip()!r}: expected key=value with keys {', '.join(sorted(MEMBER_KEYS))}",
+                param_hint="--member",
             )
         fields[key] = value.strip()
     if "name" not in fields or "born" not in fields:
@@ -43,10 +44,16 @@ def parse_member(spec: str) -> dict[str, Any]:
         raise click.BadParameter(f"born={fields['born']!r} is not a date YYYY-MM-DD", param_hint="--member") from None
     role = fields.get("role", "hoofdbewoner")
     if role not in {r.value for r in HouseholdRole}:
-        raise click.BadParameter(f"role={role!r}; roles: {', '.join(r.value for r in HouseholdRole)}",
-                                 param_hint="--member")
-    return {"name": fields["name"], "birth_date": born, "role": role, "bsn": fields.get("bsn") or None,
-            "address": fields.get("address") or None}
+        raise click.BadParameter(
+            f"role={role!r}; roles: {', '.join(r.value for r in HouseholdRole)}", param_hint="--member"
+        )
+    return {
+        "name": fields["name"],
+        "birth_date": born,
+        "role": role,
+        "bsn": fields.get("bsn") or None,
+        "address": fields.get("address") or None,
+    }
 
 
 def parse_pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
@@ -69,24 +76,53 @@ def case() -> None:
 @click.option("--from", "referring_org", required=True, metavar="PARTNER", help="Referring partner organisation.")
 @click.option("--worker", required=True, help="The referring professional.")
 @click.option("--reason", required=True, help="Why the household is referred.")
-@click.option("--problem", "problems", multiple=True, required=True, metavar="DOMAIN=TEXT",
-              help="Problems on a life domain (repeat).")
-@click.option("--member", "members", multiple=True, required=True, metavar="SPEC",
-              help="name=...;born=YYYY-MM-DD;role=hoofdbewoner|partner|kind|ouder|overig;bsn=...;address=...")
+@click.option(
+    "--problem",
+    "problems",
+    multiple=True,
+    required=True,
+    metavar="DOMAIN=TEXT",
+    help="Problems on a life domain (repeat).",
+)
+@click.option(
+    "--member",
+    "members",
+    multiple=True,
+    required=True,
+    metavar="SPEC",
+    help="name=...;born=YYYY-MM-DD;role=hoofdbewoner|partner|kind|ouder|overig;bsn=...;address=...",
+)
 @click.option("--corporation-home", metavar="PARTNER", help="The home belongs to this housing corporation.")
 @click.option("--consent-given", type=click.DateTime(["%Y-%m-%d"]), help="Date the residents consented.")
 @click.option("--director", metavar="USER", help="Case director (default: you, if you are one).")
 @click.option("--team", help="Team (default: the director's team).")
 @on_option
 @case_command(referral.ReferCase)
-def case_refer(referring_org: str, worker: str, reason: str, problems: tuple[str, ...], members: tuple[str, ...],
-               corporation_home: str | None, consent_given: Any, director: str | None, team: str | None,
-               on: Any) -> dict[str, Any]:
+def case_refer(
+    referring_org: str,
+    worker: str,
+    reason: str,
+    problems: tuple[str, ...],
+    members: tuple[str, ...],
+    corporation_home: str | None,
+    consent_given: Any,
+    director: str | None,
+    team: str | None,
+    on: Any,
+) -> dict[str, Any]:
     """Refer a household (aanmelden). Only professionals of partner organisations refer."""
-    return {"referring_org": referring_org, "referring_worker": worker, "reason": reason,
-            "problems": parse_pairs(problems, "--problem"), "members": [parse_member(m) for m in members],
-            "home_corporation": corporation_home, "consent_given_on": day(consent_given), "director": director,
-            "team": team, "on": day(on)}
+    return {
+        "referring_org": referring_org,
+        "referring_worker": worker,
+        "reason": reason,
+        "problems": parse_pairs(problems, "--problem"),
+        "members": [parse_member(m) for m in members],
+        "home_corporation": corporation_home,
+        "consent_given_on": day(consent_given),
+        "director": director,
+        "team": team,
+        "on": day(on),
+    }
 
 
 @case.command("assign")
@@ -231,12 +267,27 @@ def case_escalation_outcome(case_ref: str, escalation_id: str, outcome: str, on:
 @click.option("--note")
 @on_option
 @case_command(closure.CloseCase)
-def case_close(case_ref: str, outcome: str, neighbours: str | None, partners: str | None, aftercare: str | None,
-               handover: str | None, note: str | None, on: Any) -> dict[str, Any]:
+def case_close(
+    case_ref: str,
+    outcome: str,
+    neighbours: str | None,
+    partners: str | None,
+    aftercare: str | None,
+    handover: str | None,
+    note: str | None,
+    on: Any,
+) -> dict[str, Any]:
     """Close the case (afsluiten) with its outcome and aftercare."""
-    return {"case": case_ref, "outcome": outcome, "judgement_neighbours": neighbours,
-            "judgement_partners": partners, "aftercare": aftercare, "handover_to": handover, "note": note,
-            "on": day(on)}
+    return {
+        "case": case_ref,
+        "outcome": outcome,
+        "judgement_neighbours": neighbours,
+        "judgement_partners": partners,
+        "aftercare": aftercare,
+        "handover_to": handover,
+        "note": note,
+        "on": day(on),
+    }
 
 
 @case.command("reopen")
@@ -270,8 +321,14 @@ def meeting() -> None:
 @meeting.command("schedule")
 @click.argument("case_ref", metavar="CASE")
 @click.option("--date", "when", required=True, type=click.DateTime(["%Y-%m-%d"]))
-@click.option("--with", "participants", multiple=True, required=True, metavar="PARTNER",
-              help="An involved partner at the table (repeat).")
+@click.option(
+    "--with",
+    "participants",
+    multiple=True,
+    required=True,
+    metavar="PARTNER",
+    help="An involved partner at the table (repeat).",
+)
 @click.option("--kind", type=click.Choice(["mdo", "casusoverleg"]), default="mdo", show_default=True)
 @case_command(meetings.ScheduleMeeting)
 def meeting_schedule(case_ref: str, when: Any, participants: tuple[str, ...], kind: str) -> dict[str, Any]:

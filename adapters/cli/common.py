@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -26,18 +27,25 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Actor
 
 
+def terminal() -> Console:
+    """A console for people; when output goes to a file or pipe, use a wide page, not 80 columns."""
+    width = None if sys.stdout.isatty() else 120
+    return Console(highlight=False, width=width)
+
+
 class Context:
     """Lazily opened store, application and session for one CLI invocation."""
 
-    def __init__(self, store: str | None, key_dir: str | None, config: str | None, as_user: str | None,
-                 on_behalf_of: str | None) -> None:
+    def __init__(
+        self, store: str | None, key_dir: str | None, config: str | None, as_user: str | None, on_behalf_of: str | None
+    ) -> None:
         self._args = {"store": store, "key_dir": key_dir, "config": config}
         self._as_user = as_user
         self._on_behalf_of = on_behalf_of
         self._store: Store | None = None
         self._app: RegieApplication | None = None
         self._session: Session | None = None
-        self.console = Console(highlight=False, soft_wrap=False)
+        self.console = terminal()
 
     def settings(self) -> Settings:
         return resolve_settings(**self._args)
@@ -87,7 +95,10 @@ def json_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def on_option(func: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--on", "on", type=click.DateTime(["%Y-%m-%d"]), default=None,
+        "--on",
+        "on",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
         help="Business date of the action (YYYY-MM-DD); default today.",
     )(func)
 

@@ -37,27 +37,54 @@ def info() -> None:
 @click.option("--about", "subjects", multiple=True, metavar="PERSON", help="Person ref; default the household.")
 @on_option
 @case_command(information.RequestInformation)
-def info_request(case_ref: str, partner: str, purpose: str, legal_basis: str, categories: tuple[str, ...],
-                 subjects: tuple[str, ...], on: Any) -> dict[str, Any]:
+def info_request(
+    case_ref: str,
+    partner: str,
+    purpose: str,
+    legal_basis: str,
+    categories: tuple[str, ...],
+    subjects: tuple[str, ...],
+    on: Any,
+) -> dict[str, Any]:
     """Ask a partner for information, with purpose, legal basis and categories."""
-    return {"case": case_ref, "partner": partner, "purpose": purpose, "legal_basis": legal_basis,
-            "categories": list(categories), "subjects": list(subjects), "on": day(on)}
+    return {
+        "case": case_ref,
+        "partner": partner,
+        "purpose": purpose,
+        "legal_basis": legal_basis,
+        "categories": list(categories),
+        "subjects": list(subjects),
+        "on": day(on),
+    }
 
 
 @info.command("disclose")
 @click.argument("case_ref", metavar="CASE")
 @click.argument("request_id", metavar="REQUEST")
-@click.option("--item", "items", multiple=True, required=True, metavar="CATEGORY[@PERSON]=TEXT",
-              help="One disclosed item (repeat).")
+@click.option(
+    "--item",
+    "items",
+    multiple=True,
+    required=True,
+    metavar="CATEGORY[@PERSON]=TEXT",
+    help="One disclosed item (repeat).",
+)
 @click.option("--basis", "partner_legal_basis", default="", help="Your organisation's legal basis for disclosing.")
 @click.option("--om-consent", help="Reference of the public prosecutor's consent (running investigation).")
 @on_option
 @case_command(information.DiscloseInformation)
-def info_disclose(case_ref: str, request_id: str, items: tuple[str, ...], partner_legal_basis: str,
-                  om_consent: str | None, on: Any) -> dict[str, Any]:
+def info_disclose(
+    case_ref: str, request_id: str, items: tuple[str, ...], partner_legal_basis: str, om_consent: str | None, on: Any
+) -> dict[str, Any]:
     """Answer a request addressed to your organisation by disclosing (verstrekken)."""
-    return {"case": case_ref, "request": request_id, "items": [parse_item(i) for i in items],
-            "partner_legal_basis": partner_legal_basis, "om_consent": om_consent, "on": day(on)}
+    return {
+        "case": case_ref,
+        "request": request_id,
+        "items": [parse_item(i) for i in items],
+        "partner_legal_basis": partner_legal_basis,
+        "om_consent": om_consent,
+        "on": day(on),
+    }
 
 
 @info.command("decline")

@@ -38,15 +38,34 @@ def plan_goal(case_ref: str, life_domain: str, description: str, on: Any) -> dic
 @click.option("--due", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--goal", help="Goal it serves (e.g. G1).")
 @click.option("--about", "subject", metavar="PERSON", help="Person ref, if it concerns one person.")
-@click.option("--kind", type=click.Choice(["zorg", "bestuursrechtelijk", "strafrechtelijk"]), default="zorg",
-              show_default=True)
+@click.option(
+    "--kind", type=click.Choice(["zorg", "bestuursrechtelijk", "strafrechtelijk"]), default="zorg", show_default=True
+)
 @on_option
 @case_command(commands.AgreeMeasure)
-def plan_measure(case_ref: str, life_domain: str, owner: str, description: str, due: Any, goal: str | None,
-                 subject: str | None, kind: str, on: Any) -> dict[str, Any]:
+def plan_measure(
+    case_ref: str,
+    life_domain: str,
+    owner: str,
+    description: str,
+    due: Any,
+    goal: str | None,
+    subject: str | None,
+    kind: str,
+    on: Any,
+) -> dict[str, Any]:
     """Agree a measure (maatregel) with its owner and due date."""
-    return {"case": case_ref, "life_domain": life_domain, "owner": owner, "description": description,
-            "due": day(due), "goal": goal, "subject": subject, "kind": kind, "on": day(on)}
+    return {
+        "case": case_ref,
+        "life_domain": life_domain,
+        "owner": owner,
+        "description": description,
+        "due": day(due),
+        "goal": goal,
+        "subject": subject,
+        "kind": kind,
+        "on": day(on),
+    }
 
 
 @plan.command("progress")

@@ -36,8 +36,14 @@ def worklist(ctx: Context, on: Any, horizon: int, everyone: bool, as_json: bool)
     for item in items:
         style = "bold red" if item["overdue"] else None
         flag = " (overdue)" if item["overdue"] else ""
-        table.add_row(item["due_on"] + flag, item["case"], f"{KINDS_NL.get(item['kind'], item['kind'])}: {item['what']}",
-                      item["owner"], item["director"] or "-", style=style)
+        table.add_row(
+            item["due_on"] + flag,
+            item["case"],
+            f"{KINDS_NL.get(item['kind'], item['kind'])}: {item['what']}",
+            item["owner"],
+            item["director"] or "-",
+            style=style,
+        )
     ctx.console.print(table if items else f"nothing due by {as_of.isoformat()} (+{horizon} days)")
 
 
@@ -52,8 +58,12 @@ def caseload(ctx: Context, as_json: bool) -> None:
         return
     table = Table("director", "team", "open", "by status")
     for row in rows:
-        table.add_row(row["director"], row["team"] or "-", str(row["open"]),
-                      ", ".join(f"{k} {v}" for k, v in sorted(row["by_status"].items())))
+        table.add_row(
+            row["director"],
+            row["team"] or "-",
+            str(row["open"]),
+            ", ".join(f"{k} {v}" for k, v in sorted(row["by_status"].items())),
+        )
     ctx.console.print(table)
 
 
@@ -64,8 +74,7 @@ def caseload(ctx: Context, as_json: bool) -> None:
 @pass_ctx
 def report(ctx: Context, start: Any, end: Any, as_json: bool) -> None:
     """Period report: referrals, decisions, closures by outcome, durations, escalations, overdue."""
-    first, last = day(start), day(end)
-    assert first is not None and last is not None
+    first, last = start.date(), end.date()
     if last < first:
         raise click.BadParameter("--to lies before --from")
     data = Reader(ctx.session()).report(first, last)
