@@ -32,10 +32,12 @@ from casusregie.adapters.keyfile import (
 from casusregie.adapters.keystore import KeyRecord, SqlKeyStorage
 from casusregie.adapters.location import StoreLocation, parse_location
 from casusregie.adapters.lookup import RefIndex
+from casusregie.adapters.person_index import INDEX_KEY_ID, PersonIndex
 from casusregie.adapters.sql import Database
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.privacy_audit import checkpoint
 from casusregie.privacy_audit.keyring import Keyring
+from casusregie.privacy_audit.rotation import resume_interrupted_rotation
 
 FORMAT_VERSION = "1"
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -82,6 +84,10 @@ class Store:
     @property
     def row_key_id(self) -> str:
         return self.meta["row_key_id"]
+
+    @property
+    def persons(self) -> PersonIndex:
+        return PersonIndex(self.db, lambda: self.keyring.key(INDEX_KEY_ID))
 
     @property
     def name(self) -> str:
@@ -172,9 +178,14 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
         store.keys.create_table(tx)
         merkle_log.create_tables(store.db, tx)
         RefIndex.create_table(tx)
-    extra = store.keyring.create(row_key_id, purpose="rows", subject="store")
+        PersonIndex.create_table(tx)
+    extras = [
+        store.keyring.create(row_key_id, purpose="rows", subject="store"),
+        store.keyring.create(INDEX_KEY_ID, purpose="index", subject="store"),
+    ]
     with store.db.transaction(commit=True) as tx:
-        extra(tx)
+        for extra in extras:
+            extra(tx)
         tx.executemany(
             "INSERT INTO regie_meta (name, value) VALUES (?, ?)",
             [
@@ -268,5 +279,8 @@ def open_store(settings: Settings) -> Store:
             f"key file {key_paths.master} belongs to store {master.store_id}, not to {store_id} at {location.display()}"
         )
     store = _assemble(location, settings, master, key_paths, meta)
+    row_key = store.keys.get(store.row_key_id)
+    if row_key is not None and row_key.master_key_id != master.key_id:
+        resume_interrupted_rotation(store, row_key.master_key_id)
     store.keyring.key(store.row_key_id)  # fails clearly now if the master key is wrong
     return store

@@ -65,11 +65,13 @@ class RegieApplication(Application[UUID]):
         """Store everything in one transaction; on failure nothing is written."""
         try:
             self.save(*aggregates, extras=list(extras))
-        except RecordConflictError:
+        except RecordConflictError as exc:
             self.store.keyring.forget(list(new_keys))
-            raise Conflict(
-                "someone else changed this record at the same moment; nothing was saved, run the command again"
-            ) from None
+            if _is_version_clash(exc):
+                raise Conflict(
+                    "someone else changed this record at the same moment; nothing was saved, run the command again"
+                ) from None
+            raise StoreProblem(f"store {self.store.name} refused the write: {_first_line(exc)}") from None
         except PersistenceError as exc:
             self.store.keyring.forget(list(new_keys))
             raise StoreProblem(f"store {self.store.name} refused the write: {_first_line(exc)}") from None
@@ -95,6 +97,12 @@ class RegieApplication(Application[UUID]):
 
     def get(self, aggregate_id: UUID) -> Any:
         return self.repository.get(aggregate_id)
+
+
+def _is_version_clash(exc: BaseException) -> bool:
+    """A unique-key clash on an event's (originator, version): optimistic concurrency at work."""
+    text = str(exc)
+    return "UNIQUE constraint failed" in text or "duplicate key value" in text
 
 
 def _first_line(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from casusregie.adapters.person_index import terms
 from casusregie.commands.authorization import acts_for, can_assign, directs, is_role
 from casusregie.commands.base import CaseCommand, Command, Result, handles
 from casusregie.commands.session import Session
@@ -64,6 +65,7 @@ def new_member(session: Session, case_id: UUID, member: MemberInput, on: date) -
     session.new_key(person_key_id(person_id), purpose="person", subject=f"person {person_id}")
     ref = session.new_ref("P")
     session.add_ref(ref, "person", person_id, case_id)
+    session.add_extra(session.app.store.persons.insert_op(person_id, terms(member.name, member.birth_date, member.bsn)))
     return {
         "person_id": person_id,
         "ref": ref,

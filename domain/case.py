@@ -175,6 +175,7 @@ class Case(Aggregate):
         self.next_evaluation: date | None = None
         self.next_casusoverleg: date | None = None
         self.counters: dict[str, int] = {}
+        self.erased = False
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -945,6 +946,27 @@ class Case(Aggregate):
         self.closure = None
 
     # --- privacy: erasure, rectification, restriction (AVG art. 16-18) --------------------------
+
+    @property
+    def ended_on(self) -> date | None:
+        """When the case ended (last closure, or the decision not to take it on), if it has."""
+        if self.status == CaseStatus.CLOSED and self.closure is not None:
+            return self.closure.closed_on
+        if self.status == CaseStatus.DECLINED and self.decision is not None:
+            return self.decision["on"]
+        return None
+
+    def erase_household(self, ground: str, on: date) -> None:
+        """Crypto-shred the whole case: every member and the household's own texts."""
+        if self.erased:
+            raise DomainRuleViolation(f"case {self.case_number} was already erased")
+        self._household_erased(ground=ground, on=on)
+
+    @event("HouseholdErased")
+    def _household_erased(self, ground: str, on: date) -> None:
+        self.erased = True
+        for member in self.members.values():
+            member.erased = True
 
     def mark_erased(self, person_id: UUID, ground: str, on: date) -> None:
         member = self.member(str(person_id))

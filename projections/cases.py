@@ -59,8 +59,10 @@ class CaseProjection:
 
     name = "cases"
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, followers: Sequence[Any] = ()) -> None:
         self.app = app
+        # Views that need the case state right after each event (the trail) follow this one.
+        self.followers = list(followers)
 
     def create_tables(self, db: Database, tx: Tx) -> None:
         for statement in DDL:
@@ -68,17 +70,19 @@ class CaseProjection:
 
     def reset(self, tx: Tx) -> None:
         for table in ("regie_case_views", "regie_worklist", "regie_persons"):
-            tx.execute(f"DELETE FROM {table}")  # noqa: S608 (constant table names)
+            tx.execute(f"DELETE FROM {table}")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         touched: dict[UUID, Case] = {}
-        for _, event in events:
+        for notification_id, event in events:
             if not isinstance(event, Case.Event):
                 continue
             case = touched.get(event.originator_id)
             if case is None and event.originator_version > 1:
                 case = self.load(tx, event.originator_id)
-            touched[event.originator_id] = event.mutate(case)
+            touched[event.originator_id] = case = event.mutate(case)
+            for follower in self.followers:
+                follower.follow(tx, notification_id, event, case)
         for case in touched.values():
             self._store(tx, case)
 

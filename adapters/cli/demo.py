@@ -398,6 +398,9 @@ def demo(folder: Path) -> None:
     )
     s.run("anna", "case", "show", case)
 
+    console.print(Rule("7. the disclosure trail of the main resident: who received what, when, on which basis"))
+    s.run("privacy.pia", "trail", "--person", people[0])
+
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
     click.echo(

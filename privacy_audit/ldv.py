@@ -1,0 +1,71 @@
+"""Export of the access log in the shape of the Logboek Dataverwerkingen (LDV).
+
+One JSON line per record: the processing itself (root span, no data subject) and one
+child span per data subject touched, linked by ``trace_id`` and ``parent_span_id``, as
+OpenTelemetry spans with attributes in the ``dpl.`` namespace. The data subject id is a
+pseudonym (HMAC of the internal person id under the store's index key): the export can be
+joined with other logs of this store but does not reveal who the person is. User
+identities stay in the internal access log, linked by the same trace and span ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from casusregie import __version__
+from casusregie.domain.access import Outcome
+from casusregie.projections.access import AccessRow
+
+SUBJECT_ID_TYPE = "casusregie-pseudoniem"
+
+
+def pseudonym(key: bytes, subject_id: str) -> str:
+    return hmac.new(key, f"ldv:{subject_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def _time(value: str) -> str:
+    return value.replace("+00:00", "Z")
+
+
+def _status(outcome: str) -> str:
+    # LDV: Error is for technical failures only; a refusal is a correctly handled processing.
+    return "Error" if outcome == Outcome.ERROR else "Ok"
+
+
+def records(
+    traces: list[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str
+) -> Iterator[dict[str, Any]]:
+    """LDV records for the given traces, root span first, then its children."""
+    resource = {"service.name": "casusregie", "service.version": __version__, "dpl.core.organisation": organisation}
+    for trace, children in traces:
+        base = {
+            "trace_id": trace.trace_id,
+            "name": trace.name,
+            "start_time": _time(trace.started_at),
+            "end_time": _time(trace.ended_at),
+            "status": _status(trace.outcome),
+            "resource": resource,
+            "dpl.core.processing_activity_id": trace.activity,
+        }
+        yield base | {
+            "span_id": trace.span_id,
+            "parent_span_id": None,
+            "attributes": {"dpl.casusregie.action": trace.action, "dpl.casusregie.outcome": trace.outcome},
+        }
+        for span_id, subject_id, _ in children:
+            yield base | {
+                "span_id": span_id,
+                "parent_span_id": trace.span_id,
+                "dpl.core.data_subject_id": pseudonym(key, subject_id),
+                "dpl.core.data_subject_id_type": SUBJECT_ID_TYPE,
+                "attributes": {"dpl.casusregie.action": trace.action, "dpl.casusregie.outcome": trace.outcome},
+            }
+
+
+def lines(traces: list[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str) -> Iterator[str]:
+    for record in records(traces, key, organisation):
+        yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,146 @@
+"""The access log as a queryable table (toegangslog), built from the AccessTrace events.
+
+The events are the record (encrypted, in the Merkle tree); these tables index them so
+that an inzage can list a person's consultations, an auditor can search the log, and the
+LDV export can stream it, without decrypting the whole log each time. Rows hold user ids
+and random person ids, never names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from casusregie.adapters.sql import Database, Tx
+from casusregie.domain.access import AccessTrace
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS regie_access_traces (
+        trace_id TEXT PRIMARY KEY,
+        span_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        on_behalf_of TEXT,
+        role TEXT NOT NULL,
+        organisation TEXT NOT NULL,
+        action TEXT NOT NULL,
+        activity TEXT NOT NULL,
+        case_id TEXT,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS regie_access_traces_case ON regie_access_traces (case_id)",
+    """CREATE TABLE IF NOT EXISTS regie_access_subjects (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        subject_id TEXT NOT NULL,
+        subject_type TEXT NOT NULL,
+        PRIMARY KEY (trace_id, span_id))""",
+    "CREATE INDEX IF NOT EXISTS regie_access_subjects_subject ON regie_access_subjects (subject_id)",
+)
+
+_TRACE_COLUMNS = (
+    "trace_id, span_id, name, actor, on_behalf_of, role, organisation, action, activity, case_id, outcome, reason, "
+    "started_at, ended_at"
+)
+
+
+@dataclass(frozen=True)
+class AccessRow:
+    """One processing (root record) of the access log."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    actor: str
+    on_behalf_of: str | None
+    role: str
+    organisation: str
+    action: str
+    activity: str
+    case_id: str | None
+    outcome: str
+    reason: str
+    started_at: str
+    ended_at: str
+
+
+class AccessLogProjection:
+    name = "access"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def create_tables(self, db: Database, tx: Tx) -> None:
+        for statement in DDL:
+            tx.execute(db.ddl(statement))
+
+    def reset(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM regie_access_traces")
+        tx.execute("DELETE FROM regie_access_subjects")
+
+    def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
+        traces, subjects = [], []
+        for _, event in events:
+            if isinstance(event, AccessTrace.Started):
+                traces.append(
+                    (
+                        event.originator_id.hex,
+                        event.span_id,
+                        event.name,
+                        event.actor,
+                        event.on_behalf_of,
+                        event.role,
+                        event.organisation,
+                        event.action,
+                        event.activity,
+                        str(event.case_id) if event.case_id else None,
+                        event.outcome,
+                        event.reason,
+                        event.started_at.isoformat(),
+                        event.ended_at.isoformat(),
+                    )
+                )
+            elif isinstance(event, AccessTrace.SubjectTouched):
+                subjects.append((event.originator_id.hex, event.span_id, event.subject_id, event.subject_type))
+        tx.executemany(
+            f"INSERT INTO regie_access_traces ({_TRACE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (trace_id) DO NOTHING",
+            traces,
+        )
+        tx.executemany(
+            "INSERT INTO regie_access_subjects (trace_id, span_id, subject_id, subject_type) VALUES (?,?,?,?) "
+            "ON CONFLICT (trace_id, span_id) DO NOTHING",
+            subjects,
+        )
+
+    # --- queries ---------------------------------------------------------------------
+
+    @staticmethod
+    def consultations(tx: Tx, subject: UUID) -> list[tuple[AccessRow, str]]:
+        """Every processing that touched one person, with the child span id."""
+        rows = tx.execute(
+            f"SELECT {', '.join('t.' + c.strip() for c in _TRACE_COLUMNS.split(','))}, s.span_id "
+            "FROM regie_access_subjects s JOIN regie_access_traces t ON t.trace_id = s.trace_id "
+            "WHERE s.subject_id = ? ORDER BY t.started_at",
+            (str(subject),),
+        ).fetchall()
+        return [(AccessRow(*r[:14]), r[14]) for r in rows]
+
+    @staticmethod
+    def stream(tx: Tx, since: str | None = None) -> list[tuple[AccessRow, list[tuple[str, str, str]]]]:
+        """Traces with their subject spans, oldest first (for exports)."""
+        where = "WHERE started_at >= ?" if since else ""
+        traces = tx.execute(
+            f"SELECT {_TRACE_COLUMNS} FROM regie_access_traces {where} ORDER BY started_at, trace_id",
+            (since,) if since else (),
+        ).fetchall()
+        children: dict[str, list[tuple[str, str, str]]] = {}
+        for trace_id, span_id, subject_id, subject_type in tx.execute(
+            "SELECT trace_id, span_id, subject_id, subject_type FROM regie_access_subjects ORDER BY trace_id, span_id"
+        ).fetchall():
+            children.setdefault(trace_id, []).append((span_id, subject_id, subject_type))
+        return [(AccessRow(*t), children.get(t[0], [])) for t in traces]

@@ -1,0 +1,351 @@
+"""The disclosure trail (verstrekkingenspoor): per person, who received which data, when,
+on which legal basis and for which purpose, and where data about them came from.
+
+Derived from the case events: the referral (a source), requests to partners (the person's
+identity goes to the partner), partners' disclosures (data comes in), case conferences
+(attending partners receive case data), measures owned by partners, escalations and the
+warm handover. A household-level item counts for every member of the household.
+Rows name only ids, organisations and categories; purposes and legal bases are kept
+encrypted with the store's row key, as everything else at rest.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from casusregie.adapters.sql import Database, Tx
+from casusregie.domain.case import Case
+from casusregie.privacy_audit.envelope import canonical, decrypt, encrypt
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS regie_trail (
+        entry_id TEXT PRIMARY KEY,
+        person_id TEXT NOT NULL,
+        case_id TEXT NOT NULL,
+        case_number TEXT NOT NULL,
+        on_date TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        from_org TEXT NOT NULL,
+        to_org TEXT NOT NULL,
+        categories TEXT NOT NULL,
+        request_id TEXT,
+        details {blob} NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS regie_trail_person ON regie_trail (person_id, on_date)",
+    "CREATE INDEX IF NOT EXISTS regie_trail_case ON regie_trail (case_id)",
+)
+
+
+@dataclass(frozen=True)
+class TrailEntry:
+    """One movement of one person's data between organisations."""
+
+    person_id: UUID
+    case_id: UUID
+    case_number: str
+    on: date
+    recorded_at: str
+    kind: str  # source | disclosure
+    from_org: str
+    to_org: str
+    categories: list[str]
+    legal_basis: str
+    purpose: str
+    request_id: str | None
+    event: str
+
+    def as_dict(self, person_ref: str | None = None) -> dict[str, Any]:
+        return {
+            "person": person_ref or str(self.person_id),
+            "case": self.case_number,
+            "on": self.on.isoformat(),
+            "recorded_at": self.recorded_at,
+            "kind": self.kind,
+            "from": self.from_org,
+            "to": self.to_org,
+            "categories": self.categories,
+            "legal_basis": self.legal_basis,
+            "purpose": self.purpose,
+            "request": self.request_id,
+            "event": self.event,
+        }
+
+
+class TrailProjection:
+    """Trail entries from Case events (needs the case state before each event)."""
+
+    name = "trail"
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def create_tables(self, db: Database, tx: Tx) -> None:
+        for statement in DDL:
+            tx.execute(db.ddl(statement))
+
+    def reset(self, tx: Tx) -> None:
+        tx.execute("DELETE FROM regie_trail")
+
+    def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
+        """Nothing here: the case projection calls ``follow`` with the state after each event."""
+
+    def follow(self, tx: Tx, notification_id: int, event: Any, case: Case) -> None:
+        rows = [
+            self._row(f"{notification_id}.{i}", e) for i, e in enumerate(entries_for(event, case, self.app.profile))
+        ]
+        tx.executemany(
+            "INSERT INTO regie_trail (entry_id, person_id, case_id, case_number, on_date, recorded_at, kind, "
+            "from_org, to_org, categories, request_id, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+            "ON CONFLICT (entry_id) DO NOTHING",
+            rows,
+        )
+
+    def _aad(self, entry_id: str) -> bytes:
+        return canonical("regie-trail-v1", self.app.store.store_id, entry_id)
+
+    def _row(self, entry_id: str, e: TrailEntry) -> tuple[Any, ...]:
+        keyring = self.app.store.keyring
+        details = json.dumps({"legal_basis": e.legal_basis, "purpose": e.purpose, "event": e.event}).encode()
+        sealed = encrypt(
+            keyring.key(self.app.store.row_key_id), self.app.store.row_key_id, details, self._aad(entry_id)
+        )
+        return (
+            entry_id,
+            str(e.person_id),
+            str(e.case_id),
+            e.case_number,
+            e.on.isoformat(),
+            e.recorded_at,
+            e.kind,
+            e.from_org,
+            e.to_org,
+            json.dumps(e.categories),
+            e.request_id,
+            sealed,
+        )
+
+    # --- queries ---------------------------------------------------------------------
+
+    def query(
+        self, tx: Tx, *, person: UUID | None = None, case: UUID | None = None, organisation: str | None = None
+    ) -> list[TrailEntry]:
+        clauses, params = [], []
+        if person is not None:
+            clauses.append("person_id = ?")
+            params.append(str(person))
+        if case is not None:
+            clauses.append("case_id = ?")
+            params.append(str(case))
+        if organisation is not None:
+            clauses.append("(from_org = ? OR to_org = ?)")
+            params += [organisation, organisation]
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        rows = tx.execute(
+            "SELECT entry_id, person_id, case_id, case_number, on_date, recorded_at, kind, from_org, to_org, "
+            f"categories, request_id, details FROM regie_trail {where} ORDER BY on_date, entry_id",
+            params,
+        ).fetchall()
+        key = self.app.store.keyring.key(self.app.store.row_key_id)
+        out = []
+        for r in rows:
+            details = json.loads(decrypt(key, bytes(r[11]), self._aad(r[0])))
+            out.append(
+                TrailEntry(
+                    person_id=UUID(r[1]),
+                    case_id=UUID(r[2]),
+                    case_number=r[3],
+                    on=date.fromisoformat(r[4]),
+                    recorded_at=r[5],
+                    kind=r[6],
+                    from_org=r[7],
+                    to_org=r[8],
+                    categories=json.loads(r[9]),
+                    legal_basis=details["legal_basis"],
+                    purpose=details["purpose"],
+                    request_id=r[10],
+                    event=details["event"],
+                )
+            )
+        return out
+
+
+def _members(case: Case, subjects: Iterable[UUID] | None = None) -> list[UUID]:
+    wanted = list(subjects or [])
+    return wanted or [m.person_id for m in case.members.values()]
+
+
+def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
+    """The trail entries one case event gives, given the case state after it."""
+    name = type(event).__name__
+    municipality = profile.organisation_id
+    recorded = event.timestamp.isoformat(timespec="seconds")
+    regie = profile.activity("regie-uitvoering")
+    intake = profile.activity("aanmelding-toetsing")
+
+    def entry(
+        person: UUID,
+        on: date,
+        kind: str,
+        source: str,
+        target: str,
+        categories: list[str],
+        basis: str,
+        purpose: str,
+        request: str | None = None,
+    ) -> TrailEntry:
+        return TrailEntry(
+            person,
+            case.id,
+            case.case_number,
+            on,
+            recorded,
+            kind,
+            source,
+            target,
+            categories,
+            basis,
+            purpose,
+            request,
+            name,
+        )
+
+    out: list[TrailEntry] = []
+    if name == "Referred":
+        for person in _members(case):
+            out.append(
+                entry(
+                    person,
+                    case.referred_on,
+                    "source",
+                    case.referring_org,
+                    municipality,
+                    ["identificatie", "huishouden", "signalen"],
+                    intake.legal_basis,
+                    intake.purpose,
+                )
+            )
+    elif name == "MemberAdded":
+        person = event.member["person_id"]
+        out.append(
+            entry(
+                person,
+                event.on,
+                "source",
+                municipality,
+                municipality,
+                ["identificatie", "huishouden"],
+                regie.legal_basis,
+                regie.purpose,
+            )
+        )
+    elif name == "CorporationConsentRequested":
+        for person in _members(case):
+            out.append(
+                entry(
+                    person,
+                    event.on,
+                    "disclosure",
+                    municipality,
+                    event.corporation,
+                    ["identificatie", "huishouden"],
+                    intake.legal_basis,
+                    "toestemming van de corporatie voor de aanpak (corporatiewoning)",
+                )
+            )
+    elif name == "InformationRequested":
+        for person in _members(case, event.subjects):
+            out.append(
+                entry(
+                    person,
+                    event.on,
+                    "disclosure",
+                    municipality,
+                    event.partner,
+                    ["identificatie"],
+                    event.legal_basis,
+                    event.purpose,
+                    event.request_id,
+                )
+            )
+    elif name == "InformationDisclosed":
+        request = case.requests[event.request_id]
+        for item in event.items:
+            for person in _members(case, [item["subject"]] if item["subject"] is not None else None):
+                out.append(
+                    entry(
+                        person,
+                        event.on,
+                        "disclosure",
+                        request.partner,
+                        municipality,
+                        [item["category"]],
+                        event.partner_legal_basis or request.legal_basis,
+                        request.purpose,
+                        event.request_id,
+                    )
+                )
+    elif name == "MeetingHeld":
+        for partner in event.attended:
+            if partner == municipality:
+                continue
+            for person in _members(case):
+                out.append(
+                    entry(
+                        person,
+                        event.held_on,
+                        "disclosure",
+                        municipality,
+                        partner,
+                        ["signalen", "plan"],
+                        regie.legal_basis,
+                        "multidisciplinair overleg over de casus",
+                    )
+                )
+    elif name == "MeasureAgreed" and event.owner != municipality:
+        for person in _members(case, [event.subject] if event.subject is not None else None):
+            out.append(
+                entry(
+                    person,
+                    event.on,
+                    "disclosure",
+                    municipality,
+                    event.owner,
+                    ["identificatie", "plan"],
+                    regie.legal_basis,
+                    f"uitvoering maatregel {event.measure_id}",
+                )
+            )
+    elif name == "Escalated":
+        for person in _members(case):
+            out.append(
+                entry(
+                    person,
+                    event.on,
+                    "disclosure",
+                    municipality,
+                    event.level_name,
+                    ["signalen", "plan"],
+                    regie.legal_basis,
+                    f"opschaling naar niveau {event.level}",
+                )
+            )
+    elif name == "Closed" and event.handover_to:
+        for person in _members(case):
+            out.append(
+                entry(
+                    person,
+                    event.on,
+                    "disclosure",
+                    municipality,
+                    event.handover_to,
+                    ["identificatie", "plan"],
+                    regie.legal_basis,
+                    "warme overdracht en nazorg",
+                )
+            )
+    return out
