@@ -29,6 +29,7 @@ from eventsourcing.utils import get_topic
 from casusregie.domain.case import STATE_TYPES
 from casusregie.domain.errors import StoreProblem
 from casusregie.domain.sealed import Sealed
+from casusregie.domain.subject_request import Withholding
 from casusregie.privacy_audit.envelope import DecryptionFailed, canonical, decrypt, encrypt, key_id_of
 from casusregie.privacy_audit.keyring import Keyring, KeyShredded
 
@@ -134,6 +135,6 @@ def make_transcoder() -> JSONTranscoder:
     transcoder = JSONTranscoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), SealedAsText()):
         transcoder.register(transcoding)
-    for cls in STATE_TYPES:
+    for cls in (*STATE_TYPES, Withholding):
         transcoder.register(DataclassTranscoding(cls))
     return transcoder

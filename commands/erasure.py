@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from typing import ClassVar, Literal
+from uuid import UUID
 
 from pydantic import Field
 
@@ -47,9 +48,7 @@ def erase_person(s: Session, cmd: ErasePerson) -> Result:
     person_id, case_id = s.person(cmd.person)
     case = s.app.get(case_id)
     s.require(is_role(s.actor, Role.PRIVACY_OFFICER), cmd, "only a privacy officer erases personal data", case)
-    case.mark_erased(person_id, cmd.ground, cmd.on)
-    s.add_extra(s.app.store.keyring.shred(person_key_id(person_id), cmd.ground))
-    s.add_extra(PersonIndex.forget_op(person_id))
+    erase_person_in(s, case, person_id, cmd.ground, cmd.on)
     s.commit(cmd, case, case=case, subjects=[person_id])
     s.app.store.keys.purge()
     ref = case.member(str(person_id)).ref
@@ -57,6 +56,13 @@ def erase_person(s: Session, cmd: ErasePerson) -> Result:
         f"{ref} erased ({GROUNDS[cmd.ground]}); the history of case {case.case_number} remains",
         {"person": ref, "case": case.case_number},
     )
+
+
+def erase_person_in(s: Session, case: Case, person_id: UUID, ground: str, on: date) -> None:
+    """Queue one person's erasure in the session's unit of work (the caller commits)."""
+    case.mark_erased(person_id, ground, on)
+    s.add_extra(s.app.store.keyring.shred(person_key_id(person_id), ground))
+    s.add_extra(PersonIndex.forget_op(person_id))
 
 
 def erase_household(s: Session, cmd: Command, case: Case, ground: str, on: date) -> None:

@@ -38,7 +38,7 @@ class Session:
         self.refs = RefIndex(app.store.db)
         self._extras: list[Callable[[Any], None]] = []
         self._new_keys: list[str] = []
-        self._started = datetime.now(UTC)
+        self._started: datetime | None = None  # set while a command runs; a read starts when it logs
 
     @property
     def profile(self) -> Profile:
@@ -59,6 +59,8 @@ class Session:
         except BaseException:
             self.app.store.keyring.forget(self._new_keys)
             raise
+        finally:
+            self._started = None
 
     def check_activity(self, activity: str, name: str) -> None:
         """A processing must be declared in the art. 30 register of the store's profile."""
@@ -135,19 +137,31 @@ class Session:
             self.deny(command.name, command.activity, command.action, reason, case)
 
     def deny(self, name: str, activity: str, action: Action | str, reason: str, case: Case | None = None) -> None:
+        self.record_denial(name, activity, action, reason, case.id if case is not None else None)
+        raise AccessDenied(f"{self.actor.user_id} ({self.actor.role}): {reason}")
+
+    def record_denial(
+        self,
+        name: str,
+        activity: str,
+        action: Action | str,
+        reason: str,
+        case_id: UUID | None,
+        subjects: Iterable[UUID] = (),
+    ) -> None:
+        """Log a refused attempt (its own transaction: the refusal is a fact even if nothing else happens)."""
         trace = build_trace(
             actor=self.actor,
             name=name,
             action=action,
             activity=activity,
-            case_id=case.id if case is not None else None,
-            subjects=(),
+            case_id=case_id,
+            subjects=subjects,
             outcome=Outcome.DENIED,
             reason=reason,
             started_at=self._started,
         )
         self.app.commit(trace)
-        raise AccessDenied(f"{self.actor.user_id} ({self.actor.role}): {reason}")
 
     def commit(
         self, command: Command, *aggregates: Any, case: Case | None = None, subjects: Iterable[UUID] | None = None
@@ -169,7 +183,13 @@ class Session:
         self.app.commit(*aggregates, trace, extras=extras, new_keys=keys)
 
     def log_read(
-        self, name: str, activity: str, action: Action, case_id: UUID | None, subjects: Iterable[UUID | str]
+        self,
+        name: str,
+        activity: str,
+        action: Action,
+        case_id: UUID | None,
+        subjects: Iterable[UUID | str],
+        reason: str = "",
     ) -> None:
         """Audit first: commit the read's access records before any data is returned."""
         self.check_activity(activity, name)
@@ -180,6 +200,7 @@ class Session:
             activity=activity,
             case_id=case_id,
             subjects=subjects,
+            reason=reason,
             started_at=self._started,
         )
         self.app.commit(trace)

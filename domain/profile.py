@@ -270,6 +270,9 @@ class Profile(_Model):
     activities: list[ProcessingActivity]
     auditors: AuditorGrant = Field(default_factory=AuditorGrant)
     checkpoint_every: Positive | None = None
+    #: Where objections (bezwaarschriften) and letters go; printed in decision letters.
+    postal_address: str = ""
+    privacy_department: str = "Team Privacy"
 
     # -- look-ups ---------------------------------------------------------
 

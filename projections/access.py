@@ -123,7 +123,7 @@ class AccessLogProjection:
     def consultations(tx: Tx, subject: UUID) -> list[tuple[AccessRow, str]]:
         """Every processing that touched one person, with the child span id."""
         rows = tx.execute(
-            f"SELECT {', '.join('t.' + c.strip() for c in _TRACE_COLUMNS.split(','))}, s.span_id "
+            f"SELECT {', '.join('t.' + c.strip() for c in _TRACE_COLUMNS.split(','))}, s.span_id AS subject_span "
             "FROM regie_access_subjects s JOIN regie_access_traces t ON t.trace_id = s.trace_id "
             "WHERE s.subject_id = ? ORDER BY t.started_at",
             (str(subject),),

@@ -15,19 +15,23 @@ from uuid import UUID
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.case import Case
-from casusregie.domain.errors import NotFound
+from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
-from casusregie.domain.sealed import Sealed
+from casusregie.domain.sealed import Sealed, person_key_id
+from casusregie.domain.subject_request import RESTRICTION_GROUNDS
 from casusregie.privacy_audit.keyring import KeyShredded
 from casusregie.privacy_audit.need_to_know import Refusal, case_visibility
 from casusregie.projections.case_view import render_case, subjects_shown
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.registry import projections_for
 from casusregie.projections.report import period_report
+from casusregie.projections.requests import RequestProjection
 from casusregie.projections.runner import ViewRunner
 
 ERASED = "[gewist]"
+RESTRICTED = "processing of this person's data is restricted (art. 18 AVG)"
 REGIE = "regie-uitvoering"
+RIGHTS = "rechten-betrokkenen"
 VERANTWOORDING = "verantwoording"
 
 
@@ -71,16 +75,37 @@ class Reader:
 
     # --- queries ---------------------------------------------------------------------
 
-    def case(self, ref: str) -> dict[str, Any]:
-        """The case view (dossier) as this user may see it."""
+    def case(self, ref: str, restriction_ground: str | None = None) -> dict[str, Any]:
+        """The case view (dossier) as this user may see it.
+
+        Data of a person whose processing is restricted (art. 18 AVG) is withheld and the
+        refusal logged, unless the reader invokes a ground of art. 18(2), which is logged too.
+        """
         self.runner.catch_up()
         case = self.case_state(ref)
         visibility = case_visibility(self.session.actor, case, self.session.profile)
         if isinstance(visibility, Refusal):
             self.session.deny("case.show", REGIE, Action.READ, visibility.reason, case)
         assert not isinstance(visibility, Refusal)
-        self.session.log_read("case.show", REGIE, Action.READ, case.id, subjects_shown(case, visibility))
-        return render_case(case, self.open, visibility)
+        shown = subjects_shown(case, visibility)
+        restricted = {m.person_id for m in case.members.values() if m.restricted and not m.erased}
+        reason, opener = "", self.open
+        if restricted and restriction_ground is None:
+            self.session.record_denial("case.show", REGIE, Action.READ, RESTRICTED, case.id, sorted(restricted))
+            shown = [p for p in shown if p not in restricted]
+            hidden = {person_key_id(p) for p in restricted}
+
+            def opener(sealed: Sealed | None) -> Any:
+                return "[beperkt]" if sealed is not None and sealed.key_id in hidden else self.open(sealed)
+
+        elif restricted:
+            reason = RESTRICTION_GROUNDS.get(restriction_ground or "", "")
+            if not reason:
+                raise ValidationFailed(
+                    f"unknown ground {restriction_ground!r}; art. 18(2) grounds: {', '.join(RESTRICTION_GROUNDS)}"
+                )
+        self.session.log_read("case.show", REGIE, Action.READ, case.id, shown, reason=reason)
+        return render_case(case, opener, visibility)
 
     def worklist(self, on: date, horizon_days: int = 14, everyone: bool = False) -> list[dict[str, Any]]:
         """Items due within ``horizon_days`` of ``on`` or overdue, for this user."""
@@ -100,6 +125,8 @@ class Reader:
             params.append(actor.organisation)
         elif actor.role == Role.MANAGER:
             query += "AND w.kind = 'escalation' "
+        elif actor.role == Role.PRIVACY_OFFICER:
+            return self._privacy_worklist(on, until)
         elif actor.role != Role.REGISSEUR:
             self.session.deny("worklist", REGIE, Action.READ, f"a {actor.role} has no case worklist")
         query += "ORDER BY w.due_on, v.case_number, w.kind"
@@ -119,6 +146,26 @@ class Reader:
                 "overdue": r[4] < today,
             }
             for r in rows
+        ]
+
+    def _privacy_worklist(self, on: date, until: str) -> list[dict[str, Any]]:
+        """Requests due or overdue, and recipients still to be informed (art. 19 AVG)."""
+        with self.app.store.db.transaction(commit=False) as tx:
+            rows = RequestProjection.due(tx, until)
+        self.session.log_read("worklist", RIGHTS, Action.READ, None, [])
+        today = on.isoformat()
+        return [
+            {
+                "case": ref,
+                "kind": kind,
+                "ref": ref,
+                "due_on": due,
+                "owner": self.session.profile.organisation_id,
+                "director": None,
+                "what": what,
+                "overdue": due < today,
+            }
+            for kind, ref, due, what in rows
         ]
 
     def caseload(self) -> list[dict[str, Any]]:

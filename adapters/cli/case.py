@@ -12,6 +12,7 @@ from casusregie.adapters.render.case_text import render_case_text
 from casusregie.commands import closure, decision, escalation, meetings, referral
 from casusregie.domain.closure import ClosureOutcome, Judgement
 from casusregie.domain.household import HouseholdRole
+from casusregie.domain.subject_request import RESTRICTION_GROUNDS
 from casusregie.projections.reader import Reader
 
 MEMBER_KEYS = {"name", "born", "role", "bsn", "address"}
@@ -302,11 +303,16 @@ def case_reopen(case_ref: str, reason: str, on: Any) -> dict[str, Any]:
 
 @case.command("show")
 @click.argument("case_ref", metavar="CASE")
+@click.option(
+    "--restriction-ground",
+    type=click.Choice(sorted(RESTRICTION_GROUNDS)),
+    help="Read data whose processing is restricted, on a ground of art. 18(2) AVG (logged).",
+)
 @json_option
 @pass_ctx
-def case_show(ctx: Context, case_ref: str, as_json: bool) -> None:
+def case_show(ctx: Context, case_ref: str, restriction_ground: str | None, as_json: bool) -> None:
     """Show the case as you may see it (the read is logged first)."""
-    doc = Reader(ctx.session()).case(case_ref)
+    doc = Reader(ctx.session()).case(case_ref, restriction_ground)
     if as_json:
         print_json(doc)
     else:

@@ -401,6 +401,45 @@ def demo(folder: Path) -> None:
     console.print(Rule("7. the disclosure trail of the main resident: who received what, when, on which basis"))
     s.run("privacy.pia", "trail", "--person", people[0])
 
+    console.print(Rule("8. the main resident asks what is known about him (inzage, art. 15 AVG)"))
+    registered = s.json(
+        "privacy.pia",
+        "request",
+        "register",
+        "--kind",
+        "access",
+        "--bsn",
+        "111222333",
+        "--requester-name",
+        "K. de Vries",
+        "--requester-address",
+        "Kanaalstraat 12 bis, 3531 CK Utrecht",
+        "--received",
+        ago(0),
+        "--channel",
+        "balie",
+        "--identity-check",
+        "identiteitskaart gezien aan de balie",
+    )
+    reference = str(registered["request"])
+    s.run("privacy.pia", "request", "items", reference)
+    # The referral reason quotes the neighbours' complaints: withheld to protect them (UAVG art. 41(1)(i)).
+    s.run(
+        "privacy.pia",
+        "request",
+        "withhold",
+        reference,
+        "data:reason",
+        "--ground",
+        "i",
+        "--motivation",
+        "De reden van aanmelding geeft de klachten van de bovenburen weer en maakt hen herkenbaar; inzage zou "
+        "hen blootstellen aan nieuwe bedreiging. Noodzakelijk en evenredig: de overige gegevens worden verstrekt.",
+        "--what",
+        "de weergave van klachten van omwonenden in de reden van aanmelding",
+    )
+    s.run("privacy.pia", "request", "decide", reference, "--signatory", "P. Jansen", "--out", str(folder / "besluiten"))
+
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
     click.echo(

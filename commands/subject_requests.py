@@ -1,0 +1,508 @@
+"""Requests of data subjects (verzoeken van betrokkenen), handled by privacy officers.
+
+Access (inzage, art. 15) with lawful refusals per item and a decision letter; rectification
+(16) as a compensating event with art. 19 tasks for the recipients of the wrong value;
+erasure (17) by crypto-shredding or a refusal with its ground; restriction (18); and
+objection (21). Every step is an event on the request, with its own access record.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import date
+from typing import ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import Field, model_validator
+
+from casusregie.adapters.person_index import PersonIndex, terms
+from casusregie.commands.authorization import is_role
+from casusregie.commands.base import Command, Result, handles
+from casusregie.commands.erasure import erase_person_in
+from casusregie.commands.referral import MemberInput
+from casusregie.commands.session import Session
+from casusregie.domain.access import Action
+from casusregie.domain.case import Case
+from casusregie.domain.errors import NotFound, ValidationFailed
+from casusregie.domain.roles import Role
+from casusregie.domain.sealed import person_key_id
+from casusregie.domain.subject_request import ARTICLES, WBP_UNTIL, RequestKind, SubjectRequest
+from casusregie.privacy_audit.decision_document import AccessDecision, Address
+from casusregie.privacy_audit.inzage import Compiled, assemble, compile_answer
+from casusregie.privacy_audit.keyring import KeyShredded
+from casusregie.projections.access import AccessLogProjection
+from casusregie.projections.reader import Reader
+from casusregie.projections.trail import TrailProjection
+
+RIGHTS = "rechten-betrokkenen"
+
+
+def request_key_id(request_id: UUID) -> str:
+    return f"request-{request_id}"
+
+
+class RequestCommand(Command):
+    request: str = Field(min_length=1, description="the request's reference, e.g. AVG-2026-K3QX")
+    on: date = Field(default_factory=date.today)
+
+
+def _officer(s: Session, cmd: Command) -> None:
+    s.require(is_role(s.actor, Role.PRIVACY_OFFICER), cmd, "only privacy officers handle requests of data subjects")
+
+
+def load_request(s: Session, reference: str) -> SubjectRequest:
+    found = s.refs.resolve(reference, "request")
+    if found is None:
+        raise NotFound(f"unknown request {reference}")
+    request = s.app.get(found[0])
+    assert isinstance(request, SubjectRequest)
+    return request
+
+
+def _case_of(s: Session, person_id: UUID | None) -> Case | None:
+    if person_id is None:
+        return None
+    return s.app.get(s.person(str(person_id))[1])
+
+
+# --- intake -------------------------------------------------------------------------------
+
+
+class RegisterRequest(Command):
+    """Register a request: who, which right, when received, how identity was checked, scope."""
+
+    name: ClassVar[str] = "request.register"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.CREATE
+    kind: RequestKind
+    person: str | None = Field(default=None, description="person ref, if already known")
+    match_name: str | None = None
+    match_born: date | None = None
+    match_bsn: str | None = None
+    requester_name: str = Field(min_length=1, max_length=200)
+    requester_address: str = Field(default="", max_length=300)
+    received_on: date
+    channel: Literal["brief", "e-mail", "balie", "digitaal", "telefoon"] = "brief"
+    identity_check: str = Field(min_length=1, max_length=300, description="how identity was verified")
+    scope: str = Field(default="alle gegevens", max_length=1000)
+
+    @model_validator(mode="after")
+    def _not_in_future(self) -> RegisterRequest:
+        if self.received_on > date.today():
+            raise ValueError("the request cannot have been received in the future")
+        return self
+
+
+@handles(RegisterRequest)
+def register_request(s: Session, cmd: RegisterRequest) -> Result:
+    _officer(s, cmd)
+    person_id: UUID | None
+    if cmd.person:
+        person_id = s.person(cmd.person)[0]
+    else:
+        bsn = MemberInput(name="x", birth_date=date(2000, 1, 1), bsn=cmd.match_bsn).bsn if cmd.match_bsn else None
+        pairs = [p for p in terms(cmd.match_name, cmd.match_born, bsn) if not (p[0] == "name" and cmd.match_born)]
+        found = s.app.store.persons.find(pairs) if pairs else []
+        if len(found) > 1:
+            raise ValidationFailed(f"{len(found)} persons match; choose one with --person (see `regie person find`)")
+        person_id = found[0] if found else None
+    case = _case_of(s, person_id)
+    request_id = uuid4()
+    s.new_key(request_key_id(request_id), purpose="request", subject=f"request {request_id}")
+    requester = s.seal(
+        request_key_id(request_id), "requester", {"name": cmd.requester_name, "address": cmd.requester_address}
+    )
+    reference = f"AVG-{cmd.received_on.year}-" + "".join(
+        secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(4)
+    )
+    s.add_ref(reference, "request", request_id, case.id if case else request_id)
+    request = SubjectRequest(
+        request_id=request_id,
+        reference=reference,
+        kind=str(cmd.kind),
+        person_id=person_id,
+        requester=requester,
+        received_on=cmd.received_on,
+        channel=cmd.channel,
+        identity_check=cmd.identity_check,
+        scope=cmd.scope,
+        due_on=SubjectRequest.deadline(cmd.received_on),
+        registered_by=s.actor.user_id,
+    )
+    s.commit(cmd, request, subjects=[person_id] if person_id else [])
+    who = case.member(str(person_id)).ref if case and person_id else "not found in the store"
+    return Result(
+        f"request {reference} ({cmd.kind}, art. {ARTICLES[cmd.kind]} AVG) registered; person: {who}; "
+        f"decide by {request.due_on}",
+        {"request": reference, "due_on": request.due_on.isoformat(), "person_found": person_id is not None},
+    )
+
+
+# --- deadline -------------------------------------------------------------------------------
+
+
+class ExtendRequest(RequestCommand):
+    """Extend the deadline once by one or two months, with a motivation and a notice to the person."""
+
+    name: ClassVar[str] = "request.extend"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    months: int = Field(default=2, ge=1, le=2)
+    motivation: str = Field(min_length=1, max_length=2000)
+    notice_sent_on: date
+
+
+@handles(ExtendRequest)
+def extend_request(s: Session, cmd: ExtendRequest) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    request.extend(cmd.months, cmd.motivation, cmd.notice_sent_on, cmd.on, s.actor.user_id)
+    s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
+    return Result(f"request {request.reference} extended to {request.due_on}")
+
+
+# --- compiling an access answer -----------------------------------------------------------
+
+
+def compiled_for(s: Session, request: SubjectRequest) -> Compiled:
+    """Every item of the person's access answer, read from the indexed views."""
+    reader = Reader(s)
+    reader.runner.catch_up()
+    trail = next(p for p in reader.runner.projections if isinstance(p, TrailProjection))
+    case = None
+    with s.app.store.db.transaction(commit=False) as tx:
+        if request.person_id is not None:
+            case = reader.cases.get(tx, s.person(str(request.person_id))[1])
+            entries = trail.query(tx, person=request.person_id)
+            consulted = AccessLogProjection.consultations(tx, request.person_id)
+        else:
+            entries, consulted = [], []
+    return compile_answer(
+        profile=s.profile,
+        person_id=request.person_id or uuid4(),
+        case=case,
+        trail=entries,
+        consultations=consulted,
+        open_=reader.open,
+    )
+
+
+def _regime(s: Session, request: SubjectRequest, explicit: str | None) -> str:
+    if explicit:
+        return explicit
+    case = _case_of(s, request.person_id)
+    return "wbp" if case is not None and case.referred_on < WBP_UNTIL else "uavg"
+
+
+class WithholdItem(RequestCommand):
+    """Withhold one item of an access answer on a ground of UAVG art. 41(1) (or Wbp art. 43)."""
+
+    name: ClassVar[str] = "request.withhold"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    item: str = Field(min_length=1)
+    ground: str = Field(min_length=1, description="a-j (UAVG art. 41(1)); wbp:a-e for cases before 25 May 2018")
+    motivation: str = Field(default="", max_length=5000)
+    partly: bool = False
+    what: str = Field(default="", max_length=500)
+    tell_person: bool = True
+    not_telling_reason: str = Field(default="", max_length=2000)
+
+
+@handles(WithholdItem)
+def withhold_item(s: Session, cmd: WithholdItem) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    known = {item.item_id: item for item in compiled_for(s, request).items}
+    if cmd.item not in known:
+        raise ValidationFailed(f"request {request.reference} has no item {cmd.item}; see `regie request items`")
+    regime, _, ground = cmd.ground.rpartition(":")
+    request.withhold(
+        cmd.item,
+        _regime(s, request, regime or None),
+        ground,
+        cmd.motivation,
+        cmd.partly,
+        cmd.what,
+        cmd.tell_person,
+        cmd.not_telling_reason,
+        cmd.on,
+        s.actor.user_id,
+    )
+    s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
+    told = "the person is told" if cmd.tell_person else "the person is not told (reason recorded)"
+    return Result(f"item {cmd.item} withheld {'partly' if cmd.partly else 'wholly'} on ground {cmd.ground}; {told}")
+
+
+class ReleaseItem(RequestCommand):
+    """Undo a withholding before the decision is issued."""
+
+    name: ClassVar[str] = "request.release"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    item: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+@handles(ReleaseItem)
+def release_item(s: Session, cmd: ReleaseItem) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    request.release(cmd.item, cmd.reason, cmd.on, s.actor.user_id)
+    s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
+    return Result(f"item {cmd.item} will be given after all")
+
+
+class IssueAccessDecision(RequestCommand):
+    """Issue the decision on an access request: a besluit, frozen in the log, with the letter."""
+
+    name: ClassVar[str] = "request.decide-access"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.EXPORT
+    signatory: str = Field(min_length=1, max_length=200)
+    signatory_title: str = Field(default="privacy officer", max_length=200)
+
+
+def build_decision(s: Session, request: SubjectRequest, cmd: IssueAccessDecision) -> AccessDecision:
+    compiled = compiled_for(s, request)
+    sections, notices = assemble(compiled.items, request.withheld)
+    try:
+        requester = s.app.store.keyring.unseal(request.requester) if request.requester else {}
+    except KeyShredded:
+        requester = {}
+    profile = s.profile
+    found = request.person_id is not None and bool(compiled.items)
+    address = requester.get("address") or ""
+    objection_to = f"het college van burgemeester en wethouders van {profile.municipality}"
+    if profile.postal_address:
+        objection_to += f", {profile.postal_address}"
+    return AccessDecision(
+        municipality=profile.municipality,
+        organisation_name=profile.organisation_name,
+        department=profile.privacy_department,
+        reference=request.reference,
+        decision_date=cmd.on,
+        received_on=request.received_on,
+        deadline=request.first_due_on,
+        extended_to=request.due_on if request.extension else None,
+        requester=Address(
+            name=requester.get("name") or compiled.subject_name or "betrokkene",
+            lines=[address] if address else compiled.address_lines,
+        ),
+        subject_name=compiled.subject_name or requester.get("name") or "betrokkene",
+        processes_data=found,
+        data=sections["data"] if found else [],
+        purposes=compiled.purposes if found else [],
+        recipients=sections["recipient"] if found else [],
+        sources=sections["source"] if found else [],
+        consultations=sections["consultation"] if found else [],
+        withheld=notices if found else [],
+        objection_to=objection_to,
+        signatory=cmd.signatory,
+        signatory_title=cmd.signatory_title,
+    )
+
+
+@handles(IssueAccessDecision)
+def issue_access_decision(s: Session, cmd: IssueAccessDecision) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    if request.kind != RequestKind.ACCESS:
+        raise ValidationFailed(f"request {request.reference} is a {request.kind} request, not an access request")
+    decision = build_decision(s, request, cmd)
+    document = s.seal(request_key_id(request.id), "decision", decision.to_json())
+    outcome = "partly-granted" if request.withheld else ("granted" if decision.processes_data else "not-found")
+    motivation = "; ".join(f"{w.item}: grond {w.regime} {w.ground}: {w.motivation}" for w in request.withheld.values())
+    request.decide(outcome, motivation, document, cmd.on, s.actor.user_id)
+    s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
+    late = " (after the deadline)" if request.decision and request.decision["late"] else ""
+    return Result(
+        f"decision on {request.reference} issued on {cmd.on}: {outcome}{late}",
+        {"request": request.reference, "decision": json.loads(decision.to_json())},
+    )
+
+
+def issued_decision(s: Session, request: SubjectRequest) -> AccessDecision:
+    """The frozen decision, exactly as it was issued."""
+    if request.decision is None or request.decision["document"] is None:
+        raise ValidationFailed(f"request {request.reference} has no issued access decision")
+    return AccessDecision.from_json(s.app.store.keyring.unseal(request.decision["document"]))
+
+
+# --- the other rights ------------------------------------------------------------------------
+
+
+def _person_case(s: Session, request: SubjectRequest) -> tuple[UUID, Case]:
+    if request.person_id is None:
+        raise ValidationFailed(f"request {request.reference} concerns no person in this store")
+    case = _case_of(s, request.person_id)
+    assert case is not None
+    return request.person_id, case
+
+
+def _recipients_before(s: Session, person_id: UUID, categories: set[str]) -> list[str]:
+    """Organisations that received this person's data in these categories (art. 19 AVG)."""
+    reader = Reader(s)
+    reader.runner.catch_up()
+    trail = next(p for p in reader.runner.projections if isinstance(p, TrailProjection))
+    with s.app.store.db.transaction(commit=False) as tx:
+        entries = trail.query(tx, person=person_id)
+    municipality = s.profile.organisation_id
+    return sorted(
+        {
+            e.to_org
+            for e in entries
+            if e.kind == "disclosure" and e.from_org == municipality and categories & set(e.categories)
+        }
+    )
+
+
+class DecideRectification(RequestCommand):
+    """Rectify a field (art. 16) by a compensating event; the old value stays in the history."""
+
+    name: ClassVar[str] = "request.rectify"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    field: Literal["name", "birth_date", "bsn", "address"]
+    value: str = Field(min_length=1, max_length=300)
+
+
+@handles(DecideRectification)
+def decide_rectification(s: Session, cmd: DecideRectification) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    if request.kind != RequestKind.RECTIFICATION:
+        raise ValidationFailed(f"request {request.reference} is not a rectification request")
+    person_id, case = _person_case(s, request)
+    value: object = cmd.value
+    if cmd.field == "birth_date":
+        value = date.fromisoformat(cmd.value)
+    if cmd.field == "bsn":
+        value = MemberInput(name="x", birth_date=date(2000, 1, 1), bsn=cmd.value).bsn
+    sealed = s.seal(person_key_id(person_id), cmd.field, value)
+    case.rectify(person_id, cmd.field, sealed, request.reference, cmd.on, s.actor.user_id)
+    member = case.member(str(person_id))
+    keyring = s.app.store.keyring
+    current = {
+        f: keyring.unseal(getattr(member, f)) if getattr(member, f) else None for f in ("name", "birth_date", "bsn")
+    }
+    born = date.fromisoformat(current["birth_date"]) if current["birth_date"] else None
+    s.add_extra(PersonIndex.forget_op(person_id))
+    s.add_extra(s.app.store.persons.insert_op(person_id, terms(current["name"], born, current["bsn"])))
+    tasks = _recipients_before(s, person_id, {"identificatie"})
+    request.decide("granted", f"{cmd.field} gerectificeerd", None, cmd.on, s.actor.user_id, tasks=tasks)
+    s.commit(cmd, case, request, case=case, subjects=[person_id])
+    return Result(
+        f"{cmd.field} of {member.ref} rectified; inform {len(tasks)} recipient(s) (art. 19 AVG): "
+        f"{', '.join(tasks) or '-'}",
+        {"tasks": tasks},
+    )
+
+
+class DecideRestriction(RequestCommand):
+    """Restrict the processing of a person's data (art. 18), or lift the restriction."""
+
+    name: ClassVar[str] = "request.restrict"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    lift: bool = False
+
+
+@handles(DecideRestriction)
+def decide_restriction(s: Session, cmd: DecideRestriction) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    if request.kind != RequestKind.RESTRICTION:
+        raise ValidationFailed(f"request {request.reference} is not a restriction request")
+    person_id, case = _person_case(s, request)
+    case.set_restriction(person_id, not cmd.lift, request.reference, cmd.on, s.actor.user_id)
+    tasks = _recipients_before(s, person_id, {"identificatie", "signalen", "plan"}) if not cmd.lift else []
+    request.decide(
+        "granted",
+        "beperking opgeheven" if cmd.lift else "verwerking beperkt",
+        None,
+        cmd.on,
+        s.actor.user_id,
+        tasks=tasks,
+    )
+    s.commit(cmd, case, request, case=case, subjects=[person_id])
+    return Result(
+        f"processing of {case.member(str(person_id)).ref}'s data "
+        f"{'no longer restricted' if cmd.lift else 'restricted (art. 18 AVG)'}",
+        {"tasks": tasks},
+    )
+
+
+class DecideObjection(RequestCommand):
+    """Decide an objection to the processing (art. 21) and record it."""
+
+    name: ClassVar[str] = "request.object"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    upheld: bool
+    motivation: str = Field(min_length=1, max_length=5000)
+
+
+@handles(DecideObjection)
+def decide_objection(s: Session, cmd: DecideObjection) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    if request.kind != RequestKind.OBJECTION:
+        raise ValidationFailed(f"request {request.reference} is not an objection")
+    request.decide("granted" if cmd.upheld else "refused", cmd.motivation, None, cmd.on, s.actor.user_id)
+    s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
+    return Result(f"objection {request.reference} {'upheld' if cmd.upheld else 'rejected'}")
+
+
+class DecideErasure(RequestCommand):
+    """Grant an erasure request by crypto-shredding, or refuse it with its ground (e.g. art. 17(3)(b))."""
+
+    name: ClassVar[str] = "request.erase"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.ERASE
+    grant: bool
+    ground: str = Field(default="", max_length=300, description="refusal ground, e.g. 'art. 17 lid 3 sub b AVG'")
+    motivation: str = Field(default="", max_length=5000)
+
+
+@handles(DecideErasure)
+def decide_erasure(s: Session, cmd: DecideErasure) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    if request.kind != RequestKind.ERASURE:
+        raise ValidationFailed(f"request {request.reference} is not an erasure request")
+    person_id, case = _person_case(s, request)
+    if not cmd.grant:
+        if not cmd.ground.strip():
+            raise ValidationFailed("a refused erasure needs its ground, e.g. 'art. 17 lid 3 sub b AVG' (legal task)")
+        request.decide("refused", f"{cmd.ground}: {cmd.motivation}", None, cmd.on, s.actor.user_id)
+        s.commit(cmd, request, subjects=[person_id])
+        return Result(f"erasure refused on {cmd.ground}")
+    tasks = _recipients_before(s, person_id, {"identificatie", "signalen", "plan"})
+    erase_person_in(s, case, person_id, "granted-request", cmd.on)
+    request.decide("granted", "gegevens vernietigd (crypto-shredding)", None, cmd.on, s.actor.user_id, tasks=tasks)
+    s.commit(cmd, case, request, case=case, subjects=[person_id])
+    s.app.store.keys.purge()
+    return Result(
+        f"{case.member(str(person_id)).ref} erased; inform {len(tasks)} recipient(s) (art. 19 AVG)", {"tasks": tasks}
+    )
+
+
+class RecordRecipientInformed(RequestCommand):
+    """Record that a recipient was informed of a rectification, restriction or erasure (art. 19)."""
+
+    name: ClassVar[str] = "request.informed"
+    activity: ClassVar[str] = RIGHTS
+    action: ClassVar[Action] = Action.UPDATE
+    organisation: str = Field(min_length=1)
+
+
+@handles(RecordRecipientInformed)
+def record_recipient_informed(s: Session, cmd: RecordRecipientInformed) -> Result:
+    _officer(s, cmd)
+    request = load_request(s, cmd.request)
+    request.complete_task(cmd.organisation, cmd.on, s.actor.user_id)
+    s.commit(cmd, request, subjects=[])
+    open_tasks = [t for t in request.tasks.values() if t["done_on"] is None]
+    return Result(f"{cmd.organisation} informed; {len(open_tasks)} recipient(s) still to inform")

@@ -1,0 +1,316 @@
+"""Compiling the answer to an access request (inzage, AVG art. 15) for one person.
+
+Everything comes from indexed views, so the work grows with the person's own data, not
+with the store: their case state (one row), their disclosure trail (by person), and the
+access-log records that touched them (by person). Each piece of the answer is an item
+with a stable id, so the privacy officer can withhold any single one.
+
+Only the person's own data is included: fields sealed with their own key, and texts about
+their household as a whole. Data about a co-resident (sealed with that person's key) is
+never part of another person's answer.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from casusregie.domain.case import Case
+from casusregie.domain.profile import Profile
+from casusregie.domain.sealed import Sealed
+from casusregie.privacy_audit.decision_document import (
+    Consultation,
+    DataItem,
+    Purpose,
+    Recipient,
+    Source,
+    WithheldNotice,
+    ground_label,
+)
+from casusregie.projections.access import AccessRow
+from casusregie.projections.trail import TrailEntry
+
+PARTLY = "(gedeeltelijk niet verstrekt; zie 'Niet verstrekte gegevens')"
+ACTIONS_NL = {
+    "read": "raadplegen",
+    "create": "vastleggen",
+    "update": "wijzigen",
+    "search": "zoeken",
+    "disclose": "verstrekken",
+    "export": "exporteren",
+    "print": "afdrukken",
+    "erase": "vernietigen",
+    "admin": "beheer",
+}
+FIELDS_NL = {"name": "Naam", "birth_date": "Geboortedatum", "bsn": "Burgerservicenummer", "address": "Adres"}
+
+
+@dataclass(frozen=True)
+class AnswerItem:
+    """One withholdable piece of an access answer."""
+
+    item_id: str
+    section: str  # data | recipient | source | consultation
+    entry: DataItem | Recipient | Source | Consultation
+    summary: str  # what the privacy officer sees when choosing what to withhold
+
+
+@dataclass(frozen=True)
+class Compiled:
+    items: list[AnswerItem]
+    purposes: list[Purpose]
+    subject_name: str
+    address_lines: list[str]
+
+
+def _name(profile: Profile, organisation: str) -> str:
+    if organisation == profile.organisation_id:
+        return profile.organisation_name
+    partner = next((p for p in profile.partners if p.id == organisation), None)
+    return partner.name if partner else organisation
+
+
+def _categories(profile: Profile, ids: list[str]) -> list[str]:
+    names = []
+    for category in ids:
+        try:
+            names.append(profile.category(category).name)
+        except KeyError:
+            names.append(category)
+    return names
+
+
+def compile_answer(
+    *,
+    profile: Profile,
+    person_id: UUID,
+    case: Case | None,
+    trail: list[TrailEntry],
+    consultations: list[tuple[AccessRow, str]],
+    open_: Callable[[Sealed | None], Any],
+) -> Compiled:
+    """All items of one person's access answer, before anything is withheld."""
+    items: list[AnswerItem] = []
+    name, address_lines = "", []
+    if case is not None:
+        member = case.members.get(str(person_id))
+        if member is not None and not member.erased:
+            name = str(open_(member.name))
+            address = open_(member.address)
+            address_lines = [str(address)] if address else []
+            items += _data_items(profile, case, person_id, member, open_)
+    for index, entry in enumerate(trail):
+        if entry.kind == "disclosure" and entry.from_org == profile.organisation_id:
+            recipient = Recipient(
+                organisation=_name(profile, entry.to_org),
+                on=entry.on,
+                categories=_categories(profile, entry.categories),
+                purpose=entry.purpose,
+                legal_basis=entry.legal_basis,
+                case_number=entry.case_number,
+            )
+            items.append(
+                AnswerItem(
+                    f"recipient:{index + 1}",
+                    "recipient",
+                    recipient,
+                    f"{entry.on} verstrekt aan {recipient.organisation}: {', '.join(entry.categories)}",
+                )
+            )
+        if entry.to_org == profile.organisation_id and entry.from_org != profile.organisation_id:
+            source = Source(
+                organisation=_name(profile, entry.from_org),
+                on=entry.on,
+                categories=_categories(profile, entry.categories),
+                description=entry.purpose,
+            )
+            items.append(
+                AnswerItem(
+                    f"source:{index + 1}",
+                    "source",
+                    source,
+                    f"{entry.on} ontvangen van {source.organisation}: {', '.join(entry.categories)}",
+                )
+            )
+    items += _consultation_items(profile, consultations)
+    return Compiled(items, _purposes(profile, trail, consultations), name, address_lines)
+
+
+def _data_items(
+    profile: Profile, case: Case, person_id: UUID, member: Any, open_: Callable[[Sealed | None], Any]
+) -> list[AnswerItem]:
+    identity = profile.category("identificatie").name
+    household = profile.category("huishouden").name
+    signals = profile.category("signalen").name
+    plan = profile.category("plan").name
+    notes = profile.category("notities").name
+    referrer = f"aanmelding door {_name(profile, case.referring_org)}"
+    out: list[AnswerItem] = []
+
+    def add(item_id: str, category: str, label: str, value: Any, source: str, on: date | None) -> None:
+        if value in (None, ""):
+            return
+        out.append(
+            AnswerItem(
+                item_id,
+                "data",
+                DataItem(category=category, label=label, value=str(value), source=source, recorded_on=on),
+                f"{label}: {str(value)[:60]}",
+            )
+        )
+
+    for field in ("name", "birth_date", "bsn", "address"):
+        add(f"data:{field}", identity, FIELDS_NL[field], open_(getattr(member, field)), referrer, case.referred_on)
+    add("data:role", household, "Rol in het huishouden", member.role, referrer, case.referred_on)
+    add("data:reason", signals, "Reden van aanmelding", open_(case.reason), referrer, case.referred_on)
+    for domain, text in case.problems.items():
+        add(
+            f"data:problem:{domain}",
+            signals,
+            f"Problemen op het leefgebied {domain}",
+            open_(text),
+            referrer,
+            case.referred_on,
+        )
+    for request in case.requests.values():
+        for i, item in enumerate(request.items, 1):
+            if item.subject is not None and item.subject != person_id:
+                continue  # a co-resident's data
+            add(
+                f"disclosure:{request.request_id}:{i}",
+                _categories(profile, [item.category])[0],
+                f"Informatie van {_name(profile, request.partner)}",
+                open_(item.content),
+                _name(profile, request.partner),
+                request.answered_on,
+            )
+    for goal in case.goals.values():
+        add(
+            f"goal:{goal.goal_id}",
+            plan,
+            f"Doel ({goal.life_domain})",
+            open_(goal.description),
+            profile.organisation_name,
+            goal.set_on,
+        )
+    for measure in case.measures.values():
+        if measure.subject is not None and measure.subject != person_id:
+            continue
+        add(
+            f"measure:{measure.measure_id}",
+            plan,
+            f"Maatregel {measure.measure_id} ({measure.life_domain}, uitvoering {_name(profile, measure.owner)})",
+            f"{open_(measure.description)} (status: {measure.status})",
+            profile.organisation_name,
+            measure.agreed_on,
+        )
+    for i, evaluation in enumerate(case.evaluations, 1):
+        add(
+            f"evaluation:{i}",
+            plan,
+            "Evaluatie",
+            open_(evaluation["summary"]),
+            profile.organisation_name,
+            evaluation["on"],
+        )
+    for meeting in case.meetings.values():
+        if meeting.held_on is not None:
+            add(
+                f"minutes:{meeting.meeting_id}",
+                notes,
+                f"Verslag {meeting.kind} van {meeting.held_on}",
+                open_(meeting.minutes),
+                profile.organisation_name,
+                meeting.held_on,
+            )
+    for escalation in case.escalations.values():
+        add(
+            f"escalation:{escalation.escalation_id}",
+            plan,
+            f"Opschaling naar {escalation.level_name}",
+            open_(escalation.reason),
+            profile.organisation_name,
+            escalation.raised_on,
+        )
+    for i, closure in enumerate(case.closures, 1):
+        add(
+            f"aftercare:{i}", plan, "Nazorgplan", open_(closure.aftercare), profile.organisation_name, closure.closed_on
+        )
+    return out
+
+
+def _consultation_items(profile: Profile, consultations: list[tuple[AccessRow, str]]) -> list[AnswerItem]:
+    """Dates and purposes of the consultations, never who consulted (CJEU C-579/21)."""
+    grouped: Counter[tuple[str, str, str]] = Counter()
+    for row, _ in consultations:
+        if row.outcome != "ok":
+            continue  # a refused attempt did not consult the data
+        grouped[(row.started_at[:10], row.activity, row.action)] += 1
+    out = []
+    for (day, activity, action), count in sorted(grouped.items()):
+        try:
+            purpose = profile.activity(activity).name
+        except KeyError:
+            purpose = activity
+        entry = Consultation(
+            on=date.fromisoformat(day), purpose=purpose, action=ACTIONS_NL.get(action, action), count=count
+        )
+        out.append(
+            AnswerItem(
+                f"consultation:{day}:{activity}:{action}",
+                "consultation",
+                entry,
+                f"{day} {entry.action} ({purpose}) x{count}",
+            )
+        )
+    return out
+
+
+def _purposes(profile: Profile, trail: list[TrailEntry], consultations: list[tuple[AccessRow, str]]) -> list[Purpose]:
+    used = {row.activity for row, _ in consultations if row.outcome == "ok"}
+    if trail:
+        used |= {"aanmelding-toetsing", "regie-uitvoering"}
+    if any(e.request_id for e in trail):
+        used.add("informatie-uitwisseling")
+    out = []
+    for activity in profile.activities:
+        if activity.id not in used:
+            continue
+        after = "na afsluiting van de casus" if activity.retention.after == "closure" else "na vastlegging"
+        out.append(
+            Purpose(
+                activity=activity.name,
+                purpose=activity.purpose,
+                legal_basis=activity.legal_basis,
+                categories=_categories(profile, activity.data_categories),
+                retention=f"{activity.retention.years} jaar {after}",
+            )
+        )
+    return out
+
+
+def _withhold_partly(entry: Any) -> Any:
+    """The same item with its content replaced: the fact stays, the content is withheld."""
+    field = {DataItem: "value", Recipient: "purpose", Source: "description", Consultation: "purpose"}[type(entry)]
+    return entry.model_copy(update={field: PARTLY})
+
+
+def assemble(items: list[AnswerItem], withheld: dict[str, Any]) -> tuple[dict[str, list[Any]], list[WithheldNotice]]:
+    """Split items into the person's answer and the notices of what was withheld from it."""
+    sections: dict[str, list[Any]] = {"data": [], "recipient": [], "source": [], "consultation": []}
+    notices: list[WithheldNotice] = []
+    for item in items:
+        w = withheld.get(item.item_id)
+        if w is None:
+            sections[item.section].append(item.entry)
+            continue
+        if w.partly:
+            sections[item.section].append(_withhold_partly(item.entry))
+        if w.tell_person:
+            label, text = ground_label(w.ground, w.regime)
+            notices.append(WithheldNotice(ground=label, ground_text=text, what=w.what, partly=w.partly))
+    return sections, notices

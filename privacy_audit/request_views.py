@@ -1,0 +1,128 @@
+"""Reading requests of data subjects: the list, the answer's items, and the file for auditors.
+
+Privacy officers see the compiled items (to choose what to withhold); auditors see every
+withholding with its ground and motivation and, where the profile grants them withheld
+items, the withheld content itself. None of this ever reaches the person's documents.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from casusregie.commands.session import Session
+from casusregie.commands.subject_requests import compiled_for, issued_decision, load_request
+from casusregie.domain.access import Action
+from casusregie.domain.roles import Role
+from casusregie.domain.subject_request import SubjectRequest
+from casusregie.privacy_audit.decision_document import AccessDecision, ground_label
+from casusregie.projections.reader import Reader
+from casusregie.projections.requests import RequestProjection
+
+RIGHTS = "rechten-betrokkenen"
+AUDIT = "toezicht-audit"
+
+
+def _subjects(request: SubjectRequest) -> list[Any]:
+    return [request.person_id] if request.person_id else []
+
+
+def _may_read(s: Session, what: str, request: SubjectRequest | None = None) -> str:
+    role = s.actor.role
+    if role == Role.PRIVACY_OFFICER:
+        return RIGHTS
+    if role == Role.AUDITOR and "withheld_items" in s.profile.auditors.sees:
+        return AUDIT
+    s.deny(what, RIGHTS, Action.READ, f"a {role} may not read requests of data subjects")
+    raise AssertionError("unreachable")
+
+
+def request_list(s: Session) -> list[dict[str, Any]]:
+    activity = _may_read(s, "request.list")
+    reader = Reader(s)
+    reader.runner.catch_up()
+    with s.app.store.db.transaction(commit=False) as tx:
+        rows = RequestProjection.all(tx)
+    s.log_read("request.list", activity, Action.READ, None, [])
+    keys = ("request", "kind", "person_id", "received_on", "due_on", "extended", "status", "decided_on", "outcome")
+    return [dict(zip(keys, row, strict=True)) | {"extended": bool(row[5])} for row in rows]
+
+
+def request_items(s: Session, reference: str) -> list[dict[str, Any]]:
+    """The compiled answer's items, with ids to withhold, for the privacy officer."""
+    request = load_request(s, reference)
+    if s.actor.role != Role.PRIVACY_OFFICER:
+        s.deny("request.items", RIGHTS, Action.READ, "only privacy officers compile answers")
+    compiled = compiled_for(s, request)
+    s.log_read("request.items", RIGHTS, Action.READ, None, _subjects(request))
+    out = []
+    for item in compiled.items:
+        w = request.withheld.get(item.item_id)
+        out.append(
+            {
+                "item": item.item_id,
+                "section": item.section,
+                "summary": item.summary,
+                "withheld": None
+                if w is None
+                else f"{'partly' if w.partly else 'wholly'}, ground {w.regime} {w.ground}",
+            }
+        )
+    return out
+
+
+def request_file(s: Session, reference: str) -> dict[str, Any]:
+    """The request as the privacy officer's file or an auditor's view: steps, withholdings, decision."""
+    request = load_request(s, reference)
+    activity = _may_read(s, "request.show", request)
+    compiled = {i.item_id: i for i in compiled_for(s, request).items} if request.person_id else {}
+    s.log_read("request.show", activity, Action.READ, None, _subjects(request))
+    withheld = []
+    for w in request.withheld.values():
+        label, text = ground_label(w.ground, w.regime)  # type: ignore[arg-type]
+        item = compiled.get(w.item)
+        withheld.append(
+            {
+                "item": w.item,
+                "ground": label,
+                "ground_text": text,
+                "motivation": w.motivation,
+                "partly": w.partly,
+                "told_to_person": w.tell_person,
+                "description_for_person": w.what,
+                "why_not_told": w.not_telling_reason or None,
+                "decided_on": w.decided_on.isoformat(),
+                "decided_by": w.decided_by,
+                "content": item.entry.model_dump(mode="json") if item is not None else "(no longer in the store)",
+            }
+        )
+    decision: AccessDecision | None = None
+    if request.decision is not None and request.decision["document"] is not None:
+        decision = issued_decision(s, request)
+    return {
+        "request": request.reference,
+        "kind": request.kind,
+        "received_on": request.received_on.isoformat(),
+        "channel": request.channel,
+        "identity_check": request.identity_check,
+        "scope": request.scope,
+        "due_on": request.due_on.isoformat(),
+        "first_due_on": request.first_due_on.isoformat(),
+        "extension": None
+        if request.extension is None
+        else {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in request.extension.items()},
+        "withheld": withheld,
+        "decision": None
+        if request.decision is None
+        else {
+            "outcome": request.decision["outcome"],
+            "on": request.decision["on"].isoformat(),
+            "by": request.decision["by"],
+            "late": request.decision["late"],
+            "motivation": request.decision["motivation"],
+        },
+        "issued_document": None if decision is None else decision.model_dump(mode="json"),
+        "tasks": [
+            {"organisation": t["organisation"], "done_on": t["done_on"].isoformat() if t["done_on"] else None}
+            for t in request.tasks.values()
+        ],
+    }
