@@ -107,6 +107,33 @@ class Reader:
         self.session.log_read("case.show", REGIE, Action.READ, case.id, shown, reason=reason)
         return render_case(case, opener, visibility)
 
+    def case_list(self, everyone: bool = False) -> list[dict[str, Any]]:
+        """The cases this user may see, with the main resident's name (logged as a read)."""
+        self.runner.catch_up()
+        actor = self.session.actor
+        with self.app.store.db.transaction(commit=False) as tx:
+            cases = self.cases.all_states(tx)
+        visible = []
+        for case in cases:
+            visibility = case_visibility(actor, case, self.session.profile)
+            if isinstance(visibility, Refusal):
+                if not (everyone and actor.role == Role.REGISSEUR):
+                    continue
+                visibility = None
+            visible.append((case, visibility))
+        if not visible and actor.role not in (Role.REGISSEUR, Role.PARTNER, Role.MANAGER, Role.AUDITOR):
+            self.session.deny("case.list", REGIE, Action.READ, f"a {actor.role} does not read case files")
+        named = [(c, v) for c, v in visible if v is not None and v.sees("members") and v.personal_data]
+        shown = [next(iter(c.members.values())).person_id for c, _ in named if c.members]
+        self.session.log_read("case.list", REGIE, Action.SEARCH, None, shown)
+        rows = []
+        for case, visibility in visible:
+            name = self.household_name(case) if (case, visibility) in named else None
+            rows.append({"case": case.case_number, "status": str(case.status), "director": case.director,
+                         "team": case.team, "referred_on": case.referred_on.isoformat(), "household": name,
+                         "open_escalations": len(case.open_escalations)})
+        return rows
+
     def worklist(self, on: date, horizon_days: int = 14, everyone: bool = False) -> list[dict[str, Any]]:
         """Items due within ``horizon_days`` of ``on`` or overdue, for this user."""
         self.runner.catch_up()

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import click
+from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, case_command, day, json_option, on_option, pass_ctx, print_json
 from casusregie.adapters.render.case_text import render_case_text
@@ -317,6 +318,23 @@ def case_show(ctx: Context, case_ref: str, restriction_ground: str | None, as_js
         print_json(doc)
     else:
         render_case_text(ctx.console, doc)
+
+
+@case.command("list")
+@click.option("--all", "everyone", is_flag=True, help="Directors: also other teams' cases (numbers and status only).")
+@json_option
+@pass_ctx
+def case_list(ctx: Context, everyone: bool, as_json: bool) -> None:
+    """The cases you may see (your own and your team's, or your organisation's)."""
+    rows = Reader(ctx.session()).case_list(everyone)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("case", "household", "status", "director", "team", "referred", "escalations")
+    for r in rows:
+        table.add_row(r["case"], r["household"] or "-", r["status"], r["director"] or "-", r["team"] or "-",
+                      r["referred_on"], str(r["open_escalations"] or ""))
+    ctx.console.print(table if rows else "no cases")
 
 
 @click.group()
