@@ -8,6 +8,7 @@ PostgreSQL needs a ``VACUUM FULL`` of this small table afterwards (see ``purge``
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -117,12 +118,36 @@ class SqlKeyStorage:
                 [(w, new_master_key_id, k) for k, w in rewrapped.items()],
             )
 
-    def purge(self) -> None:
-        """Make shredded key bytes physically gone, not just logically deleted."""
-        if self.db.dialect == "postgres":
-            # Dead tuples keep the old wrapped bytes until the table is rewritten.
-            with self.db.datastore.get_connection() as conn:
-                conn.execute("VACUUM FULL regie_keys")
-        else:
+    def purge(self, wait_seconds: float = 10.0) -> bool:
+        """Make shredded key bytes physically gone, not just logically deleted.
+
+        SQLite overwrites deleted cells (secure_delete); a WAL checkpoint then also empties
+        the log file. PostgreSQL keeps an updated row's old version as a dead tuple while any
+        transaction that started earlier might still see it, so we wait for those to end,
+        then rewrite the table. Returns False if older transactions were still running after
+        ``wait_seconds``: the bytes then remain until a later purge (`regie keys purge`).
+        """
+        if self.db.dialect == "sqlite":
             with self.db.datastore.get_connection(commit=True) as conn:
                 conn.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            return True
+        with self.db.datastore.get_connection() as conn:
+            horizon = conn.execute("SELECT pg_current_snapshot()").fetchone()
+            xmax = next(iter(horizon.values())) if isinstance(horizon, dict) else horizon[0]
+            deadline = time.monotonic() + wait_seconds
+            clear = False
+            while True:
+                row = conn.execute(
+                    "SELECT count(*) AS older FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND pid <> pg_backend_pid() AND (backend_xmin IS NOT NULL OR backend_xid IS NOT NULL) "
+                    "AND LEAST(backend_xmin::text::bigint, backend_xid::text::bigint) "
+                    "< pg_snapshot_xmax(%s::pg_snapshot)::text::bigint %% 4294967296",
+                    (str(xmax),),
+                ).fetchone()
+                older = row["older"] if isinstance(row, dict) else row[0]
+                if older == 0 or time.monotonic() > deadline:
+                    clear = older == 0
+                    break
+                time.sleep(0.1)
+            conn.execute("VACUUM FULL regie_keys")
+        return clear

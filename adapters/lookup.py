@@ -23,6 +23,7 @@ DDL = """CREATE TABLE IF NOT EXISTS regie_refs (
 class RefIndex:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._known: dict[tuple[str, str], tuple[UUID, UUID]] = {}  # refs never change once made
 
     @staticmethod
     def create_table(tx: Tx) -> None:
@@ -42,12 +43,18 @@ class RefIndex:
     def resolve(self, value: str, kind: str) -> tuple[UUID, UUID] | None:
         """(aggregate id, case id) for a ref or an id of the given kind, or None."""
         value = value.strip()
+        known = self._known.get((kind, value))
+        if known is not None:
+            return known
         with self.db.transaction(commit=False) as tx:
             row = tx.execute(
                 "SELECT aggregate_id, case_id FROM regie_refs WHERE kind = ? AND (ref = ? OR aggregate_id = ?)",
                 (kind, value.upper(), value.lower()),
             ).fetchone()
-        return None if row is None else (UUID(row[0]), UUID(row[1]))
+        if row is None:
+            return None
+        found = self._known[(kind, value)] = (UUID(row[0]), UUID(row[1]))
+        return found
 
     def exists(self, ref: str) -> bool:
         with self.db.transaction(commit=False) as tx:

@@ -97,15 +97,13 @@ class RowBoundMapper(Mapper[UUID]):
             state["class_version"] = class_version
         body = zlib.compress(self.transcoder.encode(state), 6)
         aad = row_aad(self.keyring.store_id, originator_id, version, topic)
-        ciphertext = encrypt(self.keyring.key(self.row_key_id), self.row_key_id, body, aad)
+        ciphertext = encrypt(self.keyring.cipher(self.row_key_id), self.row_key_id, body, aad)
         return StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=ciphertext)
 
     def decrypt_body(self, stored: StoredEvent) -> bytes:
         """The decrypted, decompressed JSON body of a stored row, or a clear StoreProblem."""
-        where = f"record {stored.originator_id} v{stored.originator_version} of store {self.store_name}"
         try:
-            key_id = key_id_of(stored.state)
-            key = self.keyring.key(key_id)
+            key = self.keyring.cipher(key_id_of(stored.state))
             body = decrypt(
                 key,
                 stored.state,
@@ -115,9 +113,12 @@ class RowBoundMapper(Mapper[UUID]):
         except KeyShredded:
             raise
         except DecryptionFailed as exc:
-            raise StoreProblem(f"cannot decrypt {where} with key id {exc.key_id}: {exc.reason}") from None
+            raise StoreProblem(f"cannot decrypt {self._where(stored)} with key id {exc.key_id}: {exc.reason}") from None
         except zlib.error:
-            raise StoreProblem(f"{where} decrypted but does not decompress: damaged") from None
+            raise StoreProblem(f"{self._where(stored)} decrypted but does not decompress: damaged") from None
+
+    def _where(self, stored: StoredEvent) -> str:
+        return f"record {stored.originator_id} v{stored.originator_version} of store {self.store_name}"
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         body = self.decrypt_body(stored_event)

@@ -12,6 +12,7 @@ import secrets
 import shutil
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,10 @@ class Store:
     @property
     def row_key_id(self) -> str:
         return self.meta["row_key_id"]
+
+    @cached_property
+    def refs(self) -> RefIndex:
+        return RefIndex(self.db)
 
     @property
     def persons(self) -> PersonIndex:

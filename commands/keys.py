@@ -36,3 +36,25 @@ def rotate(s: Session, cmd: RotateMasterKey) -> Result:
             "retired_file": str(rotation.retired_file),
         },
     )
+
+
+class PurgeKeys(Command):
+    """Rewrite the key table so destroyed keys' old bytes are physically gone (after erasures)."""
+
+    name: ClassVar[str] = "keys.purge"
+    activity: ClassVar[str] = "bewaartermijn-vernietiging"
+    action: ClassVar[Action] = Action.ERASE
+
+
+@handles(PurgeKeys)
+def purge(s: Session, cmd: PurgeKeys) -> Result:
+    s.require(
+        is_role(s.actor, Role.BEHEERDER, Role.PRIVACY_OFFICER),
+        cmd,
+        "only the beheerder or a privacy officer purges destroyed keys",
+    )
+    clear = s.app.store.keys.purge(wait_seconds=60)
+    s.commit(cmd, subjects=[])
+    if clear:
+        return Result("destroyed keys purged: no old copy remains in the key table")
+    return Result("purged, but older transactions were still open; run again when they have ended", {"clear": False})

@@ -75,7 +75,6 @@ def new_member(session: Session, case_id: UUID, member: MemberInput, on: date) -
         "birth_date": session.seal_person(person_id, "birth_date", member.birth_date),
         "bsn": session.seal_person(person_id, "bsn", member.bsn),
         "address": session.seal_person(person_id, "address", member.address),
-        "erased": False,
         "restricted": False,
     }
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -35,7 +36,7 @@ class Session:
     def __init__(self, app: RegieApplication, actor: Actor) -> None:
         self.app = app
         self.actor = actor
-        self.refs = RefIndex(app.store.db)
+        self.refs = app.store.refs
         self._extras: list[Callable[[Any], None]] = []
         self._new_keys: list[str] = []
         self._started: datetime | None = None  # set while a command runs; a read starts when it logs
@@ -43,6 +44,10 @@ class Session:
     @property
     def profile(self) -> Profile:
         return self.app.profile
+
+    @cached_property
+    def _activities(self) -> frozenset[str]:
+        return frozenset(a.id for a in self.profile.activities)
 
     # --- running commands ---------------------------------------------------------------
 
@@ -64,8 +69,7 @@ class Session:
 
     def check_activity(self, activity: str, name: str) -> None:
         """A processing must be declared in the art. 30 register of the store's profile."""
-        known = {a.id for a in self.profile.activities}
-        if activity not in known:
+        if activity not in self._activities:
             raise AccessDenied(
                 f"{name} performs processing activity {activity!r}, which is not in the register "
                 f"(art. 30 AVG) of profile {self.profile.id}; refused"

@@ -178,6 +178,7 @@ def compiled_for(s: Session, request: SubjectRequest) -> Compiled:
             consulted = AccessLogProjection.consultations(tx, request.person_id)
         else:
             entries, consulted = [], []
+    erased = request.person_id is not None and s.app.store.keyring.is_shredded(person_key_id(request.person_id))
     return compile_answer(
         profile=s.profile,
         person_id=request.person_id or uuid4(),
@@ -185,6 +186,7 @@ def compiled_for(s: Session, request: SubjectRequest) -> Compiled:
         trail=entries,
         consultations=consulted,
         open_=reader.open,
+        erased=erased,
     )
 
 
@@ -480,9 +482,9 @@ def decide_erasure(s: Session, cmd: DecideErasure) -> Result:
         s.commit(cmd, request, subjects=[person_id])
         return Result(f"erasure refused on {cmd.ground}")
     tasks = _recipients_before(s, person_id, {"identificatie", "signalen", "plan"})
-    erase_person_in(s, case, person_id, "granted-request", cmd.on)
+    erasure = erase_person_in(s, person_id, case.id, "granted-request", cmd.on, request.reference)
     request.decide("granted", "gegevens vernietigd (crypto-shredding)", None, cmd.on, s.actor.user_id, tasks=tasks)
-    s.commit(cmd, case, request, case=case, subjects=[person_id])
+    s.commit(cmd, erasure, request, case=case, subjects=[person_id])
     s.app.store.keys.purge()
     return Result(
         f"{case.member(str(person_id)).ref} erased; inform {len(tasks)} recipient(s) (art. 19 AVG)", {"tasks": tasks}

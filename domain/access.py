@@ -2,9 +2,10 @@
 
 One ``AccessTrace`` per processing (verwerking): a root record that names the actor, the
 responsible user (namens wie), role, organisation, action, processing activity, case,
-outcome and time, and one child record per data subject touched. This is the shape of
-the Logboek Dataverwerkingen (a record refers to zero or one person; several persons
-give several linked records with a shared trace id) and of NEN 7513.
+outcome, time and the first data subject touched (if any), and one linked child record per
+further data subject. This is the shape of the Logboek Dataverwerkingen (a record refers
+to zero or one person; several persons give several linked records with a shared trace
+id) and of NEN 7513.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class AccessTrace(Aggregate):
         reason: str,
         started_at: datetime,
         ended_at: datetime,
+        subject_id: str | None = None,
+        subject_type: str = "",
     ) -> None:
         self.span_id = span_id
         self.name = name
@@ -75,7 +78,7 @@ class AccessTrace(Aggregate):
         self.reason = reason
         self.started_at = started_at
         self.ended_at = ended_at
-        self.subjects: list[tuple[str, str, str]] = []
+        self.subjects: list[tuple[str, str, str]] = [] if subject_id is None else [(span_id, subject_id, subject_type)]
 
     @property
     def trace_id(self) -> str:

@@ -175,7 +175,6 @@ class Case(Aggregate):
         self.next_evaluation: date | None = None
         self.next_casusoverleg: date | None = None
         self.counters: dict[str, int] = {}
-        self.erased = False
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -956,33 +955,9 @@ class Case(Aggregate):
             return self.decision["on"]
         return None
 
-    def erase_household(self, ground: str, on: date) -> None:
-        """Crypto-shred the whole case: every member and the household's own texts."""
-        if self.erased:
-            raise DomainRuleViolation(f"case {self.case_number} was already erased")
-        self._household_erased(ground=ground, on=on)
-
-    @event("HouseholdErased")
-    def _household_erased(self, ground: str, on: date) -> None:
-        self.erased = True
-        for member in self.members.values():
-            member.erased = True
-
-    def mark_erased(self, person_id: UUID, ground: str, on: date) -> None:
-        member = self.member(str(person_id))
-        if member.erased:
-            raise DomainRuleViolation(f"{member.ref} was already erased")
-        self._member_erased(person_id=person_id, ground=ground, on=on)
-
-    @event("MemberErased")
-    def _member_erased(self, person_id: UUID, ground: str, on: date) -> None:
-        self.members[str(person_id)].erased = True
-
     def rectify(self, person_id: UUID, field: str, value: Sealed, request_id: str, on: date, by: str) -> None:
         """A compensating event: the corrected value replaces the old one in current views."""
-        member = self.member(str(person_id))
-        if member.erased:
-            raise DomainRuleViolation(f"{member.ref} was erased; nothing left to rectify")
+        self.member(str(person_id))
         if field not in ("name", "birth_date", "bsn", "address"):
             raise ValidationFailed(f"field {field!r} cannot be rectified; fields: name, birth_date, bsn, address")
         self._member_rectified(person_id=person_id, field=field, value=value, request_id=request_id, on=on, by=by)

@@ -31,7 +31,6 @@ class Member:
     birth_date: Sealed
     bsn: Sealed | None = None
     address: Sealed | None = None
-    erased: bool = False
     restricted: bool = False
 
     @classmethod

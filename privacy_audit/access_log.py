@@ -29,8 +29,9 @@ def build_trace(
     reason: str = "",
     started_at: datetime | None = None,
 ) -> AccessTrace:
-    """An access trace with one child record per distinct data subject."""
+    """An access trace: the root record carries the first data subject, a child record each further one."""
     now = datetime.now(UTC)
+    distinct = list(dict.fromkeys(str(s) for s in subjects))
     trace = AccessTrace(
         span_id=new_span_id(),
         name=name,
@@ -45,7 +46,9 @@ def build_trace(
         reason=reason,
         started_at=started_at or now,
         ended_at=now,
+        subject_id=distinct[0] if distinct else None,
+        subject_type=PERSON if distinct else "",
     )
-    for subject in dict.fromkeys(str(s) for s in subjects):
+    for subject in distinct[1:]:
         trace.touch(span_id=new_span_id(), subject_id=subject, subject_type=PERSON)
     return trace

@@ -59,7 +59,14 @@ def canonical(*parts: str | bytes | int) -> bytes:
     return bytes(out)
 
 
-def encrypt(key: bytes, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
+Key = bytes | AESGCM  # raw key bytes, or a prepared AESGCM (cached by the keyring: no key schedule per call)
+
+
+def _aead(key: Key) -> AESGCM:
+    return key if isinstance(key, AESGCM) else AESGCM(key)
+
+
+def encrypt(key: Key, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
     """Ciphertext = format byte, key id (length-prefixed), nonce, AES-GCM(ct || tag).
 
     The key id is authenticated as part of the associated data, so it cannot be edited
@@ -70,7 +77,7 @@ def encrypt(key: bytes, key_id: str, plaintext: bytes, aad: bytes) -> bytes:
         raise ValueError(f"key id must be 1..255 ASCII characters: {key_id!r}")
     nonce = os.urandom(NONCE_SIZE)
     header = bytes((FORMAT, len(kid))) + kid
-    return header + nonce + AESGCM(key).encrypt(nonce, plaintext, header + aad)
+    return header + nonce + _aead(key).encrypt(nonce, plaintext, header + aad)
 
 
 def key_id_of(ciphertext: bytes) -> str:
@@ -86,13 +93,13 @@ def key_id_of(ciphertext: bytes) -> str:
         raise DecryptionFailed("?", "ciphertext header is damaged") from None
 
 
-def decrypt(key: bytes, ciphertext: bytes, aad: bytes) -> bytes:
+def decrypt(key: Key, ciphertext: bytes, aad: bytes) -> bytes:
     """Open a ciphertext made by :func:`encrypt` with the same associated data."""
     key_id = key_id_of(ciphertext)
     end = 2 + ciphertext[1]
     header, nonce, body = ciphertext[:end], ciphertext[end : end + NONCE_SIZE], ciphertext[end + NONCE_SIZE :]
     try:
-        return AESGCM(key).decrypt(nonce, body, header + aad)
+        return _aead(key).decrypt(nonce, body, header + aad)
     except InvalidTag:
         raise DecryptionFailed(
             key_id, "ciphertext does not authenticate: damaged, moved from another place, or wrong key"

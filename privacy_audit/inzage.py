@@ -92,13 +92,14 @@ def compile_answer(
     trail: list[TrailEntry],
     consultations: list[tuple[AccessRow, str]],
     open_: Callable[[Sealed | None], Any],
+    erased: bool = False,
 ) -> Compiled:
     """All items of one person's access answer, before anything is withheld."""
     items: list[AnswerItem] = []
     name, address_lines = "", []
     if case is not None:
         member = case.members.get(str(person_id))
-        if member is not None and not member.erased:
+        if member is not None and not erased:
             name = str(open_(member.name))
             address = open_(member.address)
             address_lines = [str(address)] if address else []

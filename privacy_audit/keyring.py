@@ -15,6 +15,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from casusregie.domain.errors import DomainRuleViolation, StoreProblem
 from casusregie.domain.sealed import Sealed
 from casusregie.privacy_audit.envelope import (
@@ -87,6 +89,7 @@ class Keyring:
         self._record = record_factory
         self._store_name = store_name
         self._cache: dict[str, bytes] = {}
+        self._ciphers: dict[str, AESGCM] = {}
 
     # --- data keys ---------------------------------------------------------------------
 
@@ -96,6 +99,13 @@ class Keyring:
             return cached
         record = self.storage.get(key_id)
         return self._unwrap(key_id, record)
+
+    def cipher(self, key_id: str) -> AESGCM:
+        """The data key ready for AES-GCM, prepared once per process."""
+        prepared = self._ciphers.get(key_id)
+        if prepared is None:
+            prepared = self._ciphers[key_id] = AESGCM(self.key(key_id))
+        return prepared
 
     def preload(self, key_ids: list[str]) -> None:
         """Unwrap many keys with one query (views over many persons)."""
@@ -155,6 +165,7 @@ class Keyring:
         """Drop cached keys: after a failed save, or after shredding."""
         for key_id in key_ids:
             self._cache.pop(key_id, None)
+            self._ciphers.pop(key_id, None)
 
     def shred(self, key_id: str, ground: str) -> Callable[[Any], None]:
         """The extra that destroys a key in the same transaction as the erasure event."""
@@ -164,6 +175,7 @@ class Keyring:
         if record.is_shredded:
             raise DomainRuleViolation(f"{record.subject} was already erased")
         self._cache.pop(key_id, None)
+        self._ciphers.pop(key_id, None)
         return self.storage.shred_op(key_id, datetime.now(UTC).isoformat(timespec="seconds"), ground)
 
     def is_shredded(self, key_id: str) -> bool:
@@ -178,12 +190,12 @@ class Keyring:
     def seal(self, key_id: str, field: str, value: Any) -> Sealed:
         """Encrypt one personal field (str, date, number, list or dict of those)."""
         plaintext = json.dumps(value, default=_json_default, ensure_ascii=False, separators=(",", ":"))
-        blob = encrypt(self.key(key_id), key_id, plaintext.encode(), self._field_aad(key_id, field))
+        blob = encrypt(self.cipher(key_id), key_id, plaintext.encode(), self._field_aad(key_id, field))
         return Sealed(key_id=key_id, field=field, blob=blob)
 
     def unseal(self, sealed: Sealed) -> Any:
         """Decrypt one field; raises KeyShredded when its subject was erased."""
-        key = self.key(sealed.key_id)
+        key = self.cipher(sealed.key_id)
         try:
             plaintext = decrypt(key, sealed.blob, self._field_aad(sealed.key_id, sealed.field))
         except DecryptionFailed as exc:

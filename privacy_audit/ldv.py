@@ -1,7 +1,8 @@
 """Export of the access log in the shape of the Logboek Dataverwerkingen (LDV).
 
-One JSON line per record: the processing itself (root span, no data subject) and one
-child span per data subject touched, linked by ``trace_id`` and ``parent_span_id``, as
+One JSON line per record: the processing itself (root span, with the first data subject
+touched) and one child span per further data subject, linked by ``trace_id`` and
+``parent_span_id``, as
 OpenTelemetry spans with attributes in the ``dpl.`` namespace. The data subject id is a
 pseudonym (HMAC of the internal person id under the store's index key): the export can be
 joined with other logs of this store but does not reveal who the person is. User
@@ -39,7 +40,8 @@ def _status(outcome: str) -> str:
 def records(
     traces: list[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str
 ) -> Iterator[dict[str, Any]]:
-    """LDV records for the given traces, root span first, then its children."""
+    """LDV records for the given traces: the root span (with the first data subject, if any), then the
+    child spans of the further data subjects."""
     resource = {"service.name": "casusregie", "service.version": __version__, "dpl.core.organisation": organisation}
     for trace, children in traces:
         base = {
@@ -51,19 +53,24 @@ def records(
             "resource": resource,
             "dpl.core.processing_activity_id": trace.activity,
         }
-        yield base | {
-            "span_id": trace.span_id,
-            "parent_span_id": None,
-            "attributes": {"dpl.casusregie.action": trace.action, "dpl.casusregie.outcome": trace.outcome},
-        }
+        attributes = {"dpl.casusregie.action": trace.action, "dpl.casusregie.outcome": trace.outcome}
+        root_subject = next((s for s in children if s[0] == trace.span_id), None)
+        yield (
+            base
+            | {"span_id": trace.span_id, "parent_span_id": None, "attributes": attributes}
+            | ({} if root_subject is None else _subject(key, root_subject[1]))
+        )
         for span_id, subject_id, _ in children:
-            yield base | {
-                "span_id": span_id,
-                "parent_span_id": trace.span_id,
-                "dpl.core.data_subject_id": pseudonym(key, subject_id),
-                "dpl.core.data_subject_id_type": SUBJECT_ID_TYPE,
-                "attributes": {"dpl.casusregie.action": trace.action, "dpl.casusregie.outcome": trace.outcome},
-            }
+            if span_id != trace.span_id:
+                yield (
+                    base
+                    | {"span_id": span_id, "parent_span_id": trace.span_id, "attributes": attributes}
+                    | (_subject(key, subject_id))
+                )
+
+
+def _subject(key: bytes, subject_id: str) -> dict[str, str]:
+    return {"dpl.core.data_subject_id": pseudonym(key, subject_id), "dpl.core.data_subject_id_type": SUBJECT_ID_TYPE}
 
 
 def lines(traces: list[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str) -> Iterator[str]:

@@ -104,6 +104,8 @@ class AccessLogProjection:
                         event.ended_at.isoformat(),
                     )
                 )
+                if event.subject_id is not None:  # the root record carries the first person touched
+                    subjects.append((event.originator_id.hex, event.span_id, event.subject_id, event.subject_type))
             elif isinstance(event, AccessTrace.SubjectTouched):
                 subjects.append((event.originator_id.hex, event.span_id, event.subject_id, event.subject_type))
         tx.executemany(

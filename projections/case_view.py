@@ -26,8 +26,14 @@ def _d(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def render_case(case: Case, opener: Opener, visibility: Visibility = FULL) -> dict[str, Any]:
-    """The case as a JSON-ready dict, showing only what ``visibility`` allows."""
+def render_case(
+    case: Case, opener: Opener, visibility: Visibility = FULL, erased: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The case as a JSON-ready dict, showing only what ``visibility`` allows.
+
+    ``erased`` holds the ids of members whose key was destroyed (a fact of the keyring, not
+    of the case's events).
+    """
     v = visibility
 
     def open_(sealed: Sealed | None) -> Any:
@@ -52,7 +58,10 @@ def render_case(case: Case, opener: Opener, visibility: Visibility = FULL) -> di
         "version": case.version,
     }
     if v.sees("members"):
-        doc["members"] = [_member(m, open_, identity=v.sees("identity")) for m in case.members.values()]
+        doc["members"] = [
+            _member(m, open_, identity=v.sees("identity"), erased=str(m.person_id) in erased)
+            for m in case.members.values()
+        ]
     if v.sees("signals"):
         doc["referring_worker"] = case.referring_worker
         doc["reason"] = open_(case.reason)
@@ -235,13 +244,13 @@ def render_case(case: Case, opener: Opener, visibility: Visibility = FULL) -> di
     return doc
 
 
-def _member(member: Any, open_: Callable[[Sealed | None], Any], *, identity: bool) -> dict[str, Any]:
+def _member(member: Any, open_: Callable[[Sealed | None], Any], *, identity: bool, erased: bool) -> dict[str, Any]:
     doc = {
         "person": member.ref,
         "role": member.role,
         "minor": member.minor,
         "name": open_(member.name),
-        "erased": member.erased,
+        "erased": erased,
         "restricted": member.restricted,
     }
     if identity:

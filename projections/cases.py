@@ -18,6 +18,7 @@ from eventsourcing.persistence import StoredEvent
 
 from casusregie.adapters.sql import Database, Tx
 from casusregie.domain.case import Case
+from casusregie.domain.erasure import Erasure
 from casusregie.projections.worklist import items_for
 
 DDL = (
@@ -74,7 +75,10 @@ class CaseProjection:
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         touched: dict[UUID, Case] = {}
+        erased: list[UUID] = []
         for notification_id, event in events:
+            if isinstance(event, Erasure.Recorded):
+                erased.extend(event.persons)
             if not isinstance(event, Case.Event):
                 continue
             case = touched.get(event.originator_id)
@@ -85,6 +89,7 @@ class CaseProjection:
                 follower.follow(tx, notification_id, event, case)
         for case in touched.values():
             self._store(tx, case)
+        tx.executemany("UPDATE regie_persons SET erased = 1 WHERE person_id = ?", [(str(p),) for p in erased])
 
     # --- state ------------------------------------------------------------------------
 
@@ -138,9 +143,9 @@ class CaseProjection:
             ],
         )
         tx.executemany(
-            "INSERT INTO regie_persons (person_id, ref, case_id, erased, restricted) VALUES (?,?,?,?,?) "
-            "ON CONFLICT (person_id) DO UPDATE SET erased = excluded.erased, restricted = excluded.restricted",
-            [(str(m.person_id), m.ref, key, int(m.erased), int(m.restricted)) for m in case.members.values()],
+            "INSERT INTO regie_persons (person_id, ref, case_id, erased, restricted) VALUES (?,?,?,0,?) "
+            "ON CONFLICT (person_id) DO UPDATE SET restricted = excluded.restricted",
+            [(str(m.person_id), m.ref, key, int(m.restricted)) for m in case.members.values()],
         )
 
     # --- queries ------------------------------------------------------------------------

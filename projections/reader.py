@@ -88,7 +88,8 @@ class Reader:
             self.session.deny("case.show", REGIE, Action.READ, visibility.reason, case)
         assert not isinstance(visibility, Refusal)
         shown = subjects_shown(case, visibility)
-        restricted = {m.person_id for m in case.members.values() if m.restricted and not m.erased}
+        erased = self.erased_members(case)
+        restricted = {m.person_id for m in case.members.values() if m.restricted and str(m.person_id) not in erased}
         reason, opener = "", self.open
         if restricted and restriction_ground is None:
             self.session.record_denial("case.show", REGIE, Action.READ, RESTRICTED, case.id, sorted(restricted))
@@ -105,7 +106,17 @@ class Reader:
                     f"unknown ground {restriction_ground!r}; art. 18(2) grounds: {', '.join(RESTRICTION_GROUNDS)}"
                 )
         self.session.log_read("case.show", REGIE, Action.READ, case.id, shown, reason=reason)
-        return render_case(case, opener, visibility)
+        return render_case(case, opener, visibility, erased)
+
+    def erased_members(self, case: Case) -> frozenset[str]:
+        """Members whose key was destroyed (one query for the whole household)."""
+        keyring = self.app.store.keyring
+        records = keyring.storage.get_many([person_key_id(m.person_id) for m in case.members.values()])
+        return frozenset(
+            str(m.person_id)
+            for m in case.members.values()
+            if (r := records.get(person_key_id(m.person_id))) is not None and r.is_shredded
+        )
 
     def case_list(self, everyone: bool = False) -> list[dict[str, Any]]:
         """The cases this user may see, with the main resident's name (logged as a read)."""
@@ -129,9 +140,17 @@ class Reader:
         rows = []
         for case, visibility in visible:
             name = self.household_name(case) if (case, visibility) in named else None
-            rows.append({"case": case.case_number, "status": str(case.status), "director": case.director,
-                         "team": case.team, "referred_on": case.referred_on.isoformat(), "household": name,
-                         "open_escalations": len(case.open_escalations)})
+            rows.append(
+                {
+                    "case": case.case_number,
+                    "status": str(case.status),
+                    "director": case.director,
+                    "team": case.team,
+                    "referred_on": case.referred_on.isoformat(),
+                    "household": name,
+                    "open_escalations": len(case.open_escalations),
+                }
+            )
         return rows
 
     def worklist(self, on: date, horizon_days: int = 14, everyone: bool = False) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
 from casusregie.commands.erasure import ErasePerson, RunRetention
-from casusregie.commands.keys import RotateMasterKey
+from casusregie.commands.keys import PurgeKeys, RotateMasterKey
 from casusregie.privacy_audit.queries import PrivacyReader
 
 
@@ -71,6 +71,13 @@ def keys() -> None:
 def keys_rotate(ctx: Context, as_json: bool) -> None:
     """Replace the master key; data keys are re-wrapped, events are not rewritten."""
     report(ctx, ctx.run(RotateMasterKey()), as_json)
+
+
+@keys.command("purge")
+@pass_ctx
+def keys_purge(ctx: Context) -> None:
+    """Rewrite the key table so destroyed keys leave no bytes behind (runs after erasures anyway)."""
+    report(ctx, ctx.run(PurgeKeys()))
 
 
 @click.command()
