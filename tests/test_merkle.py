@@ -41,7 +41,10 @@ def _vectors_dir() -> Path:
     override = os.environ.get("REGIE_VECTORS_DIR")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "rfc6962"
+    # A copy of the shared vectors travels with the repository (tests/vectors/rfc6962), so a
+    # clean checkout anywhere can run them; the workplace's ../shared copy is preferred when present.
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "vectors" / "rfc6962"
+    return shared if (shared / "inclusion.json").is_file() else Path(__file__).resolve().parent / "vectors" / "rfc6962"
 
 
 VECTORS = _vectors_dir()
