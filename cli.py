@@ -15,7 +15,7 @@ import click
 from pydantic import ValidationError
 
 from casusregie import __version__
-from casusregie.adapters.cli import admin, case, demo, info, plan, privacy, requests, views
+from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, views
 from casusregie.adapters.cli.common import Context
 from casusregie.domain.errors import AccessDenied, RegieError
 
@@ -46,7 +46,7 @@ def regie(
     ctx.call_on_close(context.close)
 
 
-for module in (admin, case, info, plan, views, privacy, requests, demo):
+for module in (admin, case, info, plan, views, privacy, requests, audit, demo):
     module.register(regie)
 
 

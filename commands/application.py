@@ -18,6 +18,7 @@ from eventsourcing.persistence import EventStore, PersistenceError, RecordConfli
 
 from casusregie.adapters import merkle_log
 from casusregie.adapters.backends import library_env
+from casusregie.adapters.checkpoint_files import auto_checkpoint
 from casusregie.adapters.mapper import RowBoundMapper, make_transcoder
 from casusregie.adapters.profile_file import load_profile_text
 from casusregie.adapters.store import Store
@@ -25,6 +26,7 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import Conflict, StoreProblem
 from casusregie.domain.profile import Profile
 from casusregie.domain.setup import Setup
+from casusregie.privacy_audit.verify import LogTampered
 
 
 class RegieApplication(Application[UUID]):
@@ -36,6 +38,7 @@ class RegieApplication(Application[UUID]):
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.alerts: list[str] = []
         super().__init__(env=library_env(store.location, create=store.created))
 
     def construct_env(self, name: str, env: Any = None) -> Any:
@@ -81,6 +84,7 @@ class RegieApplication(Application[UUID]):
         """Store everything in one transaction; on failure nothing is written."""
         try:
             self.save(*aggregates, extras=list(extras))
+            self._checkpoint_if_due()
         except RecordConflictError as exc:
             self.store.keyring.forget(list(new_keys))
             if _is_version_clash(exc):
@@ -94,6 +98,18 @@ class RegieApplication(Application[UUID]):
         except BaseException:
             self.store.keyring.forget(list(new_keys))
             raise
+
+    def _checkpoint_if_due(self) -> None:
+        """Sign a checkpoint every N records (profile ``checkpoint_every``), after the commit.
+
+        The write has committed by now; if the log no longer extends the last checkpoint, the
+        command must not look as if all is well, but undoing it is not possible either: the
+        alarm is kept for the caller to show (the CLI prints it on stderr).
+        """
+        try:
+            auto_checkpoint(self.store, self)
+        except LogTampered as exc:
+            self.alerts.append(f"ALARM: {exc} (run `regie audit verify`)")
 
     # --- set-up ----------------------------------------------------------------------------
 

@@ -82,6 +82,9 @@ class Context:
         return self.session().execute(command)
 
     def close(self) -> None:
+        if self._app is not None:
+            for alert in self._app.alerts:
+                click.echo(f"regie: {alert}", err=True)
         if self._store is not None:
             self._store.close()
 

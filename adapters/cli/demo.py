@@ -440,6 +440,10 @@ def demo(folder: Path) -> None:
     )
     s.run("privacy.pia", "request", "decide", reference, "--signatory", "P. Jansen", "--out", str(folder / "besluiten"))
 
+    console.print(Rule("9. the auditor signs a checkpoint and verifies that the log is complete and unaltered"))
+    s.run("audit.ali", "audit", "checkpoint")
+    s.run("audit.ali", "audit", "verify")
+
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
     click.echo(
@@ -449,5 +453,7 @@ def demo(folder: Path) -> None:
         f"regie report --from {ago(365)} --to {today.isoformat()}\n"
         f"regie --as mitros.jan case show {case}  # a partner sees only what Mitros may see\n"
         f"regie --as politie.ed case show {case}\n"
+        f"regie --as audit.ali audit replay {case} --as-of {today.isoformat()}\n"
+        f"regie --as privacy.pia request show {reference}\n"
         "regie --help"
     )

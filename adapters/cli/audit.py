@@ -1,0 +1,545 @@
+"""`regie audit …`: checkpoints, verification, proofs, offline bundles, and auditor replay.
+
+Who may run what: ``verify``, ``checkpoint``, ``prove`` and ``consistency`` an auditor or
+the functional administrator (beheerder); ``replay``, ``diff`` and ``bundle`` auditors
+only. Refusals are logged. ``verify-bundle`` needs no store at all (an outside auditor
+runs it on their own machine). A tampered log exits 1 with one line naming the first
+bad position; ``--json`` then still prints the full report on stdout first.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from casusregie.adapters.checkpoint_files import (
+    CheckpointFile,
+    choose_checkpoint,
+    read_checkpoint,
+    read_key_file,
+    read_verifier_key,
+    store_checkpoints,
+    write_checkpoint,
+)
+from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json
+from casusregie.adapters.merkle_log import MerkleReader
+from casusregie.domain.access import Action
+from casusregie.domain.errors import RegieError, ValidationFailed
+from casusregie.domain.roles import Role
+from casusregie.privacy_audit.proofs import (
+    ACCESS_TOPIC_PREFIX,
+    b64,
+    build_bundle,
+    case_records,
+    prove_consistency,
+    prove_inclusion,
+    resolve_record,
+    verify_bundle,
+)
+from casusregie.privacy_audit.replay import (
+    AUDIT_ACTIVITY,
+    diff_case,
+    parse_moment,
+    replay_case,
+    require_auditor,
+    resolve_case,
+)
+from casusregie.privacy_audit.verify import EXPLAIN, MISSING, LogTampered, Problem, VerifyReport, verify_store
+
+PROGRESS_FROM = 20_000  # show a progress bar from this many records on
+
+
+def register(root: click.Group) -> None:
+    if "audit" not in root.commands:
+        root.add_command(audit)
+
+
+@click.group()
+def audit() -> None:
+    """Tamper evidence and auditor replay (toezicht): checkpoints, verify, proofs, replay."""
+
+
+# --- helpers -------------------------------------------------------------------------------------------
+
+
+def _require_role(ctx: Context, name: str, roles: tuple[Role, ...]) -> None:
+    session = ctx.session()
+    if session.actor.role not in roles:
+        allowed = " or ".join(str(r) for r in roles)
+        session.deny(name, AUDIT_ACTIVITY, Action.READ, f"only {allowed} may run {name}")
+
+
+def _log(ctx: Context, name: str, action: Action = Action.READ, case_id: UUID | None = None) -> None:
+    """Record the audit action in the access log; on a damaged store, say so but go on."""
+    try:
+        ctx.session().log_read(name, AUDIT_ACTIVITY, action, case_id, [])
+    except RegieError as exc:
+        click.echo(f"regie: warning: this {name} could not be recorded in the access log: {exc}", err=True)
+
+
+@contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    if not enabled or total < PROGRESS_FROM:
+        yield None
+        return
+    bar = Progress(
+        TextColumn("verifying"),
+        BarColumn(),
+        TextColumn("{task.completed:,}/{task.total:,} records"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("verify", total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+def _case_number_of(ctx: Context, originator_id: str | None, topic: str | None) -> str | None:
+    """The case number a record belongs to: from the reference index, else by decrypting (best effort)."""
+    if not originator_id:
+        return None
+    try:
+        store = ctx.store()
+        with store.db.transaction(commit=False) as tx:
+            ref = tx.scalar("SELECT ref FROM regie_refs WHERE kind = 'case' AND aggregate_id = ?", (originator_id,))
+        if ref is not None:
+            return str(ref)
+        if topic and topic.startswith(ACCESS_TOPIC_PREFIX):
+            trace = ctx.app().repository.get(UUID(originator_id), version=1)
+            if trace.case_id is not None:
+                with store.db.transaction(commit=False) as tx:
+                    ref = tx.scalar(
+                        "SELECT ref FROM regie_refs WHERE kind = 'case' AND aggregate_id = ?", (str(trace.case_id),)
+                    )
+                return None if ref is None else str(ref)
+    except Exception:  # a damaged row must not stop the report
+        return None
+    return None
+
+
+def _version_gaps(ctx: Context, limit: int = 5) -> list[tuple[str, int]]:
+    """Aggregates whose versions skip one: where a deleted record belonged (best effort)."""
+    store = ctx.store()
+    try:
+        with store.db.transaction(commit=False) as tx:
+            rows = tx.execute(
+                "SELECT originator_id, max(originator_version), count(*) FROM stored_events "
+                "GROUP BY originator_id HAVING max(originator_version) <> count(*)"
+            ).fetchall()
+            out = []
+            for oid, _top, _n in rows[:limit]:
+                versions = {
+                    int(v)
+                    for (v,) in tx.execute(
+                        "SELECT originator_version FROM stored_events WHERE originator_id = ?", (oid,)
+                    ).fetchall()
+                }
+                gap = next(v for v in range(1, max(versions) + 1) if v not in versions)
+                out.append((str(UUID(str(oid))), gap))
+            return out
+    except Exception:
+        return []
+
+
+def _describe(ctx: Context, problem: Problem) -> dict[str, Any]:
+    """The problem with the case and record it belongs to, as far as can be told."""
+    data = problem.to_json()
+    record = problem.record
+    data["case"] = None
+    if record is not None and record.originator_id is not None:
+        data["case"] = _case_number_of(ctx, record.originator_id, record.topic)
+    elif problem.kind == MISSING:
+        gaps = _version_gaps(ctx)
+        if gaps:
+            data["possibly"] = [
+                {"originator_id": oid, "version": v, "case": _case_number_of(ctx, oid, None)} for oid, v in gaps
+            ]
+    return data
+
+
+def _one_line(report: VerifyReport, first: dict[str, Any]) -> str:
+    where = f"position {first['position']}" if first["position"] is not None else "the tree"
+    if first.get("end") is not None and first["kind"] not in ("truncated",):
+        where = f"positions {first['position']}..{first['end'] - 1}"
+    record = first.get("record") or {}
+    what = ""
+    if record.get("originator_id"):
+        what = f": record {record['record']} v{record['version']} of {record['originator_id']}"
+        if first.get("case"):
+            what += f" (case {first['case']})"
+    elif first.get("possibly"):
+        guess = first["possibly"][0]
+        what = f": probably version {guess['version']} of {guess['originator_id']}" + (
+            f" (case {guess['case']})" if guess.get("case") else ""
+        )
+    more = f"; {report.problem_count} problem(s) in all" if report.problem_count > 1 else ""
+    if record.get("originator_id"):
+        detail = ""
+    elif first["kind"] == MISSING:
+        detail = f" (it had notification id {record.get('notification_id')})"
+    else:
+        detail = f": {first['message']}"
+    return f"log tampered at {where}{what}: {EXPLAIN[first['kind']]}{detail}{more}"
+
+
+# --- checkpoint ----------------------------------------------------------------------------------------
+
+
+@audit.command("checkpoint")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    help="File (with a suffix) or folder; default the store's checkpoint folder.",
+)
+@json_option
+@pass_ctx
+def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
+    """Sign the current tree head and write it as a checkpoint outside the store; print its path."""
+    _require_role(ctx, "audit.checkpoint", (Role.AUDITOR, Role.BEHEERDER))
+    store = ctx.store()
+    path = write_checkpoint(store, ctx.app(), out)
+    checkpoint = read_checkpoint(path, read_verifier_key(store), store.origin).checkpoint
+    _log(ctx, "audit.checkpoint", Action.CREATE)
+    if as_json:
+        print_json(
+            {
+                "path": str(path),
+                "size": checkpoint.size,
+                "root": b64(checkpoint.root),
+                "timestamp": checkpoint.timestamp.isoformat(),
+                "origin": checkpoint.origin,
+            }
+        )
+    else:
+        click.echo(str(path))
+
+
+# --- verify ----------------------------------------------------------------------------------------------
+
+
+@audit.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Check against this checkpoint (default: every checkpoint in the store's folder).",
+)
+@json_option
+@pass_ctx
+def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> None:
+    """Recompute every leaf, node and root from the stored rows; name the first bad position."""
+    _require_role(ctx, "audit.verify", (Role.AUDITOR, Role.BEHEERDER))
+    store = ctx.store()
+    if checkpoint_file is not None:
+        checkpoints: list[CheckpointFile] = [read_checkpoint(checkpoint_file, read_verifier_key(store), store.origin)]
+    else:
+        checkpoints = store_checkpoints(store)
+    total = MerkleReader(store.db).head().size
+    with _progress(total, not as_json) as progress:
+        report = verify_store(store, [c.checkpoint for c in checkpoints], [c.label for c in checkpoints], progress)
+    first = report.first
+    described = None if first is None else _describe(ctx, first)
+    _log(ctx, "audit.verify")
+    data = report.to_json()
+    data["first_bad"] = described
+    if as_json:
+        print_json(data)
+    else:
+        _print_verify(report, checkpoints)
+    if described is not None:
+        raise LogTampered(_one_line(report, described))
+
+
+def _print_verify(report: VerifyReport, checkpoints: list[CheckpointFile]) -> None:
+    if report.ok:
+        click.echo(f"log verified: {report.records} records, tree size {report.size}, root {b64(report.root)}")
+    else:
+        click.echo(f"log does NOT verify: {report.problem_count} problem(s) in {report.records} records")
+        for problem in report.ordered_problems()[:10]:
+            click.echo(f"  {problem.kind} at {problem.position}: {problem.message}")
+    for check in report.checkpoints:
+        mark = "ok" if check.ok else "FAILS"
+        click.echo(f"checkpoint {check.source or check.checkpoint.size}: {mark}: {check.message}")
+    if not checkpoints:
+        click.echo(
+            "no checkpoint yet: a removed tail or a restored backup cannot be detected; "
+            "write one with `regie audit checkpoint`"
+        )
+    click.echo(f"({report.elapsed:.2f} s, {report.rate:,.0f} records/s)")
+
+
+# --- proofs ------------------------------------------------------------------------------------------------
+
+
+def _need_checkpoint(ctx: Context, given: Path | None) -> CheckpointFile:
+    store = ctx.store()
+    found = choose_checkpoint(store, given)
+    if found is None:
+        raise ValidationFailed(f"no checkpoint in {store.checkpoint_dir}: write one with `regie audit checkpoint`")
+    return found
+
+
+@audit.command("prove")
+@click.argument("record")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Prove against this checkpoint (default: the newest).",
+)
+@json_option
+@pass_ctx
+def audit_prove(ctx: Context, record: str, checkpoint_file: Path | None, as_json: bool) -> None:
+    """Inclusion proof of RECORD (a position, or <originator-id>:<version>) against a checkpoint."""
+    _require_role(ctx, "audit.prove", (Role.AUDITOR, Role.BEHEERDER))
+    store = ctx.store()
+    cp = _need_checkpoint(ctx, checkpoint_file)
+    found = resolve_record(store.db, record)
+    if found.position is None or found.leaf is None:
+        raise LogTampered(
+            f"record {found.record} v{found.version} of {found.originator_id} has no position in the "
+            "tree (inserted outside the application); run `regie audit verify`"
+        )
+    if found.recomputed_leaf() != found.leaf:
+        raise LogTampered(
+            f"record {found.record} v{found.version} of {found.originator_id} at position "
+            f"{found.position} does not match its leaf hash; run `regie audit verify`"
+        )
+    proof = prove_inclusion(MerkleReader(store.db).nodes, found.position, found.leaf, cp.checkpoint)
+    _log(ctx, "audit.prove")
+    data = {
+        "record": {
+            "position": found.position,
+            "originator_id": found.originator_id,
+            "version": found.version,
+            "topic": found.topic,
+            "record": found.record,
+        },
+        **proof.to_json(),
+        "checkpoint": cp.label,
+        "verified": True,
+    }
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"record {found.record} v{found.version} of {found.originator_id}")
+    click.echo(f"leaf index {proof.index} in tree size {proof.size} (checkpoint {cp.label})")
+    click.echo(f"leaf hash  {b64(proof.leaf)}")
+    for i, element in enumerate(proof.proof):
+        click.echo(f"proof[{i:2d}]  {b64(element)}")
+    click.echo(f"root       {b64(proof.root)}")
+    click.echo("verified: the record is in the signed log")
+
+
+@audit.command("consistency")
+@click.argument("checkpoint_a", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("checkpoint_b", type=click.Path(path_type=Path, dir_okay=False))
+@json_option
+@pass_ctx
+def audit_consistency(ctx: Context, checkpoint_a: Path, checkpoint_b: Path, as_json: bool) -> None:
+    """Prove that the older checkpoint's log is a prefix of the newer one's (from stored nodes)."""
+    _require_role(ctx, "audit.consistency", (Role.AUDITOR, Role.BEHEERDER))
+    store = ctx.store()
+    key = read_verifier_key(store)
+    a, b = (read_checkpoint(p, key, store.origin) for p in (checkpoint_a, checkpoint_b))
+    if a.size > b.size:
+        a, b = b, a
+    proof = prove_consistency(MerkleReader(store.db).nodes, a.checkpoint, b.checkpoint)
+    _log(ctx, "audit.consistency")
+    data = {"older": a.label, "newer": b.label, **proof.to_json(), "verified": True}
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"{a.label} (size {a.size}) is a prefix of {b.label} (size {b.size})")
+    for i, element in enumerate(proof.proof):
+        click.echo(f"proof[{i:2d}]  {b64(element)}")
+    click.echo("verified")
+
+
+# --- bundles -------------------------------------------------------------------------------------------------
+
+
+@audit.command("bundle")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Bundle file to write.")
+@click.option(
+    "--checkpoint",
+    "checkpoint_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Prove against this checkpoint (default: a fresh one, written now).",
+)
+@json_option
+@pass_ctx
+def audit_bundle(ctx: Context, case_ref: str, out: Path, checkpoint_file: Path | None, as_json: bool) -> None:
+    """Export what an outside auditor needs to verify CASE's records offline (no personal data)."""
+    session = ctx.session()
+    case = resolve_case(session, case_ref)  # no decryption: a damaged case still gets a clear verdict
+    require_auditor(session, "audit.bundle", case)
+    session.log_read("audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id, [])
+    store, app = ctx.store(), ctx.app()
+    key = read_verifier_key(store)
+    if checkpoint_file is None:
+        checkpoint_file = write_checkpoint(store, app)
+    cp = read_checkpoint(checkpoint_file, key, store.origin)
+    records, undecryptable = case_records(store.db, app.mapper.to_domain_event, case.id)
+    covered = [r for r in records if r.position is None or r.position < cp.size]
+    bundle = build_bundle(
+        covered,
+        MerkleReader(store.db).nodes,
+        case_id=case.id,
+        checkpoint_text=cp.text,
+        verifier_key=key,
+        about={
+            "case": case.case_number,
+            "store": store.origin,
+            "exported_by": session.actor.user_id,
+            "note": "labels in 'about' are not signed; everything else is checked by `regie audit verify-bundle`",
+        },
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(bundle, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary = {
+        "path": str(out),
+        "case": case.case_number,
+        "records": len(bundle["records"]),
+        "checkpoint_size": cp.size,
+        "newer_than_checkpoint": len(records) - len(covered),
+        "undecryptable_access_records": undecryptable,
+    }
+    if as_json:
+        print_json(summary)
+    else:
+        click.echo(
+            f"{out}: {summary['records']} records of case {case.case_number}, proven against the checkpoint "
+            f"of size {cp.size}"
+        )
+
+
+@audit.command("verify-bundle")
+@click.argument("bundle_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--key", "key", metavar="VKEY", help="Pin the verifier key (a key string or a file holding it).")
+@json_option
+def audit_verify_bundle(bundle_file: Path, key: str | None, as_json: bool) -> None:
+    """Check a bundle offline: signature, every leaf and inclusion proof. Needs no store."""
+    try:
+        data = json.loads(bundle_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValidationFailed(f"{bundle_file} is not a readable JSON bundle: {exc}") from None
+    pinned = None if key is None else read_key_file(key)
+    report = verify_bundle(data, pinned)
+    if as_json:
+        print_json(report.to_json())
+    elif report.ok:
+        cp = report.checkpoint
+        assert cp is not None
+        click.echo(
+            f"bundle verified: {report.case_events} case events and {report.access_records} access-log records "
+            f"of case {report.case_id} are in the log {cp.origin} of size {cp.size} signed at "
+            f"{cp.timestamp.isoformat()}"
+        )
+        if report.about:
+            labels = ", ".join(f"{k}={v}" for k, v in report.about.items() if k != "note")
+            click.echo(f"unverified labels: {labels}")
+    if not report.ok:
+        count = len(report.problems)
+        raise LogTampered(
+            f"bundle does not verify: {report.problems[0]}" + (f" (+{count - 1} more)" if count > 1 else "")
+        )
+
+
+# --- replay and diff -------------------------------------------------------------------------------------------
+
+
+@audit.command("replay")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--as-of", "as_of", metavar="TIME", help="ISO date (end of that day) or date-time, UTC; default now.")
+@click.option("--access", "with_access", is_flag=True, help="Also list the case's access-log records.")
+@json_option
+@pass_ctx
+def audit_replay(ctx: Context, case_ref: str, as_of: str | None, with_access: bool, as_json: bool) -> None:
+    """The case as it stood at a moment, and its history up to then (auditors)."""
+    moment = parse_moment(as_of)
+    data = replay_case(ctx.session(), case_ref, moment, with_access=with_access)
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"case {data['case']} as of {data['as_of']} ({data['events']} events)")
+    state = data["state"]
+    if state is None:
+        click.echo("  not yet referred at that moment")
+    else:
+        click.echo(
+            f"  status {state['status']}, director {state['director'] or '-'}, team {state['team'] or '-'}, "
+            f"involved: {', '.join(state['involved'])}",
+        )
+    _print_narrative(data["narrative"])
+    _print_access(data.get("access_log"))
+
+
+@audit.command("diff")
+@click.argument("case_ref", metavar="CASE")
+@click.argument("t1")
+@click.argument("t2")
+@click.option("--access", "with_access", is_flag=True, help="Also list the access-log records in between.")
+@json_option
+@pass_ctx
+def audit_diff(ctx: Context, case_ref: str, t1: str, t2: str, with_access: bool, as_json: bool) -> None:
+    """What changed in CASE between T1 and T2 (ISO dates or date-times, UTC)."""
+    data = diff_case(ctx.session(), case_ref, parse_moment(t1), parse_moment(t2), with_access=with_access)
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"case {data['case']}: from {data['from']} to {data['to']}")
+    _print_narrative(data["narrative"])
+    click.echo(f"{len(data['changes'])} field(s) changed:")
+    for change in data["changes"]:
+        click.echo(f"  {change['path']}: {_short(change['before'])} -> {_short(change['after'])}")
+    _print_access(data.get("access_log"))
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_narrative(entries: list[dict[str, Any]]) -> None:
+    for e in entries:
+        who = e["by"] or "-"
+        if e["role"]:
+            who += f" ({e['role_nl']}, {e['organisation']})"
+        on = f" [{e['business_date']}]" if e["business_date"] else ""
+        click.echo(f"{e['recorded_at']}{on} v{e['version']} {who}: {e['what']}")
+        extra = []
+        for key in ("to", "partner", "purpose", "legal_basis", "partner_legal_basis"):
+            if e.get(key):
+                extra.append(f"{key}: {e[key] if not isinstance(e[key], dict) else _short(e[key])}")
+        if "disclosed" in e:
+            disclosed = e["disclosed"]
+            if isinstance(disclosed, list):
+                disclosed = ", ".join(f"{d['category']} about {d['about']}" for d in disclosed)
+            extra.append(f"disclosed: {disclosed}")
+        if extra:
+            click.echo("    " + "; ".join(extra))
+
+
+def _print_access(access: Any) -> None:
+    if access is None:
+        return
+    if isinstance(access, str):
+        click.echo(f"access log: {access}")
+        return
+    click.echo(f"access log ({len(access)} records):")
+    for r in access:
+        click.echo(
+            f"  {r['at']} {r['by']} ({r['role']}, {r['organisation']}) {r['action']} {r['name']} "
+            f"[{r['activity']}] {r['outcome']}" + (f": {r['reason']}" if r["reason"] else ""),
+        )
