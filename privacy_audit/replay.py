@@ -279,11 +279,8 @@ class _Narrator:
             entry["legal_basis"] = request.get("legal_basis")
             entry["partner"] = request.get("partner")
             requester = request.get("by")
-            entry["to"] = {
-                "requested_by": requester,
-                "organisation": self.profile.organisation_id,
-                **({"role": self.who(requester)["role"]} if requester else {}),
-            }
+            role = f", {self.who(requester)['role']}" if requester else ""
+            entry["to"] = f"{self.profile.organisation_id} (requested by {requester}{role})"
         if name == "InformationDisclosed":
             entry["partner_legal_basis"] = data.pop("partner_legal_basis", "") or None
             items = data.pop("items", [])
