@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from casusregie.adapters.sql import Database, Tx
+from casusregie.adapters.sql import Tx
 from casusregie.domain.access import AccessTrace
+from casusregie.projections.runner import TableProjection
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS regie_access_traces (
@@ -68,19 +69,13 @@ class AccessRow:
     ended_at: str
 
 
-class AccessLogProjection:
+class AccessLogProjection(TableProjection):
+    ddl = DDL
+    tables = ("regie_access_traces", "regie_access_subjects")
     name = "access"
 
     def __init__(self, app: Any) -> None:
         self.app = app
-
-    def create_tables(self, db: Database, tx: Tx) -> None:
-        for statement in DDL:
-            tx.execute(db.ddl(statement))
-
-    def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM regie_access_traces")
-        tx.execute("DELETE FROM regie_access_subjects")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         traces, subjects = [], []

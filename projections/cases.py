@@ -16,9 +16,10 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from casusregie.adapters.sql import Database, Tx
+from casusregie.adapters.sql import Tx
 from casusregie.domain.case import Case
 from casusregie.domain.erasure import Erasure
+from casusregie.projections.runner import TableProjection
 from casusregie.projections.worklist import items_for
 
 DDL = (
@@ -55,23 +56,17 @@ DDL = (
 )
 
 
-class CaseProjection:
+class CaseProjection(TableProjection):
     """Case states, worklist items and persons, from Case events."""
 
+    ddl = DDL
+    tables = ("regie_case_views", "regie_worklist", "regie_persons")
     name = "cases"
 
     def __init__(self, app: Any, followers: Sequence[Any] = ()) -> None:
         self.app = app
         # Views that need the case state right after each event (the trail) follow this one.
         self.followers = list(followers)
-
-    def create_tables(self, db: Database, tx: Tx) -> None:
-        for statement in DDL:
-            tx.execute(db.ddl(statement))
-
-    def reset(self, tx: Tx) -> None:
-        for table in ("regie_case_views", "regie_worklist", "regie_persons"):
-            tx.execute(f"DELETE FROM {table}")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         touched: dict[UUID, Case] = {}

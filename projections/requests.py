@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from casusregie.adapters.sql import Database, Tx
+from casusregie.adapters.sql import Tx
 from casusregie.domain.subject_request import SubjectRequest
+from casusregie.projections.runner import TableProjection
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS regie_requests (
@@ -29,19 +30,13 @@ DDL = (
 )
 
 
-class RequestProjection:
+class RequestProjection(TableProjection):
+    ddl = DDL
+    tables = ("regie_requests", "regie_request_tasks")
     name = "requests"
 
     def __init__(self, app: Any) -> None:
         self.app = app
-
-    def create_tables(self, db: Database, tx: Tx) -> None:
-        for statement in DDL:
-            tx.execute(db.ddl(statement))
-
-    def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM regie_requests")
-        tx.execute("DELETE FROM regie_request_tasks")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         for _, event in events:

@@ -28,6 +28,21 @@ class Projection(Protocol):
     def reset(self, tx: Tx) -> None: ...
 
 
+class TableProjection:
+    """A projection whose state is its own tables: made from ``ddl``, emptied on a rebuild."""
+
+    ddl: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+
+    def create_tables(self, db: Database, tx: Tx) -> None:
+        for statement in self.ddl:
+            tx.execute(db.ddl(statement))
+
+    def reset(self, tx: Tx) -> None:
+        for table in self.tables:
+            tx.execute(f"DELETE FROM {table}")
+
+
 class LostRace(Exception):
     """Another process advanced the views first; the batch is rolled back and retried."""
 

@@ -18,9 +18,10 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from casusregie.adapters.sql import Database, Tx
+from casusregie.adapters.sql import Tx
 from casusregie.domain.case import Case
 from casusregie.privacy_audit.envelope import canonical, decrypt, encrypt
+from casusregie.projections.runner import TableProjection
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS regie_trail (
@@ -76,20 +77,15 @@ class TrailEntry:
         }
 
 
-class TrailProjection:
+class TrailProjection(TableProjection):
     """Trail entries from Case events (needs the case state before each event)."""
 
+    ddl = DDL
+    tables = ("regie_trail",)
     name = "trail"
 
     def __init__(self, app: Any) -> None:
         self.app = app
-
-    def create_tables(self, db: Database, tx: Tx) -> None:
-        for statement in DDL:
-            tx.execute(db.ddl(statement))
-
-    def reset(self, tx: Tx) -> None:
-        tx.execute("DELETE FROM regie_trail")
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         """Nothing here: the case projection calls ``follow`` with the state after each event."""
@@ -183,12 +179,11 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
     """The trail entries one case event gives, given the case state after it."""
     name = type(event).__name__
     municipality = profile.organisation_id
-    recorded = event.timestamp.isoformat(timespec="seconds")
     regie = profile.activity("regie-uitvoering")
     intake = profile.activity("aanmelding-toetsing")
 
-    def entry(
-        person: UUID,
+    def moved(
+        persons: list[UUID],
         on: date,
         kind: str,
         source: str,
@@ -197,155 +192,107 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
         basis: str,
         purpose: str,
         request: str | None = None,
-    ) -> TrailEntry:
-        return TrailEntry(
-            person,
-            case.id,
-            case.case_number,
-            on,
-            recorded,
-            kind,
-            source,
-            target,
-            categories,
-            basis,
-            purpose,
-            request,
-            name,
-        )
-
-    out: list[TrailEntry] = []
-    if name == "Referred":
-        for person in _members(case):
-            out.append(
-                entry(
-                    person,
-                    case.referred_on,
-                    "source",
-                    case.referring_org,
-                    municipality,
-                    ["identificatie", "huishouden", "signalen"],
-                    intake.legal_basis,
-                    intake.purpose,
-                )
-            )
-    elif name == "MemberAdded":
-        person = event.member["person_id"]
-        out.append(
-            entry(
+    ) -> list[TrailEntry]:
+        recorded = event.timestamp.isoformat(timespec="seconds")
+        return [
+            TrailEntry(
                 person,
-                event.on,
-                "source",
-                municipality,
-                municipality,
-                ["identificatie", "huishouden"],
-                regie.legal_basis,
-                regie.purpose,
+                case.id,
+                case.case_number,
+                on,
+                recorded,
+                kind,
+                source,
+                target,
+                categories,
+                basis,
+                purpose,
+                request,
+                name,
             )
+            for person in persons
+        ]
+
+    def shared_with(target: str, persons: list[UUID], categories: list[str], purpose: str) -> list[TrailEntry]:
+        """The municipality passing case data on, under the case-direction activity."""
+        on = event.held_on if name == "MeetingHeld" else event.on
+        return moved(persons, on, "disclosure", municipality, target, categories, regie.legal_basis, purpose)
+
+    everyone = _members(case)
+    if name == "Referred":
+        return moved(
+            everyone,
+            case.referred_on,
+            "source",
+            case.referring_org,
+            municipality,
+            ["identificatie", "huishouden", "signalen"],
+            intake.legal_basis,
+            intake.purpose,
         )
-    elif name == "CorporationConsentRequested":
-        for person in _members(case):
-            out.append(
-                entry(
-                    person,
-                    event.on,
-                    "disclosure",
-                    municipality,
-                    event.corporation,
-                    ["identificatie", "huishouden"],
-                    intake.legal_basis,
-                    "toestemming van de corporatie voor de aanpak (corporatiewoning)",
-                )
-            )
-    elif name == "InformationRequested":
-        for person in _members(case, event.subjects):
-            out.append(
-                entry(
-                    person,
-                    event.on,
-                    "disclosure",
-                    municipality,
-                    event.partner,
-                    ["identificatie"],
-                    event.legal_basis,
-                    event.purpose,
-                    event.request_id,
-                )
-            )
-    elif name == "InformationDisclosed":
+    if name == "MemberAdded":
+        return moved(
+            [event.member["person_id"]],
+            event.on,
+            "source",
+            municipality,
+            municipality,
+            ["identificatie", "huishouden"],
+            regie.legal_basis,
+            regie.purpose,
+        )
+    if name == "CorporationConsentRequested":
+        return moved(
+            everyone,
+            event.on,
+            "disclosure",
+            municipality,
+            event.corporation,
+            ["identificatie", "huishouden"],
+            intake.legal_basis,
+            "toestemming van de corporatie voor de aanpak (corporatiewoning)",
+        )
+    if name == "InformationRequested":
+        return moved(
+            _members(case, event.subjects),
+            event.on,
+            "disclosure",
+            municipality,
+            event.partner,
+            ["identificatie"],
+            event.legal_basis,
+            event.purpose,
+            event.request_id,
+        )
+    if name == "InformationDisclosed":
         request = case.requests[event.request_id]
+        out: list[TrailEntry] = []
         for item in event.items:
-            for person in _members(case, [item["subject"]] if item["subject"] is not None else None):
-                out.append(
-                    entry(
-                        person,
-                        event.on,
-                        "disclosure",
-                        request.partner,
-                        municipality,
-                        [item["category"]],
-                        event.partner_legal_basis or request.legal_basis,
-                        request.purpose,
-                        event.request_id,
-                    )
-                )
-    elif name == "MeetingHeld":
-        for partner in event.attended:
-            if partner == municipality:
-                continue
-            for person in _members(case):
-                out.append(
-                    entry(
-                        person,
-                        event.held_on,
-                        "disclosure",
-                        municipality,
-                        partner,
-                        ["signalen", "plan"],
-                        regie.legal_basis,
-                        "multidisciplinair overleg over de casus",
-                    )
-                )
-    elif name == "MeasureAgreed" and event.owner != municipality:
-        for person in _members(case, [event.subject] if event.subject is not None else None):
-            out.append(
-                entry(
-                    person,
-                    event.on,
-                    "disclosure",
-                    municipality,
-                    event.owner,
-                    ["identificatie", "plan"],
-                    regie.legal_basis,
-                    f"uitvoering maatregel {event.measure_id}",
-                )
+            about = _members(case, [item["subject"]] if item["subject"] is not None else None)
+            out += moved(
+                about,
+                event.on,
+                "disclosure",
+                request.partner,
+                municipality,
+                [item["category"]],
+                event.partner_legal_basis or request.legal_basis,
+                request.purpose,
+                event.request_id,
             )
-    elif name == "Escalated":
-        for person in _members(case):
-            out.append(
-                entry(
-                    person,
-                    event.on,
-                    "disclosure",
-                    municipality,
-                    event.level_name,
-                    ["signalen", "plan"],
-                    regie.legal_basis,
-                    f"opschaling naar niveau {event.level}",
-                )
-            )
-    elif name == "Closed" and event.handover_to:
-        for person in _members(case):
-            out.append(
-                entry(
-                    person,
-                    event.on,
-                    "disclosure",
-                    municipality,
-                    event.handover_to,
-                    ["identificatie", "plan"],
-                    regie.legal_basis,
-                    "warme overdracht en nazorg",
-                )
-            )
-    return out
+        return out
+    if name == "MeetingHeld":
+        return [
+            entry
+            for partner in event.attended
+            if partner != municipality
+            for entry in shared_with(partner, everyone, ["signalen", "plan"], "multidisciplinair overleg over de casus")
+        ]
+    if name == "MeasureAgreed" and event.owner != municipality:
+        about = _members(case, [event.subject] if event.subject is not None else None)
+        return shared_with(event.owner, about, ["identificatie", "plan"], f"uitvoering maatregel {event.measure_id}")
+    if name == "Escalated":
+        return shared_with(event.level_name, everyone, ["signalen", "plan"], f"opschaling naar niveau {event.level}")
+    if name == "Closed" and event.handover_to:
+        return shared_with(event.handover_to, everyone, ["identificatie", "plan"], "warme overdracht en nazorg")
+    return []

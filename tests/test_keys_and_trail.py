@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from helpers import World
-from scenarios import first_person, measure, police_disclosure, taken_on_case
+from scenarios import day, first_person, measure, police_disclosure, taken_on_case
 
 from casusregie.adapters.store import open_store
+from casusregie.commands.meetings import HoldMeeting, ScheduleMeeting
 from casusregie.privacy_audit.rotation import pending_file, rotate_master_key
 from casusregie.projections.reader import Reader
 
@@ -78,6 +79,8 @@ def test_the_trail_answers_per_person_case_and_partner(world: World, cli: Any) -
     case = taken_on_case(world)
     police_disclosure(world, case)
     measure(world, case, owner="lister")
+    meeting = world.run("anna", ScheduleMeeting(case=case, date=day(8), participants=["politie"])).data["meeting"]
+    world.run("anna", HoldMeeting(case=case, meeting=meeting, attended=["politie"], minutes="overleg", on=day(9)))
     person = first_person(world, case)
     world.store.close()
     by_person = cli("trail", "--person", person, "--json", user="pim").json()
@@ -87,6 +90,9 @@ def test_the_trail_answers_per_person_case_and_partner(world: World, cli: Any) -
     assert ("gemeente-utrecht", "politie", ("identificatie",)) in moves  # who the request was about
     assert ("politie", "gemeente-utrecht", ("politie.meldingen",)) in moves  # the police's answer
     assert ("gemeente-utrecht", "lister", ("identificatie", "plan")) in moves  # a measure for Lister
+    assert ("gemeente-utrecht", "politie", ("signalen", "plan")) in moves  # the police at the MDO
+    mdo = next(e for e in by_person if e["event"] == "MeetingHeld")
+    assert mdo["on"] == day(9).isoformat()
     police = next(e for e in by_person if e["from"] == "politie")
     assert (police["purpose"], police["legal_basis"], police["request"]) == ("zicht op overlast", "Wpg art. 20", "R1")
     assert all(e["person"] == person for e in by_person)
