@@ -285,3 +285,24 @@ def assess_intake(s: Session, cmd: AssessIntake) -> Result:
         f"case {case.case_number} {verdict} the criteria: {len(assessment.get('criteria_met', []))} "
         f"hold, {assessment.get('threshold')} needed{extra}"
     )
+
+
+class RecordHomeVisit(CaseCommand):
+    """The chair visited the client at home, or invited them (huisbezoek; Zwolle, seed 004)."""
+
+    name: ClassVar[str] = "case.home-visit"
+    activity: ClassVar[str] = INTAKE
+    action: ClassVar[Action] = Action.UPDATE
+    invited: bool = False
+    note: str | None = Field(default=None, max_length=5000)
+
+
+@handles(RecordHomeVisit)
+def record_home_visit(s: Session, cmd: RecordHomeVisit) -> Result:
+    case = s.case(cmd.case)
+    s.require(directs(s.actor, case), cmd, "only the case's director records the home visit", case)
+    case.record_home_visit(
+        cmd.invited, s.seal_case_text(case.id, "home_visit", cmd.note), cmd.on, s.actor.user_id, s.profile
+    )
+    s.commit(cmd, case, case=case)
+    return Result(f"{'invitation' if cmd.invited else 'home visit'} recorded for case {case.case_number}")

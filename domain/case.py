@@ -175,6 +175,7 @@ class Case(Aggregate):
         self.next_evaluation: date | None = None
         self.next_casusoverleg: date | None = None
         self.counters: dict[str, int] = {}
+        self.home_visits: list[dict[str, Any]] = []
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -297,6 +298,20 @@ class Case(Aggregate):
     def _corporation_consent_answered(self, consent: bool, on: date, by: str) -> None:
         assert self.corporation_consent is not None
         self.corporation_consent.update(answer=consent, answered_on=on, answered_by=by)
+
+    # --- home visit (huisbezoek, Zwolle) ------------------------------------------------------
+
+    def record_home_visit(self, invited: bool, note: Sealed | None, on: date, by: str, profile: Profile) -> None:
+        """The chair visits the client at home, or invites them to come (seed 004)."""
+        self._require_open()
+        if not profile.intake.home_visit:
+            raise DomainRuleViolation("this approach has no home visit at intake")
+        self._not_before_referral(on, "the home visit")
+        self._home_visited(invited=invited, note=note, on=on, by=by)
+
+    @event("HomeVisited")
+    def _home_visited(self, invited: bool, note: Sealed | None, on: date, by: str) -> None:
+        self.home_visits.append({"invited": invited, "note": note, "on": on, "by": by})
 
     # --- intake assessment (toetsing) -----------------------------------------------------
 

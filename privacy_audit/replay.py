@@ -79,6 +79,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "Closed": ("case closed", "afgesloten"),
     "Reopened": ("case reopened", "heropend"),
     "MemberErased": ("a person's data erased", "gegevens gewist"),
+    "HomeVisited": ("home visit or invitation by the chair", "huisbezoek"),
     "HouseholdErased": ("the household's data erased", "gegevens huishouden gewist"),
     "Erasure.Recorded": ("personal data erased by destroying the key", "gegevens gewist (crypto-shredding)"),
     "MemberRectified": ("a person's data rectified", "gegevens gerectificeerd"),

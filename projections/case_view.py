@@ -79,6 +79,11 @@ def render_case(
             if case.corporation_consent is None
             else {k: (_d(x) if isinstance(x, date) else x) for k, x in case.corporation_consent.items()}
         )
+    if v.sees("assessment") and case.home_visits:
+        doc["home_visits"] = [
+            {"on": _d(h["on"]), "by": h["by"], "invited": h["invited"], "note": open_(h["note"])}
+            for h in case.home_visits
+        ]
     if v.sees("assessment") and case.assessment is not None:
         a = case.assessment
         doc["assessment"] = {

@@ -109,8 +109,10 @@ def make_world(settings: Settings, profile_name: str = "utrecht") -> World:
     profile, text = resolve_profile(profile_name)
     initialise(app, profile, text, "admin")
     world = World(settings, store, app)
+    partners = {p.id for p in profile.partners}
     for user_id, role, org, team in USERS:
-        world.run("admin", AddUser(user_id=user_id, role=role, organisation=org, team=team))
+        if org is None or org in partners:  # the partner users exist in profiles that have their organisation
+            world.run("admin", AddUser(user_id=user_id, role=role, organisation=org, team=team))
     return world
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
-from helpers import World
+from helpers import World, make_world
 from pydantic import ValidationError
 from scenarios import START, day, first_person, measure, police_disclosure, refer, take_on, taken_on_case
 
+from casusregie.adapters.config import Settings
 from casusregie.commands.closure import CloseCase, ReopenCase
 from casusregie.commands.decision import DeclineCase, InformResidents, TakeOn, WithholdLetter
 from casusregie.commands.escalation import Escalate, ResolveEscalation
@@ -23,8 +25,10 @@ from casusregie.commands.plan import (
     RevisePlan,
     SetGoal,
 )
-from casusregie.commands.referral import AssessIntake, MemberInput
+from casusregie.commands.referral import AssessIntake, MemberInput, RecordConsent, RecordHomeVisit, ReferCase
+from casusregie.commands.users import AddUser
 from casusregie.domain.errors import AccessDenied, DomainRuleViolation, NotFound, ValidationFailed
+from casusregie.domain.roles import Role
 from casusregie.projections.reader import Reader
 
 
@@ -345,3 +349,46 @@ def test_directors_act_on_their_own_or_their_teams_cases_only(world: World) -> N
     world.run("carla", InvolvePartner(case=case, partner="lister", on=day(5)))  # same team (west)
     with pytest.raises(AccessDenied, match="director"):
         world.run("bram", InvolvePartner(case=case, partner="politie", on=day(5)))  # team oost
+
+
+def test_zwolle_home_visit_consent_at_take_on_and_a_signed_plan(tmp_path: Path) -> None:
+    """Zwolle (seed 004): the chair visits at home, the client consents before take-on and signs the plan."""
+    world = make_world(
+        Settings(store=str(tmp_path / "zwolle.db"), key_dir=tmp_path / "keys", checkpoint_dir=None, config_file=None),
+        "zwolle",
+    )
+    world.run("admin", AddUser(user_id="jos", role=Role.PARTNER, organisation="swz"))
+    case = world.run(
+        "jos",
+        ReferCase(
+            referring_org="swz",
+            referring_worker="W. de Wit",
+            reason="dreigende huisuitzetting",
+            problems={"gezin": "spanningen"},
+            members=[MemberInput(name="K. Zwolle", birth_date=date(1980, 1, 1))],
+            director="anna",
+            on=day(0),
+        ),
+    ).data["case"]
+    world.run("anna", RecordHomeVisit(case=case, note="cliënt stemt in met bemiddeling", on=day(1)))
+    world.run(
+        "anna", AssessIntake(case=case, criteria=["multiprobleemhuishouden", "overlast-of-huisuitzetting"], on=day(2))
+    )
+    with pytest.raises(DomainRuleViolation, match="consent is required"):
+        world.run("anna", TakeOn(case=case, on=day(3)))
+    world.run("anna", RecordConsent(case=case, given=True, on=day(3)))
+    world.run("anna", TakeOn(case=case, on=day(3)))
+    world.run("anna", SetGoal(case=case, life_domain="gezin", description="rust in huis", on=day(4)))
+    with pytest.raises(DomainRuleViolation, match="signature"):
+        world.run("anna", RecordAgreement(case=case, on=day(5)))
+    world.run("anna", RecordAgreement(case=case, signed=True, on=day(5)))
+    view = Reader(world.session("anna")).case(case)
+    assert view["home_visits"][0]["note"] == "cliënt stemt in met bemiddeling"
+    assert view["plan"]["revisions"][0]["client_signed"] is True
+    world.store.close()
+
+
+def test_the_home_visit_belongs_to_approaches_that_have_one(world: World) -> None:
+    case = refer(world)
+    with pytest.raises(DomainRuleViolation, match="no home visit"):
+        world.run("anna", RecordHomeVisit(case=case, on=day(1)))

@@ -177,6 +177,17 @@ def case_corporation_answer(case_ref: str, consent: bool, on: Any) -> dict[str, 
     return {"case": case_ref, "consent": consent, "on": day(on)}
 
 
+@case.command("home-visit")
+@click.argument("case_ref", metavar="CASE")
+@click.option("--invited", is_flag=True, help="The client was invited rather than visited at home.")
+@click.option("--note", help="What was agreed (e.g. the client agrees to mediation).")
+@on_option
+@case_command(referral.RecordHomeVisit)
+def case_home_visit(case_ref: str, invited: bool, note: str | None, on: Any) -> dict[str, Any]:
+    """Record the chair's home visit or invitation (huisbezoek; Zwolle)."""
+    return {"case": case_ref, "invited": invited, "note": note, "on": day(on)}
+
+
 @case.command("assess")
 @click.argument("case_ref", metavar="CASE")
 @click.option("--criterion", "criteria", multiple=True, metavar="ID", help="A criterion that holds (repeat).")
@@ -332,8 +343,15 @@ def case_list(ctx: Context, everyone: bool, as_json: bool) -> None:
         return
     table = Table("case", "household", "status", "director", "team", "referred", "escalations")
     for r in rows:
-        table.add_row(r["case"], r["household"] or "-", r["status"], r["director"] or "-", r["team"] or "-",
-                      r["referred_on"], str(r["open_escalations"] or ""))
+        table.add_row(
+            r["case"],
+            r["household"] or "-",
+            r["status"],
+            r["director"] or "-",
+            r["team"] or "-",
+            r["referred_on"],
+            str(r["open_escalations"] or ""),
+        )
     ctx.console.print(table if rows else "no cases")
 
 
