@@ -1,0 +1,49 @@
+"""The benchmark harness runs end to end: `python -m benchmarks --quick` on SQLite, foundation only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIGURES = ("commands_per_s", "command_p50_ms", "command_p99_ms", "events_per_command", "replay_events_per_s")
+
+
+@pytest.mark.slow
+def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--backends",
+            "sqlite",
+            "--only",
+            "foundation",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "foundation" in done.stdout
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["meta"]["quick"] is True
+    assert results["meta"]["backends"] == ["sqlite"]
+    figures = results["foundation"]["backends"]["sqlite"]["figures"]
+    for key in FIGURES:
+        assert set(figures[key]) >= {"label", "bare", "project", "ratio"}, key
+        assert figures[key]["bare"] > 0, key
+        assert figures[key]["project"] > 0, key
+        assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"])
+    assert figures["events_per_command"]["bare"] == 1
