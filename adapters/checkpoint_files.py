@@ -235,7 +235,13 @@ def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Pa
     return target
 
 
+HEAD_SIZE = "merkle_head_size"  # store.extra: the tree size this process last wrote, if any
+
+
 def _head_size(store: Any) -> int:
+    known = store.extra.pop(HEAD_SIZE, None)
+    if known is not None:
+        return int(known)
     with store.db.transaction(commit=False) as tx:
         size = tx.scalar("SELECT size FROM regie_merkle_head WHERE id = 1")
     return int(size or 0)

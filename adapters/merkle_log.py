@@ -72,8 +72,8 @@ def read_head(tx: Tx) -> Frontier:
     return Frontier() if row is None else Frontier.from_bytes(bytes(row[1]))
 
 
-def append(tx: Tx, stored_events: Sequence[StoredEvent], notification_ids: Sequence[int]) -> None:
-    """Give each newly inserted record its position, leaf and completed nodes."""
+def append(tx: Tx, stored_events: Sequence[StoredEvent], notification_ids: Sequence[int]) -> int:
+    """Give each newly inserted record its position, leaf and completed nodes; returns the new tree size."""
     frontier = read_head(tx)
     leaves: list[tuple[int, int, bytes]] = []
     nodes: list[tuple[int, int, bytes]] = []
@@ -89,6 +89,7 @@ def append(tx: Tx, stored_events: Sequence[StoredEvent], notification_ids: Seque
         "ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier",
         (frontier.size, frontier.to_bytes()),
     )
+    return frontier.size
 
 
 class MerkleReader:

@@ -18,7 +18,7 @@ from eventsourcing.persistence import EventStore, PersistenceError, RecordConfli
 
 from casusregie.adapters import merkle_log
 from casusregie.adapters.backends import library_env
-from casusregie.adapters.checkpoint_files import auto_checkpoint
+from casusregie.adapters.checkpoint_files import HEAD_SIZE, auto_checkpoint
 from casusregie.adapters.mapper import RowBoundMapper, make_transcoder
 from casusregie.adapters.profile_file import load_profile_text
 from casusregie.adapters.store import Store
@@ -55,7 +55,13 @@ class RegieApplication(Application[UUID]):
         return RowBoundMapper(make_transcoder(), self.store.keyring, self.store.row_key_id, self.store.name)
 
     def construct_recorder(self) -> Any:
-        return self.store.factory.event_recorder(merkle_log.append)
+        extra = self.store.extra
+
+        def append(tx: Any, stored_events: Any, notification_ids: Any) -> None:
+            # The tree size as of this (uncommitted) insert: lets the checkpoint check skip a query.
+            extra[HEAD_SIZE] = merkle_log.append(tx, stored_events, notification_ids)
+
+        return self.store.factory.event_recorder(append)
 
     def construct_snapshot_store(self) -> EventStore[UUID]:
         return EventStore(mapper=self.mapper, recorder=self.factory.aggregate_recorder(purpose="snapshots"))

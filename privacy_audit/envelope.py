@@ -47,16 +47,19 @@ def canonical(*parts: str | bytes | int) -> bytes:
 
     Used for associated data, where ("ab", "c") and ("a", "bc") must differ.
     """
-    out = bytearray()
+    chunks = []
     for part in parts:
-        if isinstance(part, int):
-            tag, raw = b"i", str(part).encode()
-        elif isinstance(part, str):
-            tag, raw = b"s", part.encode()
+        if isinstance(part, str):
+            raw, tag = part.encode(), b"s"
+        elif isinstance(part, int):
+            raw, tag = str(part).encode(), b"i"
         else:
-            tag, raw = b"b", bytes(part)
-        out += tag + struct.pack(">I", len(raw)) + raw
-    return bytes(out)
+            raw, tag = bytes(part), b"b"
+        chunks += (tag, _LENGTH(len(raw)), raw)
+    return b"".join(chunks)
+
+
+_LENGTH = struct.Struct(">I").pack
 
 
 Key = bytes | AESGCM  # raw key bytes, or a prepared AESGCM (cached by the keyring: no key schedule per call)

@@ -50,11 +50,15 @@ class LostRace(Exception):
 class ViewRunner:
     """Keeps every projection in step with the notification log."""
 
-    def __init__(self, app: Any, projections: Sequence[Projection], batch_size: int = 500) -> None:
+    def __init__(
+        self, app: Any, projections: Sequence[Projection], page_size: int = 500, commit_every: int = 10_000
+    ) -> None:
         self.app = app
         self.db: Database = app.store.db
         self.projections = list(projections)
-        self.batch_size = batch_size
+        self.page_size = page_size
+        # Events applied per transaction: a case touched many times in a chunk is stored once.
+        self.commit_every = commit_every
         self._ready = False
 
     def ensure_tables(self) -> None:
@@ -84,15 +88,12 @@ class ViewRunner:
         applied = 0
         while True:
             start = self.position()
-            notifications = self.app.recorder.select_notifications(
-                start=start, limit=self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
+            events, end = self._read_chunk(start)
+            if not events:
                 return applied
-            events = [(n.id, self.app.mapper.to_domain_event(n)) for n in notifications]
             try:
                 with self.db.transaction(commit=True) as tx:
-                    self._advance(tx, start, notifications[-1].id)
+                    self._advance(tx, start, end)
                     for projection in self.projections:
                         projection.apply(tx, events)
             except LostRace:
@@ -100,6 +101,18 @@ class ViewRunner:
             applied += len(events)
             if progress is not None:
                 progress(len(events))
+
+    def _read_chunk(self, start: int) -> tuple[list[tuple[int, Any]], int]:
+        """Up to ``commit_every`` decoded events after ``start``, read a page at a time."""
+        events: list[tuple[int, Any]] = []
+        cursor = start
+        while len(events) < self.commit_every:
+            page = self.app.recorder.select_notifications(start=cursor, limit=self.page_size, inclusive_of_start=False)
+            if not page:
+                break
+            events += [(n.id, self.app.mapper.to_domain_event(n)) for n in page]
+            cursor = page[-1].id
+        return events, cursor
 
     @staticmethod
     def _advance(tx: Tx, start: int, end: int) -> None:
