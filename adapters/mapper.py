@@ -31,7 +31,7 @@ from casusregie.domain.errors import StoreProblem
 from casusregie.domain.sealed import Sealed
 from casusregie.domain.subject_request import Withholding
 from casusregie.privacy_audit.envelope import DecryptionFailed, canonical, decrypt, encrypt, key_id_of
-from casusregie.privacy_audit.keyring import Keyring, KeyShredded
+from casusregie.privacy_audit.key_hierarchy import Keyring, KeyShredded
 
 
 class DateAsISO(Transcoding):

@@ -37,7 +37,7 @@ from casusregie.adapters.person_index import INDEX_KEY_ID, PersonIndex
 from casusregie.adapters.sql import Database
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.privacy_audit import checkpoint
-from casusregie.privacy_audit.keyring import Keyring
+from casusregie.privacy_audit.key_hierarchy import Keyring
 from casusregie.privacy_audit.rotation import resume_interrupted_rotation
 
 FORMAT_VERSION = "1"

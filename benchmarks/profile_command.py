@@ -47,7 +47,7 @@ PHASES: tuple[tuple[str, list[tuple[str, str]]], ...] = (
     ("  decrypt + decode events", [("adapters/mapper.py", "to_domain_event"), ("persistence.py", "to_domain_event")]),
     ("  library's isinstance(Protocol) assert", [("typing.py", "__instancecheck__")]),
     ("authorise (acts_for)", [("commands/authorization.py", "acts_for")]),
-    ("seal note (per-person key)", [("privacy_audit/keyring.py", "seal")]),
+    ("seal note (per-person key)", [("privacy_audit/key_hierarchy.py", "seal")]),
     ("build access record", [("privacy_audit/access_log.py", "build_trace")]),
     ("app.save", [("eventsourcing/application.py", "save")]),
     (

@@ -30,7 +30,7 @@ from casusregie.domain.sealed import person_key_id
 from casusregie.domain.subject_request import ARTICLES, WBP_UNTIL, RequestKind, SubjectRequest
 from casusregie.privacy_audit.decision_document import AccessDecision, Address
 from casusregie.privacy_audit.inzage import Compiled, assemble, compile_answer
-from casusregie.privacy_audit.keyring import KeyShredded
+from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.projections.access import AccessLogProjection
 from casusregie.projections.reader import Reader
 from casusregie.projections.trail import TrailProjection

@@ -26,7 +26,7 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import ROLE_NAMES_NL, Role
 from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.keyring import KeyShredded
+from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Refusal, Visibility, case_visibility
 from casusregie.privacy_audit.proofs import access_traces_of_case
 from casusregie.projections.case_view import REDACTED, render_case

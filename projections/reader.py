@@ -19,7 +19,7 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
-from casusregie.privacy_audit.keyring import KeyShredded
+from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.privacy_audit.need_to_know import Refusal, case_visibility
 from casusregie.projections.case_view import render_case, subjects_shown
 from casusregie.projections.cases import CaseProjection

@@ -16,6 +16,7 @@ from casusregie.adapters.sql import Database, Tx
 
 POSITION_DDL = "CREATE TABLE IF NOT EXISTS regie_view_position (name TEXT PRIMARY KEY, position {bigint} NOT NULL)"
 RUNNER = "views"
+ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
 
 
 class Projection(Protocol):
@@ -101,6 +102,15 @@ class ViewRunner:
             applied += len(events)
             if progress is not None:
                 progress(len(events))
+            if applied >= ANALYZE_AFTER and applied - len(events) < ANALYZE_AFTER:
+                self.analyze()
+
+    def analyze(self) -> None:
+        """Refresh the planner's statistics after a large catch-up, so lookups by person stay indexed."""
+        with self.db.transaction(commit=True) as tx:
+            for projection in self.projections:
+                for table in getattr(projection, "tables", ()):
+                    tx.execute(f"ANALYZE {table}")
 
     def _read_chunk(self, start: int) -> tuple[list[tuple[int, Any]], int]:
         """Up to ``commit_every`` decoded events after ``start``, read a page at a time."""

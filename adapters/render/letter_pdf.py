@@ -98,8 +98,11 @@ _CORE_MAP = {
 log = logging.getLogger(__name__)
 
 
+BUNDLED_FONTS = Path(__file__).resolve().parent / "fonts"  # DejaVu Sans ships with casusregie (free licence)
+
+
 def _candidate_dirs() -> list[Path]:
-    dirs = list(SYSTEM_FONT_DIRS)
+    dirs = [BUNDLED_FONTS, *SYSTEM_FONT_DIRS]
     # matplotlib ships DejaVu Sans; use it where it happens to be installed.
     spec = importlib.util.find_spec("matplotlib")
     if spec is not None and spec.submodule_search_locations:
