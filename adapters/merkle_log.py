@@ -14,7 +14,7 @@ here, so erasure never breaks verification.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -122,23 +122,3 @@ class MerkleReader:
                 ).fetchall():
                     found[(level, idx)] = bytes(value)
         return found
-
-    def leaf_rows(self, batch: int = 5000) -> Iterator[tuple[int, int, bytes]]:
-        """All (position, notification_id, leaf) in position order, streamed in batches."""
-        last = -1
-        while True:
-            with self.db.transaction(commit=False) as tx:
-                rows = tx.execute(
-                    "SELECT position, notification_id, leaf FROM regie_merkle_leaves "
-                    "WHERE position > ? ORDER BY position LIMIT ?",
-                    (last, batch),
-                ).fetchall()
-            if not rows:
-                return
-            for position, notification_id, leaf in rows:
-                yield position, notification_id, bytes(leaf)
-            last = rows[-1][0]
-
-    def position_of(self, notification_id: int) -> int | None:
-        with self.db.transaction(commit=False) as tx:
-            return tx.scalar("SELECT position FROM regie_merkle_leaves WHERE notification_id = ?", (notification_id,))

@@ -74,15 +74,3 @@ class Database:
     def transaction(self, *, commit: bool = True) -> Iterator[Tx]:
         with self.datastore.transaction(commit=commit) as cursor:
             yield Tx(cursor, self.dialect)
-
-    def table_exists(self, name: str) -> bool:
-        with self.transaction(commit=False) as tx:
-            if self.dialect == "sqlite":
-                found = tx.scalar("SELECT count(*) FROM sqlite_master WHERE type='table' AND name=?", (name,))
-            else:
-                found = tx.scalar(
-                    "SELECT count(*) FROM information_schema.tables "
-                    "WHERE table_schema = current_schema() AND table_name = ?",
-                    (name,),
-                )
-        return bool(found)

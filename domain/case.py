@@ -9,7 +9,6 @@ profile that may have changed since.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 from enum import StrEnum
 from typing import Any
@@ -1005,13 +1004,3 @@ STATE_TYPES: tuple[type, ...] = (
     Escalation,
     Closure,
 )
-
-
-def member_payload(member: Member) -> dict[str, Any]:
-    """A member as it travels inside an event."""
-    return asdict(member) | {
-        "name": member.name,
-        "birth_date": member.birth_date,
-        "bsn": member.bsn,
-        "address": member.address,
-    }

@@ -107,17 +107,6 @@ class Keyring:
             prepared = self._ciphers[key_id] = AESGCM(self.key(key_id))
         return prepared
 
-    def preload(self, key_ids: list[str]) -> None:
-        """Unwrap many keys with one query (views over many persons)."""
-        missing = [k for k in dict.fromkeys(key_ids) if k not in self._cache]
-        if not missing:
-            return
-        records = self.storage.get_many(missing)
-        for key_id in missing:
-            record = records.get(key_id)
-            if record is not None and not record.is_shredded:
-                self._unwrap(key_id, record)
-
     def _unwrap(self, key_id: str, record: KeyRecordLike | None) -> bytes:
         if record is None:
             raise StoreProblem(f"store {self._store_name} has no key {key_id}")

@@ -13,12 +13,12 @@ from uuid import UUID
 from casusregie.adapters.person_index import INDEX_KEY_ID, terms
 from casusregie.commands.authorization import directs
 from casusregie.domain.access import Action
-from casusregie.domain.errors import NotFound, ValidationFailed
+from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit import ldv
 from casusregie.projections.access import AccessLogProjection
 from casusregie.projections.reader import Reader
-from casusregie.projections.trail import TrailEntry, TrailProjection
+from casusregie.projections.trail import TrailProjection
 
 RIGHTS = "rechten-betrokkenen"
 AUDIT = "toezicht-audit"
@@ -68,12 +68,6 @@ class PrivacyReader(Reader):
         refs = self._person_refs(subjects)
         return [e.as_dict(refs.get(e.person_id)) for e in entries]
 
-    def trail_entries(self, person_id: UUID) -> list[TrailEntry]:
-        """Raw entries for compiling an access answer (the caller logs the read)."""
-        self.runner.catch_up()
-        with self.app.store.db.transaction(commit=False) as tx:
-            return self.trails.query(tx, person=person_id)
-
     def find(self, name: str | None, born: date | None, bsn: str | None) -> list[dict[str, Any]]:
         """Search persons by name, date of birth and/or BSN through the blind index."""
         actor = self.session.actor
@@ -105,12 +99,6 @@ class PrivacyReader(Reader):
             for p in found
             if p in rows
         ]
-
-    def require_person(self, ref: str) -> tuple[UUID, UUID]:
-        try:
-            return self.session.person(ref)
-        except NotFound:
-            raise NotFound(f"unknown person {ref}") from None
 
     # --- the access log ---------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
-from uuid import UUID
 
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
@@ -248,8 +247,3 @@ class Reader:
     def household_name(self, case: Case) -> str:
         main = next(iter(case.members.values()), None)
         return "" if main is None else str(self.open(main.name))
-
-    def person_ids(self, case_id: UUID) -> list[UUID]:
-        with self.app.store.db.transaction(commit=False) as tx:
-            rows = tx.execute("SELECT person_id FROM regie_persons WHERE case_id = ?", (str(case_id),)).fetchall()
-        return [UUID(r[0]) for r in rows]

@@ -122,11 +122,6 @@ def report(ctx: Context, result: Result, as_json: bool = False) -> None:
         ctx.console.print(result.message)
 
 
-def command_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """--json for a write command: print its result as JSON."""
-    return json_option(func)
-
-
 def with_dates(**fields: Any) -> dict[str, Any]:
     """Drop unset options so the pydantic defaults (e.g. today) apply."""
     return {k: v for k, v in fields.items() if v is not None}
