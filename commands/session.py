@@ -53,7 +53,12 @@ class Session:
 
     def execute(self, command: Command) -> Result:
         """Check the declared activity, then run the command's handler."""
-        self.check_activity(command.activity, command.name)
+        if command.activity not in self._activities:
+            reason = (
+                f"{command.name} performs processing activity {command.activity!r}, which is not in the "
+                f"register (art. 30 AVG) of profile {self.profile.id}; refused"
+            )
+            self.deny(command.name, command.activity, command.action, reason)
         handler = HANDLERS.get(type(command))
         if handler is None:
             raise RuntimeError(f"no handler for {type(command).__name__}")

@@ -111,10 +111,12 @@ def _never_runs(s: Any, cmd: UndeclaredProcessing) -> Result:  # pragma: no cove
     raise AssertionError("an undeclared processing reached its handler")
 
 
-def test_a_processing_activity_outside_the_register_is_refused(world: World) -> None:
+def test_a_processing_activity_outside_the_register_is_refused_and_logged(world: World) -> None:
     case = refer(world)
+    denied = world.count("AccessTrace.Started")
     with pytest.raises(AccessDenied, match="'marketing', which is not in the register"):
         world.run("anna", UndeclaredProcessing(case=case))
+    assert world.count("AccessTrace.Started") == denied + 1
 
 
 def test_ldv_export_has_the_logboek_dataverwerkingen_shape(world: World, cli: Any, tmp_path: Any) -> None:
