@@ -148,6 +148,9 @@ class CaseProjection(TableProjection):
     def get(self, tx: Tx, case_id: UUID) -> Case | None:
         return self.load(tx, case_id)
 
-    def all_states(self, tx: Tx) -> list[Case]:
-        rows = tx.execute("SELECT case_id, version, topic, state FROM regie_case_views ORDER BY referred_on").fetchall()
+    def all_states(self, tx: Tx, where: str = "", params: tuple[Any, ...] = ()) -> list[Case]:
+        """Case states, optionally narrowed by a condition on the plain columns (decoding is the cost)."""
+        rows = tx.execute(
+            f"SELECT case_id, version, topic, state FROM regie_case_views {where} ORDER BY referred_on", params
+        ).fetchall()
         return [self._decode(UUID(r[0]), r[1:]) for r in rows]

@@ -150,3 +150,22 @@ def test_managers_see_escalated_cases_only(world: World, user: str) -> None:
     view: dict[str, Any] = Reader(world.session(user)).case(cases["A"])
     assert view["escalations"][0]["reason"] == "zorg stokt"
     assert "requests" not in view
+
+
+def test_case_lists_show_only_what_each_user_may_see(world: World) -> None:
+    cases = build(world)
+    listed = {
+        user: {row["case"] for row in Reader(world.session(user)).case_list()}
+        for user in ACTORS
+        if user not in ("pim", "admin")
+    }
+    assert listed["anna"] == {cases["A"]}
+    assert listed["bram"] == {cases["B"]}
+    assert listed["piet"] == {cases["A"], cases["B"]}  # Mitros referred both
+    assert listed["pol"] == {cases["A"]}
+    assert listed["lies"] == {cases["B"]}
+    assert listed["mia"] == set()
+    assert listed["aud"] == {cases["A"], cases["B"]}
+    names = {row["case"]: row["household"] for row in Reader(world.session("anna")).case_list(everyone=True)}
+    assert names[cases["A"]] == "Karel de Vries"
+    assert names[cases["B"]] is None  # another team's case: its number and status, not who lives there
