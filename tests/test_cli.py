@@ -220,3 +220,86 @@ def test_the_console_script_is_installed_and_runs() -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("regie, version")
+
+
+def test_bad_later_steps_exit_1_and_write_no_domain_event(store: Any, env: dict[str, str], tmp_path: Path) -> None:
+    case = store(*REFER, "--json", user="anna").json()["case"]
+    store(
+        "case",
+        "assess",
+        case,
+        "--criterion",
+        "woninggebonden",
+        "--criterion",
+        "meerdere-vormen",
+        "--on",
+        "2026-09-02",
+        user="anna",
+    )
+    store("case", "ask-corporation", case, "--on", "2026-09-02", user="anna")
+    store("case", "corporation-answer", case, "--consent", "--on", "2026-09-03", user="piet")
+    assert store("case", "take-on", case, "--on", "2026-09-04", user="anna").code == 0
+    assert (
+        store(
+            "info",
+            "request",
+            case,
+            "--partner",
+            "politie",
+            "--purpose",
+            "p",
+            "--basis",
+            "b",
+            "--category",
+            "politie.meldingen",
+            "--on",
+            "2026-09-04",
+            user="anna",
+        ).code
+        == 0
+    )
+    before = domain_events(env)
+    attempts = [
+        (
+            (
+                "plan",
+                "measure",
+                case,
+                "--domain",
+                "overlast",
+                "--owner",
+                "mitros",
+                "--text",
+                "x",
+                "--due",
+                "2026-08-01",
+                "--on",
+                "2026-09-05",
+            ),
+            "anna",
+            "before the referral",
+        ),
+        (("info", "disclose", case, "R1", "--item", "politie.meldingen=x"), "piet", "addressed to politie"),
+        (("info", "disclose", case, "R7", "--item", "politie.meldingen=x"), "pol", "no information request R7"),
+        (("case", "close", case, "--outcome", "goals-met"), "piet", "director"),
+    ]
+    for args, user, message in attempts:
+        result = store(*args, user=user)
+        assert result.code == 1, args
+        assert message in result.err
+        assert len(result.err.strip().splitlines()) == 1
+    assert domain_events(env) == before
+
+
+def domain_events(env: dict[str, str]) -> int:
+    """Stored records that are not access-log records (a refusal itself is logged)."""
+    from casusregie.adapters.store import open_store
+
+    store = open_store(
+        Settings(store=env["REGIE_STORE"], key_dir=Path(env["REGIE_KEY_DIR"]), checkpoint_dir=None, config_file=None)
+    )
+    try:
+        with store.db.transaction(commit=False) as tx:
+            return int(tx.scalar("SELECT count(*) FROM stored_events WHERE topic NOT LIKE '%AccessTrace%'"))
+    finally:
+        store.close()
