@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from helpers import World, raw_store_bytes
@@ -119,3 +120,22 @@ def test_retention_erases_cases_whose_period_after_closure_has_passed(world: Wor
     assert reader.case(recent)["members"][0]["name"] == "Karel de Vries"
     assert reader.case(running)["status"] == "taken-on"
     assert world.run("pim", RunRetention(on=run_on)).data["erased"] == []
+
+
+def test_the_text_view_shows_erased_and_user_text_literally(world: World, cli: Any) -> None:
+    case = taken_on_case(world, members=[MemberInput(name="[bold]Evil[/bold] Name", birth_date=BORN)])
+    world.run(
+        "anna",
+        AgreeMeasure(
+            case=case, life_domain="overlast", owner="mitros", description="[red]x[/red]", due=day(40), on=day(6)
+        ),
+    )
+    person = first_person(world, case)
+    world.store.close()
+    shown = cli("case", "show", case, user="anna").out
+    assert "[bold]Evil[/bold] Name" in shown  # typed text is never read as styling
+    assert "[red]x[/red]" in shown
+    assert cli("erase", person, "--ground", "granted-request", user="pim").code == 0
+    shown = cli("case", "show", case, user="anna").out
+    assert "[gewist]" in shown
+    assert "Evil" not in shown

@@ -92,7 +92,7 @@ def profile_list(as_json: bool) -> None:
     table = Table("id", "municipality", "approach")
     for row in rows:
         table.add_row(row["id"], row["municipality"], row["approach"])
-    Console(highlight=False).print(table)
+    Console(highlight=False, markup=False).print(table)
 
 
 @profile.command("show")
@@ -104,7 +104,7 @@ def profile_show(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(loaded.model_dump(mode="json"))
         return
-    ctx.console.print(f"[bold]{loaded.municipality}[/bold]: {loaded.approach} (seed {loaded.seed})")
+    ctx.console.print(f"{loaded.municipality}: {loaded.approach} (seed {loaded.seed})", style="bold")
     ctx.console.print(f"director: {loaded.director_title}; life domains: {', '.join(loaded.life_domains)}")
     table = Table("partner", "name", "may disclose")
     for partner in loaded.partners:

@@ -28,9 +28,13 @@ from casusregie.domain.roles import Actor
 
 
 def terminal() -> Console:
-    """A console for people; when output goes to a file or pipe, use a wide page, not 80 columns."""
+    """A console for people; when output goes to a file or pipe, use a wide page, not 80 columns.
+
+    Markup is off: what is printed includes what users typed (and "[gewist]"), which must
+    never be read as styling.
+    """
     width = None if sys.stdout.isatty() else 120
-    return Console(highlight=False, width=width)
+    return Console(highlight=False, markup=False, width=width)
 
 
 class Context:

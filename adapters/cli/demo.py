@@ -46,7 +46,7 @@ class Script:
         argv = [*self.base, *(["--as", user] if user else []), *args]
         shown = " ".join(shlex.quote(a) for a in ([*(["--as", user] if user else []), *args]))
         if show:
-            self.console.print(f"[dim]$ regie {shown}[/dim]")
+            self.console.print(f"$ regie {shown}", style="dim")
         if capture:
             buffer = io.StringIO()
             with contextlib.redirect_stdout(buffer):

@@ -325,7 +325,7 @@ def request_show(ctx: Context, reference: str, as_json: bool) -> None:
         print_json(data)
         return
     ctx.console.print(
-        f"[bold]{data['request']}[/bold] {data['kind']}: received {data['received_on']} "
+        f"{data['request']} {data['kind']}: received {data['received_on']} "
         f"({data['channel']}; identity: {data['identity_check']}); due {data['due_on']}"
     )
     if data["extension"]:

@@ -18,23 +18,20 @@ def _t(value: Any) -> str:
 
 def render_case_text(console: Console, doc: dict[str, Any]) -> None:
     console.print(
-        f"[bold]case {doc['case']}[/bold]  status: {doc['status']}  director: {_t(doc['director'])} "
+        f"case {doc['case']}  status: {doc['status']}  director: {_t(doc['director'])} "
         f"(team {_t(doc['team'])})  referred {doc['referred_on']} by {doc['referring_org']}"
     )
     console.print(f"involved: {_t(doc['involved'])}")
     if "members" in doc:
-        table = Table("person", "name", "role", "minor", "born", "bsn", "address", title="household (huishouden)")
+        identity = any("birth_date" in m for m in doc["members"])  # a partner's view holds names only
+        columns = ["person", "name", "role", "minor", *(["born", "bsn", "address"] if identity else [])]
+        table = Table(*columns, title="household (huishouden)")
         for m in doc["members"]:
             flags = " [erased]" if m["erased"] else (" [restricted]" if m["restricted"] else "")
-            table.add_row(
-                m["person"],
-                _t(m["name"]) + flags,
-                m["role"],
-                "yes" if m["minor"] else "no",
-                _t(m.get("birth_date")),
-                _t(m.get("bsn")),
-                _t(m.get("address")),
-            )
+            row = [m["person"], _t(m["name"]) + flags, m["role"], "yes" if m["minor"] else "no"]
+            if identity:
+                row += [_t(m.get("birth_date")), _t(m.get("bsn")), _t(m.get("address"))]
+            table.add_row(*row)
         console.print(table)
     if "reason" in doc:
         console.print(f"reason: {_t(doc['reason'])}")
@@ -81,9 +78,9 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
                 f"{m['kind']} {m['meeting']}: {m['scheduled_for']} with {_t(m['participants'])}"
                 + (f"; held {m['held_on']}: {_t(m['minutes'])}" if m["held_on"] else "")
             )
-    if doc.get("plan"):
+    if doc.get("plan") and (doc["plan"]["goals"] or doc["plan"]["measures"]):
         p = doc["plan"]
-        console.print(f"[bold]plan[/bold] revision {p['revision']}")
+        console.print(f"plan revision {p['revision']}", style="bold")
         for g in p["goals"]:
             console.print(f"  goal {g['goal']} ({g['life_domain']}): {_t(g['description'])}")
         if p["measures"]:
