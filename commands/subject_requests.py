@@ -60,6 +60,13 @@ def load_request(s: Session, reference: str) -> SubjectRequest:
     return request
 
 
+def _request_of_kind(s: Session, reference: str, kind: RequestKind) -> SubjectRequest:
+    request = load_request(s, reference)
+    if request.kind != kind:
+        raise ValidationFailed(f"request {request.reference} is a {request.kind} request, not a {kind} request")
+    return request
+
+
 def _case_of(s: Session, person_id: UUID | None) -> Case | None:
     if person_id is None:
         return None
@@ -309,9 +316,7 @@ def build_decision(s: Session, request: SubjectRequest, cmd: IssueAccessDecision
 @handles(IssueAccessDecision)
 def issue_access_decision(s: Session, cmd: IssueAccessDecision) -> Result:
     _officer(s, cmd)
-    request = load_request(s, cmd.request)
-    if request.kind != RequestKind.ACCESS:
-        raise ValidationFailed(f"request {request.reference} is a {request.kind} request, not an access request")
+    request = _request_of_kind(s, cmd.request, RequestKind.ACCESS)
     decision = build_decision(s, request, cmd)
     document = s.seal(request_key_id(request.id), "decision", decision.to_json())
     outcome = "partly-granted" if request.withheld else ("granted" if decision.processes_data else "not-found")
@@ -373,9 +378,7 @@ class DecideRectification(RequestCommand):
 @handles(DecideRectification)
 def decide_rectification(s: Session, cmd: DecideRectification) -> Result:
     _officer(s, cmd)
-    request = load_request(s, cmd.request)
-    if request.kind != RequestKind.RECTIFICATION:
-        raise ValidationFailed(f"request {request.reference} is not a rectification request")
+    request = _request_of_kind(s, cmd.request, RequestKind.RECTIFICATION)
     person_id, case = _person_case(s, request)
     value: object = cmd.value
     if cmd.field == "birth_date":
@@ -414,9 +417,7 @@ class DecideRestriction(RequestCommand):
 @handles(DecideRestriction)
 def decide_restriction(s: Session, cmd: DecideRestriction) -> Result:
     _officer(s, cmd)
-    request = load_request(s, cmd.request)
-    if request.kind != RequestKind.RESTRICTION:
-        raise ValidationFailed(f"request {request.reference} is not a restriction request")
+    request = _request_of_kind(s, cmd.request, RequestKind.RESTRICTION)
     person_id, case = _person_case(s, request)
     case.set_restriction(person_id, not cmd.lift, request.reference, cmd.on, s.actor.user_id)
     tasks = _recipients_before(s, person_id, {"identificatie", "signalen", "plan"}) if not cmd.lift else []
@@ -449,9 +450,7 @@ class DecideObjection(RequestCommand):
 @handles(DecideObjection)
 def decide_objection(s: Session, cmd: DecideObjection) -> Result:
     _officer(s, cmd)
-    request = load_request(s, cmd.request)
-    if request.kind != RequestKind.OBJECTION:
-        raise ValidationFailed(f"request {request.reference} is not an objection")
+    request = _request_of_kind(s, cmd.request, RequestKind.OBJECTION)
     request.decide("granted" if cmd.upheld else "refused", cmd.motivation, None, cmd.on, s.actor.user_id)
     s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
     return Result(f"objection {request.reference} {'upheld' if cmd.upheld else 'rejected'}")
@@ -471,9 +470,7 @@ class DecideErasure(RequestCommand):
 @handles(DecideErasure)
 def decide_erasure(s: Session, cmd: DecideErasure) -> Result:
     _officer(s, cmd)
-    request = load_request(s, cmd.request)
-    if request.kind != RequestKind.ERASURE:
-        raise ValidationFailed(f"request {request.reference} is not an erasure request")
+    request = _request_of_kind(s, cmd.request, RequestKind.ERASURE)
     person_id, case = _person_case(s, request)
     if not cmd.grant:
         if not cmd.ground.strip():
