@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -258,8 +259,6 @@ def read_meta(location: StoreLocation) -> dict[str, str]:
                 SQL("SELECT name, value FROM {}.regie_meta").format(Identifier(location.schema))
             ).fetchall()
         return dict(rows)
-    import sqlite3
-
     assert location.path is not None
     try:
         with contextlib.closing(sqlite3.connect(f"file:{location.path}?mode=ro", uri=True)) as conn:

@@ -127,9 +127,6 @@ class Keyring:
         self._cache[key_id] = data_key
         return data_key
 
-    def exists(self, key_id: str) -> bool:
-        return key_id in self._cache or self.storage.get(key_id) is not None
-
     def create(self, key_id: str, purpose: str, subject: str) -> Callable[[Any], None]:
         """A new data key; returns the extra that stores it with the caller's events."""
         existing = self.storage.get(key_id)

@@ -15,7 +15,7 @@ is opened, with the case's persons as subjects when personal data is shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -26,10 +26,9 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import ROLE_NAMES_NL, Role
 from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Refusal, Visibility, case_visibility
 from casusregie.privacy_audit.proofs import access_traces_of_case
-from casusregie.projections.case_view import REDACTED, render_case
+from casusregie.projections.case_view import ERASED, REDACTED, Opener, erased_aware, render_case
 
 __all__ = [
     "AUDIT_ACTIVITY",
@@ -46,7 +45,6 @@ __all__ = [
 ]
 
 AUDIT_ACTIVITY = "toezicht-audit"
-ERASED = "[gewist]"
 
 #: What each event means, in plain English with the Dutch term beside it.
 TERMS: dict[str, tuple[str, str]] = {
@@ -78,9 +76,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "EscalationResolved": ("escalation resolved", "opschaling afgehandeld"),
     "Closed": ("case closed", "afgesloten"),
     "Reopened": ("case reopened", "heropend"),
-    "MemberErased": ("a person's data erased", "gegevens gewist"),
     "HomeVisited": ("home visit or invitation by the chair", "huisbezoek"),
-    "HouseholdErased": ("the household's data erased", "gegevens huishouden gewist"),
     "Erasure.Recorded": ("personal data erased by destroying the key", "gegevens gewist (crypto-shredding)"),
     "MemberRectified": ("a person's data rectified", "gegevens gerectificeerd"),
     "RestrictionSet": ("processing restricted or lifted", "beperking van verwerking"),
@@ -99,8 +95,6 @@ _INTERNAL = {
 _BUSINESS_DATES = ("on", "referred_on", "held_on")
 # Details an auditor without the grant sees only as redacted (withheld_items).
 _WITHHELD = {"InformationDeclined": ("reason",), "ResidentLetterWithheld": ("ground", "motivation")}
-
-Opener = Callable[[Sealed | None], Any]
 
 
 # --- moments -------------------------------------------------------------------------------------------
@@ -145,20 +139,6 @@ def case_state_at(events: Sequence[Any], moment: datetime) -> Case | None:
 
     upto = [e for e in events if e.timestamp <= moment]
     return project_aggregate(None, upto) if upto else None
-
-
-def make_opener(keyring: Any) -> Opener:
-    """Open sealed fields; a destroyed key (erased person) shows as ``[gewist]``."""
-
-    def open_(sealed: Sealed | None) -> Any:
-        if sealed is None:
-            return None
-        try:
-            return keyring.unseal(sealed)
-        except KeyShredded:
-            return ERASED
-
-    return open_
 
 
 # --- the narrative --------------------------------------------------------------------------------------
@@ -423,7 +403,7 @@ def replay_case(session: Any, case_ref: str, as_of: datetime, *, with_access: bo
     events = case_events(app, case.id)
     erasures = erasure_records(app, case.id)
     state = case_state_at(events, as_of)
-    opener = make_opener(app.store.keyring)
+    opener = erased_aware(app.store.keyring)
     refs = _refs(events)
     upto = [e for e in events if e.timestamp <= as_of]
     told = sorted(upto + [r for r in erasures if r.timestamp <= as_of], key=lambda e: e.timestamp)
@@ -495,7 +475,7 @@ def diff_case(session: Any, case_ref: str, t1: datetime, t2: datetime, *, with_a
     app = session.app
     events = case_events(app, case.id)
     erasures = erasure_records(app, case.id)
-    opener = make_opener(app.store.keyring)
+    opener = erased_aware(app.store.keyring)
     refs = _refs(events)
     rendered = []
     for moment in (t1, t2):

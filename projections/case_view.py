@@ -14,10 +14,27 @@ from uuid import UUID
 
 from casusregie.domain.case import Case
 from casusregie.domain.sealed import Sealed
+from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Visibility
 
 Opener = Callable[[Sealed | None], Any]
 REDACTED = "[afgeschermd]"
+ERASED = "[gewist]"
+
+
+def erased_aware(keyring: Any) -> Opener:
+    """Open sealed fields with the keyring; a destroyed key (erased person) shows as ``[gewist]``."""
+
+    def open_(sealed: Sealed | None) -> Any:
+        if sealed is None:
+            return None
+        try:
+            return keyring.unseal(sealed)
+        except KeyShredded:
+            return ERASED
+
+    return open_
+
 
 FULL = Visibility(sections=FULL_SECTIONS)
 

@@ -18,16 +18,14 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
-from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.privacy_audit.need_to_know import Refusal, case_visibility
-from casusregie.projections.case_view import render_case, subjects_shown
+from casusregie.projections.case_view import erased_aware, render_case, subjects_shown
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.registry import projections_for
 from casusregie.projections.report import period_report
 from casusregie.projections.requests import RequestProjection
 from casusregie.projections.runner import ViewRunner
 
-ERASED = "[gewist]"
 RESTRICTED = "processing of this person's data is restricted (art. 18 AVG)"
 REGIE = "regie-uitvoering"
 RIGHTS = "rechten-betrokkenen"
@@ -51,16 +49,7 @@ class Reader:
         self.app = session.app
         self.runner = view_runner(self.app)
         self.cases: CaseProjection = next(p for p in self.runner.projections if isinstance(p, CaseProjection))
-
-    # --- opening sealed fields ----------------------------------------------------------
-
-    def open(self, sealed: Sealed | None) -> Any:
-        if sealed is None:
-            return None
-        try:
-            return self.app.store.keyring.unseal(sealed)
-        except KeyShredded:
-            return ERASED
+        self.open = erased_aware(self.app.store.keyring)
 
     def case_state(self, ref: str) -> Case:
         found = self.session.refs.resolve(ref, "case")
@@ -119,39 +108,35 @@ class Reader:
 
     def case_list(self, everyone: bool = False) -> list[dict[str, Any]]:
         """The cases this user may see, with the main resident's name (logged as a read)."""
-        self.runner.catch_up()
         actor = self.session.actor
+        if actor.role not in (Role.REGISSEUR, Role.PARTNER, Role.MANAGER, Role.AUDITOR):
+            self.session.deny("case.list", REGIE, Action.READ, f"a {actor.role} does not read case files")
+        self.runner.catch_up()
         where, params = self._candidates(everyone)
         with self.app.store.db.transaction(commit=False) as tx:
             cases = self.cases.all_states(tx, where, params)
-        visible = []
+        listed: list[tuple[Case, bool]] = []  # (case, may its household's name be shown)
         for case in cases:
             visibility = case_visibility(actor, case, self.session.profile)
             if isinstance(visibility, Refusal):
-                if not (everyone and actor.role == Role.REGISSEUR):
-                    continue
-                visibility = None
-            visible.append((case, visibility))
-        if not visible and actor.role not in (Role.REGISSEUR, Role.PARTNER, Role.MANAGER, Role.AUDITOR):
-            self.session.deny("case.list", REGIE, Action.READ, f"a {actor.role} does not read case files")
-        named = [(c, v) for c, v in visible if v is not None and v.sees("members") and v.personal_data]
-        shown = [next(iter(c.members.values())).person_id for c, _ in named if c.members]
+                if everyone and actor.role == Role.REGISSEUR:
+                    listed.append((case, False))
+                continue
+            listed.append((case, visibility.sees("members") and visibility.personal_data))
+        shown = [next(iter(c.members.values())).person_id for c, named in listed if named and c.members]
         self.session.log_read("case.list", REGIE, Action.SEARCH, None, shown)
-        rows = []
-        for case, visibility in visible:
-            name = self.household_name(case) if (case, visibility) in named else None
-            rows.append(
-                {
-                    "case": case.case_number,
-                    "status": str(case.status),
-                    "director": case.director,
-                    "team": case.team,
-                    "referred_on": case.referred_on.isoformat(),
-                    "household": name,
-                    "open_escalations": len(case.open_escalations),
-                }
-            )
-        return rows
+        return [
+            {
+                "case": case.case_number,
+                "status": str(case.status),
+                "director": case.director,
+                "team": case.team,
+                "referred_on": case.referred_on.isoformat(),
+                "household": self.household_name(case) if named else None,
+                "open_escalations": len(case.open_escalations),
+            }
+            for case, named in listed
+        ]
 
     def _candidates(self, everyone: bool) -> tuple[str, tuple[Any, ...]]:
         """A cheap filter on plain columns before the need-to-know check on each decoded case."""
