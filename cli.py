@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from casusregie import __version__
 from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, views
 from casusregie.adapters.cli.common import Context
+from casusregie.adapters.cli.output import echo
 from casusregie.domain.errors import AccessDenied, RegieError
 
 
@@ -51,7 +52,7 @@ for module in (admin, case, info, plan, views, privacy, requests, audit, demo):
 
 
 def _fail(kind: str, message: str, code: int) -> int:
-    click.echo(f"regie: {kind}: {message}", err=True)
+    echo(f"regie: {kind}: {message}", err=True)
     return code
 
 

@@ -7,7 +7,6 @@ and validation errors exit 1 with one line on stderr (see ``casusregie.cli.main`
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 import click
 from rich.console import Console
 
+from casusregie.adapters.cli.output import json_text, safe_console
 from casusregie.adapters.config import Settings, resolve_settings
 from casusregie.adapters.store import Store, open_store
 from casusregie.commands.application import RegieApplication
@@ -30,11 +30,11 @@ from casusregie.domain.roles import Actor
 def terminal() -> Console:
     """A console for people; when output goes to a file or pipe, use a wide page, not 80 columns.
 
-    Markup is off: what is printed includes what users typed (and "[gewist]"), which must
-    never be read as styling.
+    Markup is off and control characters are escaped: what is printed includes what users
+    typed (and "[gewist]"), which must never be read as styling or terminal commands.
     """
     width = None if sys.stdout.isatty() else 120
-    return Console(highlight=False, markup=False, width=width)
+    return safe_console(width=width)
 
 
 class Context:
@@ -116,7 +116,7 @@ def day(value: Any) -> date | None:
 
 
 def print_json(data: Any) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    click.echo(json_text(data))
 
 
 def report(ctx: Context, result: Result, as_json: bool = False) -> None:
