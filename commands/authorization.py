@@ -41,10 +41,17 @@ def manager_of_escalation(actor: Actor, case: Case) -> bool:
     return actor.role == Role.MANAGER and bool(case.escalations)
 
 
-def can_assign(actor: Actor, case: Case) -> bool:
-    """Managers assign cases; a director may take an unassigned case of their team."""
+def can_assign(actor: Actor, case: Case, new_team: str) -> bool:
+    """Managers assign any case to anyone (doorzettingsmacht).
+
+    A director may take an unassigned case of their own team, or hand a case their team
+    directs to a colleague, but only within the team: an unassigned case of another team (or
+    of no team yet) and moving a case to another team are the manager's decisions.
+    """
     if actor.role == Role.MANAGER:
         return True
-    if actor.role != Role.REGISSEUR:
+    if actor.role != Role.REGISSEUR or not actor.user.team or new_team != actor.user.team:
         return False
-    return case.director is None or directs(actor, case)
+    if case.director is None:
+        return case.team == actor.user.team
+    return directs(actor, case)

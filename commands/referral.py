@@ -167,9 +167,15 @@ class AssignDirector(CaseCommand):
 @handles(AssignDirector)
 def assign_director(s: Session, cmd: AssignDirector) -> Result:
     case = s.case(cmd.case)
-    s.require(can_assign(s.actor, case), cmd, "only a manager, or a director of the case's team, assigns cases", case)
     user = s.require_director_user(cmd.director)
-    case.assign_director(cmd.director, cmd.team if cmd.team is not None else user.team, cmd.on, s.actor.user_id)
+    team = cmd.team if cmd.team is not None else user.team
+    s.require(
+        can_assign(s.actor, case, team),
+        cmd,
+        "only a manager, or a director of the case's own team (within that team), assigns cases",
+        case,
+    )
+    case.assign_director(cmd.director, team, cmd.on, s.actor.user_id)
     s.commit(cmd, case, case=case, subjects=[])
     return Result(f"{cmd.director} now directs case {case.case_number}")
 
