@@ -124,10 +124,26 @@ class RegieApplication(Application[UUID]):
         return Setup.create_id(self.store.store_id)
 
     def setup(self) -> Setup:
+        """The store's profile and users; fail closed when that record cannot be read as written.
+
+        Everything else is authorised from it, so a damaged or altered Setup record stops every
+        command; only `regie audit verify`, which needs no user, can then say what happened.
+        """
         try:
-            return self.repository.get(self.setup_id)
+            setup = self.repository.get(self.setup_id)
         except AggregateNotFoundError:
             raise StoreProblem(f"store {self.store.name} was never initialised with a profile") from None
+        except Exception as exc:  # any damage: a wrong key, a gap, a foreign row
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreProblem(
+                f"the users and profile of store {self.store.name} cannot be read ({reason}); the log may have been "
+                "tampered with: run `regie audit verify`"
+            ) from None
+        if not isinstance(setup, Setup):
+            raise StoreProblem(
+                f"the users and profile of store {self.store.name} are not what was written; run `regie audit verify`"
+            )
+        return setup
 
     @cached_property
     def profile(self) -> Profile:

@@ -28,6 +28,29 @@ from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
 from casusregie.privacy_audit.access_log import build_trace
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: refs are read aloud
+BEHEER = "beheer"
+
+
+def open_session(app: RegieApplication, user_id: str, on_behalf_of: str | None, attempt: str) -> Session:
+    """The session of a registered, active user (``attempt`` names what they try, for the log).
+
+    A deactivated user is refused, and so is acting for a deactivated responsible user; the
+    refusal is logged like every other, because an attempt by someone whose access was
+    withdrawn is exactly what the log must show.
+    """
+    setup = app.setup()
+    user = setup.user(user_id)
+    if user is None:
+        raise NotFound(f"unknown user {user_id}: users are added with `regie user add`")
+    responsible = None if on_behalf_of is None else setup.user(on_behalf_of)
+    if on_behalf_of is not None and responsible is None:
+        raise NotFound(f"unknown user {on_behalf_of} (--on-behalf-of)")
+    session = Session(app, Actor(user, on_behalf_of))
+    if not user.active:
+        session.deny(attempt, BEHEER, Action.ACCESS, f"user {user_id} is deactivated")
+    if responsible is not None and not responsible.active:
+        session.deny(attempt, BEHEER, Action.ACCESS, f"the responsible user {on_behalf_of} is deactivated")
+    return session
 
 
 class Session:
@@ -72,12 +95,15 @@ class Session:
         finally:
             self._started = None
 
-    def check_activity(self, activity: str, name: str) -> None:
-        """A processing must be declared in the art. 30 register of the store's profile."""
+    def check_activity(self, activity: str, name: str, action: Action | str = Action.READ) -> None:
+        """A processing must be declared in the art. 30 register of the store's profile (refusals are logged)."""
         if activity not in self._activities:
-            raise AccessDenied(
+            self.deny(
+                name,
+                activity,
+                action,
                 f"{name} performs processing activity {activity!r}, which is not in the register "
-                f"(art. 30 AVG) of profile {self.profile.id}; refused"
+                f"(art. 30 AVG) of profile {self.profile.id}",
             )
 
     # --- references ---------------------------------------------------------------------
@@ -201,7 +227,7 @@ class Session:
         reason: str = "",
     ) -> None:
         """Audit first: commit the read's access records before any data is returned."""
-        self.check_activity(activity, name)
+        self.check_activity(activity, name, action)
         trace = build_trace(
             actor=self.actor,
             name=name,

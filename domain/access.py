@@ -30,6 +30,7 @@ class Action(StrEnum):
     PRINT = "print"
     ERASE = "erase"
     ADMIN = "admin"
+    ACCESS = "access"  # an attempt to act at all (a deactivated user, later a sign-in)
 
 
 class Outcome(StrEnum):

@@ -12,12 +12,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.cli.output import echo
 from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.users import AddUser, DeactivateUser, initialise
 from casusregie.domain.access import Action
-from casusregie.domain.errors import AccessDenied, ValidationFailed
+from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.projections.reader import view_runner
 
@@ -71,7 +72,10 @@ def profile_check(path: Path) -> None:
     try:
         loaded = load_profile(path)
     except ProfileError as exc:
-        raise ValidationFailed(f"{path} is not a valid profile:\n{exc}") from None
+        for problem in exc.problems:
+            echo(problem)
+        count = len(exc.problems)
+        raise ValidationFailed(f"{path} is not a valid profile: {count} problem{'s' if count > 1 else ''}") from None
     click.echo(
         f"{path}: profile {loaded.id} is valid ({len(loaded.partners)} partners, "
         f"{len(loaded.activities)} processing activities)"
@@ -171,7 +175,10 @@ def projections() -> None:
 @pass_ctx
 def projections_rebuild(ctx: Context) -> None:
     """Empty every view and rebuild it from the event log, with a progress bar."""
-    _require_operator(ctx)
+    session = ctx.session()
+    if session.actor.role not in (Role.BEHEERDER, Role.AUDITOR, Role.REGISSEUR):
+        session.deny("projections.rebuild", "beheer", Action.ADMIN, f"a {session.actor.role} does not rebuild views")
+    session.log_read("projections.rebuild", "beheer", Action.ADMIN, None, [])
     runner = view_runner(ctx.app())
     total = runner.head()
     with Progress(
@@ -194,9 +201,3 @@ def projections_status(ctx: Context, as_json: bool) -> None:
         print_json(data)
     else:
         click.echo(f"views at {data['position']} of {data['head']} ({data['behind']} behind)")
-
-
-def _require_operator(ctx: Context) -> None:
-    actor = ctx.actor()
-    if actor.role not in (Role.BEHEERDER, Role.AUDITOR, Role.REGISSEUR):
-        raise AccessDenied(f"a {actor.role} does not rebuild views")

@@ -22,8 +22,8 @@ from casusregie.adapters.config import Settings, resolve_settings
 from casusregie.adapters.store import Store, open_store
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.base import Command, Result
-from casusregie.commands.session import Session
-from casusregie.domain.errors import NotFound, ValidationFailed
+from casusregie.commands.session import Session, open_session
+from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Actor
 
 
@@ -64,22 +64,19 @@ class Context:
             self._app = RegieApplication(self.store())
         return self._app
 
+    def user_id(self) -> str | None:
+        return self._as_user or os.environ.get("REGIE_USER") or None
+
     def actor(self) -> Actor:
-        user_id = self._as_user or os.environ.get("REGIE_USER")
-        if not user_id:
-            raise ValidationFailed("who is acting? give --as USER or set REGIE_USER")
-        user = self.app().setup().user(user_id)
-        if user is None:
-            raise NotFound(f"unknown user {user_id}: users are added with `regie user add`")
-        if not user.active:
-            raise ValidationFailed(f"user {user_id} is deactivated")
-        if self._on_behalf_of is not None and self.app().setup().user(self._on_behalf_of) is None:
-            raise NotFound(f"unknown user {self._on_behalf_of} (--on-behalf-of)")
-        return Actor(user, self._on_behalf_of)
+        return self.session().actor
 
     def session(self) -> Session:
+        """The acting user's session; a deactivated user's attempt is refused here, and logged."""
         if self._session is None:
-            self._session = Session(self.app(), self.actor())
+            user_id = self.user_id()
+            if not user_id:
+                raise ValidationFailed("who is acting? give --as USER or set REGIE_USER")
+            self._session = open_session(self.app(), user_id, self._on_behalf_of, _attempt())
         return self._session
 
     def run(self, command: Command) -> Result:
@@ -91,6 +88,12 @@ class Context:
                 click.echo(f"regie: {alert}", err=True)
         if self._store is not None:
             self._store.close()
+
+
+def _attempt() -> str:
+    """What is being attempted, as the command line names it (e.g. ``case show``)."""
+    context = click.get_current_context(silent=True)
+    return context.command_path.removeprefix("regie ") if context is not None else "regie"
 
 
 pass_ctx = click.make_pass_decorator(Context)
