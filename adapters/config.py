@@ -66,6 +66,8 @@ def read_config(path: Path | None) -> dict[str, str]:
     for key, value in data.items():
         if not isinstance(value, str):
             raise ValidationFailed(f"config file {path}: {key} must be a string")
+        if not value.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValidationFailed(f"config file {path}: {key} is empty or holds a control character")
         if key != "store" or "://" not in value:
             value = str((path.parent / Path(value).expanduser()).resolve())
         out[key] = value
@@ -80,6 +82,9 @@ def resolve_settings(
     chosen_store = store or os.environ.get("REGIE_STORE") or file.get("store")
     chosen_keys = key_dir or os.environ.get("REGIE_KEY_DIR") or file.get("key_dir") or str(_home() / "keys")
     chosen_cp = checkpoint_dir or os.environ.get("REGIE_CHECKPOINT_DIR") or file.get("checkpoint_dir")
+    for name, value in (("store", chosen_store), ("key folder", chosen_keys), ("checkpoint folder", chosen_cp)):
+        if value is not None and any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+            raise ValidationFailed(f"the {name} setting holds a control character")
     return Settings(
         store=chosen_store,
         key_dir=Path(chosen_keys).expanduser().resolve(),

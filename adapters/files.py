@@ -13,7 +13,10 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from casusregie.domain.errors import ValidationFailed
 
@@ -30,33 +33,37 @@ def check_output_path(path: Path) -> Path:
     if "\x00" in text:
         raise ValidationFailed("the output file name contains a NUL character")
     path = Path(path).expanduser()
-    if text.endswith(os.sep) or path.is_dir():
-        raise ValidationFailed(f"{path} is a folder; give a file name")
-    parent = path.parent
-    if not parent.is_dir():
-        raise ValidationFailed(f"folder {parent} does not exist")
     if len(path.name.encode()) > 200:  # room for the temporary name beside it
         raise ValidationFailed(f"output file name is too long ({len(path.name.encode())} bytes; at most 200)")
+    try:
+        if text.endswith(os.sep) or path.is_dir():
+            raise ValidationFailed(f"{path} is a folder; give a file name")
+        parent = path.parent
+        if not parent.is_dir():
+            raise ValidationFailed(f"folder {parent} does not exist")
+    except OSError as exc:
+        raise ValidationFailed(f"cannot write {path}: {_why(exc)}") from None
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ValidationFailed(f"folder {parent} is not writable")
     return path
 
 
-def write_private(path: Path, data: bytes | str, *, replace: bool = True) -> Path:
-    """Write ``data`` to ``path`` atomically, mode 0600, never following a symlink.
+@contextmanager
+def private_file(path: Path, *, replace: bool = True) -> Iterator[BinaryIO]:
+    """A handle to write ``path`` atomically, mode 0600, never following a symlink.
 
-    ``replace=False`` refuses to replace an existing file (the check and the write are one
-    atomic step: a hard link of the finished temporary file).
+    The data goes to a fresh temporary file beside the target; only when the block ends
+    without an error is it moved into place. ``replace=False`` refuses to replace an existing
+    file (the check and the move are one atomic step: a hard link of the finished file).
     """
     path = check_output_path(path)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as exc:
         raise ValidationFailed(f"cannot write {path}: {_why(exc)}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(raw)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         if replace:
@@ -73,16 +80,44 @@ def write_private(path: Path, data: bytes | str, *, replace: bool = True) -> Pat
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-    return path
+
+
+def write_private(path: Path, data: bytes | str, *, replace: bool = True) -> Path:
+    """Write ``data`` to ``path`` as :func:`private_file` does."""
+    with private_file(path, replace=replace) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path).expanduser()
+
+
+def check_output_folder(folder: Path) -> Path:
+    """A folder a command will write into, checked without creating anything yet."""
+    folder = Path(folder).expanduser()
+    if "\x00" in str(folder) or not str(folder).strip():
+        raise ValidationFailed(f"{str(folder)!r} is not a usable folder name")
+    try:
+        return _writable_folder(folder)
+    except OSError as exc:
+        raise ValidationFailed(f"cannot use folder {folder}: {_why(exc)}") from None
+
+
+def _writable_folder(folder: Path) -> Path:
+    if folder.exists():
+        if not folder.is_dir():
+            raise ValidationFailed(f"{folder} exists and is not a folder")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise ValidationFailed(f"folder {folder} is not writable")
+        return folder
+    ancestor = folder.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValidationFailed(f"cannot create folder {folder}: {ancestor} is not a writable folder")
+    return folder
 
 
 def private_folder(folder: Path) -> Path:
     """An output folder: created 0700 if new; an existing folder is used as it is (it is the user's)."""
-    folder = Path(folder).expanduser()
-    if "\x00" in str(folder):
-        raise ValidationFailed("the folder name contains a NUL character")
-    if folder.exists() and not folder.is_dir():
-        raise ValidationFailed(f"{folder} exists and is not a folder")
+    folder = check_output_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

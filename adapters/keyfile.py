@@ -62,8 +62,23 @@ def write_master_key(path: Path, master: MasterKey) -> None:
     write_secret_file(path, body)
 
 
+def check_private_dir(folder: Path) -> None:
+    """Refuse a key folder others may enter or write: they could swap or read the keys in it."""
+    try:
+        info = folder.stat()
+    except FileNotFoundError:
+        raise StoreProblem(f"key folder {folder} not found") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise StoreProblem(f"key folder {folder} is not a folder")
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise StoreProblem(
+            f"key folder {folder} is open to other users (mode {stat.S_IMODE(info.st_mode):o}); run: chmod 700 {folder}"
+        )
+
+
 def read_secret_file(path: Path, what: str) -> str:
-    """Read a key file, refusing a missing file or one that others may read."""
+    """Read a key file, refusing a missing file, one that others may read, or one in an open folder."""
+    check_private_dir(path.parent)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

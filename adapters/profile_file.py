@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.profile import Profile, ProfileInvalid
 
 __all__ = [
@@ -43,12 +44,20 @@ ALIASES: dict[str, str] = {
 }
 
 
-class ProfileError(ValueError):
-    """A profile file that cannot be used; ``problems`` holds one readable line each."""
+class ProfileError(ValidationFailed, ValueError):
+    """A profile file that cannot be used; ``problems`` holds one readable line each.
+
+    As an error it reads as one line (the first problem and how many more), because a
+    command's failure is one line; `regie profile check` prints the whole list.
+    """
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems
-        super().__init__("\n".join(problems))
+        more = len(problems) - 1
+        summary = problems[0] if problems else "invalid profile"
+        if more:
+            summary += f" (and {more} more problem{'s' if more > 1 else ''}; `regie profile check FILE` lists them all)"
+        super().__init__(summary)
 
 
 def load_profile_text(text: str, source: str = "<profile>") -> Profile:
@@ -97,13 +106,17 @@ def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
 
 def _read_and_load(path: Path) -> tuple[Profile, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ProfileError([f"{path}: file not found"]) from None
     except UnicodeDecodeError as exc:
         raise ProfileError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     except OSError as exc:
         raise ProfileError([f"{path}: cannot be read ({exc.strerror or exc})"]) from None
+    if not text.strip():
+        raise ProfileError([f"{path}: the file is empty; a profile is a TOML file (see `regie profile list`)"])
+    if "\x00" in text:
+        raise ProfileError([f"{path}: holds NUL bytes; a profile is a TOML text file"])
     return load_profile_text(text, str(path)), text
 
 

@@ -30,6 +30,7 @@ RESTRICTED = "processing of this person's data is restricted (art. 18 AVG)"
 REGIE = "regie-uitvoering"
 RIGHTS = "rechten-betrokkenen"
 VERANTWOORDING = "verantwoording"
+MAX_HORIZON_DAYS = 3660  # ten years ahead is the longest plan anyone makes
 
 
 def view_runner(app: Any) -> ViewRunner:
@@ -151,9 +152,11 @@ class Reader:
 
     def worklist(self, on: date, horizon_days: int = 14, everyone: bool = False) -> list[dict[str, Any]]:
         """Items due within ``horizon_days`` of ``on`` or overdue, for this user."""
+        if not 0 <= horizon_days <= MAX_HORIZON_DAYS:
+            raise ValidationFailed(f"the horizon is 0 to {MAX_HORIZON_DAYS} days, not {horizon_days}")
         self.runner.catch_up()
         actor = self.session.actor
-        until = date.fromordinal(on.toordinal() + horizon_days).isoformat()
+        until = date.fromordinal(min(on.toordinal() + horizon_days, date.max.toordinal())).isoformat()
         query = (
             "SELECT w.case_id, v.case_number, w.kind, w.ref, w.due_on, w.owner, w.director, w.what "
             "FROM regie_worklist w JOIN regie_case_views v ON v.case_id = w.case_id WHERE w.due_on <= ? "

@@ -195,7 +195,8 @@ def test_profile_check(cli: Any, tmp_path: Path) -> None:
     bad.write_text(good.read_text().replace("threshold =", "treshold ="))
     result = cli("profile", "check", str(bad))
     assert result.code == 1
-    assert "did you mean 'threshold'" in result.err
+    assert "did you mean 'threshold'" in result.out  # every problem listed, one per line
+    assert result.err.count("\n") == 1  # and the failure itself in one line
 
 
 def test_the_demo_runs_end_to_end_and_leaves_an_explorable_store(cli: Any, tmp_path: Path) -> None:

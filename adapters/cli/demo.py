@@ -14,8 +14,7 @@ import contextlib
 import io
 import json
 import shlex
-import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -23,8 +22,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from casusregie.adapters.cli.common import terminal
-
-DEMO_MARKER = ".regie-demo"
+from casusregie.domain.errors import ValidationFailed
 
 
 def register(root: click.Group) -> None:
@@ -62,13 +60,22 @@ class Script:
         return json.loads(self.run(user, *args, "--json", capture=True))
 
 
-def _prepare(folder: Path) -> None:
-    if folder.exists():
-        if not (folder / DEMO_MARKER).exists():
-            raise click.ClickException(f"{folder} exists and was not made by `regie demo`; choose another --dir")
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True, mode=0o700)
-    (folder / DEMO_MARKER).write_text("made by regie demo; safe to delete\n")
+def _prepare(folder: Path | None) -> Path:
+    """A new folder for this run; the demo never deletes or reuses anything that already holds files."""
+    if folder is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        folder = Path("regie-demo") / stamp
+    folder = folder.expanduser().resolve()
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ValidationFailed(
+            f"{folder} already exists and is not an empty folder; the demo never deletes or "
+            "reuses files: give a new --dir"
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise ValidationFailed(f"cannot create {folder}: {exc.strerror or exc}") from None
+    return folder
 
 
 @click.command()
@@ -76,15 +83,13 @@ def _prepare(folder: Path) -> None:
     "--dir",
     "folder",
     type=click.Path(path_type=Path),
-    default=Path("regie-demo"),
-    show_default=True,
-    help="Folder for the demo store and its keys (replaced if it holds an earlier demo).",
+    default=None,
+    help="A new (or empty) folder for the demo store and its keys; default regie-demo/<date-time>.",
 )
-def demo(folder: Path) -> None:
+def demo(folder: Path | None) -> None:
     """Run a realistic case from referral to closure on a fresh embedded store."""
     console = terminal()
-    folder = folder.resolve()
-    _prepare(folder)
+    folder = _prepare(folder)
     s = Script(folder, console)
     today = date.today()
 

@@ -9,6 +9,8 @@ import click
 from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.cli.output import echo
+from casusregie.adapters.files import check_output_path, private_file
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.commands.keys import PurgeKeys, RotateMasterKey
 from casusregie.privacy_audit.queries import PrivacyReader
@@ -179,14 +181,16 @@ def log_show(ctx: Context, case_ref: str | None, user: str | None, limit: int, a
 @pass_ctx
 def log_export(ctx: Context, fmt: str, out: Path | None, since: Any) -> None:
     """Export the access log as Logboek Dataverwerkingen JSON lines (pseudonymised)."""
+    if out is not None:
+        out = check_output_path(out)  # before the export is logged: a bad path exports nothing
     lines = PrivacyReader(ctx.session()).ldv_lines(since.date() if since else None)
     if out is None:
         for line in lines:
             click.echo(line)
         return
     count = 0
-    with out.open("w", encoding="utf-8") as handle:
+    with private_file(out) as handle:
         for line in lines:
-            handle.write(line + "\n")
+            handle.write(line.encode("utf-8") + b"\n")
             count += 1
-    click.echo(f"wrote {count} LDV records to {out}", err=True)
+    echo(f"wrote {count} LDV records to {out}", err=True)

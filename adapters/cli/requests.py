@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.files import check_output_folder, private_folder, write_private
 from casusregie.adapters.render.letter_markdown import render_markdown
 from casusregie.adapters.render.letter_pdf import render_pdf
 from casusregie.commands import subject_requests as commands
@@ -33,15 +34,13 @@ RIGHTS = "rechten-betrokkenen"
 
 def write_letter(decision: AccessDecision, folder: Path) -> list[Path]:
     """The decision as PDF (the letter), Markdown and JSON (the machine-readable copy)."""
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder = private_folder(folder)
     base = folder / f"besluit-{decision.reference}"
-    paths = [base.with_suffix(".pdf"), base.with_suffix(".md"), base.with_suffix(".json")]
-    paths[0].write_bytes(render_pdf(decision))
-    paths[1].write_text(render_markdown(decision), encoding="utf-8")
-    paths[2].write_text(decision.to_json(), encoding="utf-8")
-    for path in paths:
-        path.chmod(0o600)
-    return paths
+    return [
+        write_private(base.with_suffix(".pdf"), render_pdf(decision)),
+        write_private(base.with_suffix(".md"), render_markdown(decision)),
+        write_private(base.with_suffix(".json"), decision.to_json()),
+    ]
 
 
 @click.group()
@@ -224,6 +223,7 @@ def request_decide(
     ctx: Context, reference: str, signatory: str, signatory_title: str, out: Path, on: Any, as_json: bool
 ) -> None:
     """Issue the decision on an access request (besluit) and write the letter."""
+    check_output_folder(out)  # before the decision is issued: a bad folder issues nothing
     result = ctx.run(
         commands.IssueAccessDecision(request=reference, signatory=signatory, signatory_title=signatory_title, **_on(on))
     )
@@ -242,6 +242,7 @@ def request_decide(
 @pass_ctx
 def request_letter(ctx: Context, reference: str, out: Path) -> None:
     """Write the issued decision again, exactly as it was issued."""
+    check_output_folder(out)
     session = ctx.session()
     request_obj = commands.load_request(session, reference)
     if session.actor.role != Role.PRIVACY_OFFICER:

@@ -21,7 +21,9 @@ def register(root: click.Group) -> None:
 
 @click.command()
 @click.option("--date", "on", type=click.DateTime(["%Y-%m-%d"]), help="As of this date (default today).")
-@click.option("--horizon", default=14, show_default=True, help="Also show what falls due within this many days.")
+@click.option(
+    "--horizon", default=14, show_default=True, help="Also show what falls due within this many days (0-3660)."
+)
 @click.option("--all", "everyone", is_flag=True, help="Directors: every case, not only yours and your team's.")
 @json_option
 @pass_ctx
