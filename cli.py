@@ -7,6 +7,7 @@ in one line (set REGIE_DEBUG=1 for the traceback).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import traceback
@@ -17,7 +18,7 @@ from pydantic import ValidationError
 from casusregie import __version__
 from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, views
 from casusregie.adapters.cli.common import Context
-from casusregie.adapters.cli.output import echo
+from casusregie.adapters.cli.output import echo, printable
 from casusregie.domain.errors import AccessDenied, RegieError
 
 
@@ -74,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         return _fail("error", "aborted", 1)
     except click.ClickException as exc:
-        exc.show()
+        shown = io.StringIO()
+        exc.show(file=shown)  # click quotes the offending value: it may hold control characters
+        sys.stderr.write(printable(shown.getvalue()))
         return exc.exit_code
     except AccessDenied as exc:
         return _fail("refused", str(exc), 1)

@@ -8,20 +8,88 @@ written, so bad input never leaves a trace in the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
 
 from casusregie.domain.access import Action
+from casusregie.domain.text import unsafe_character
 
 
-class Command(BaseModel):
-    """Base of every command model."""
+class _FreeText:
+    """Marks a field whose text may span lines (a note, a reason); every other string is one line."""
+
+    def __repr__(self) -> str:
+        return "free text"
+
+
+FREE_TEXT = _FreeText()
+Text = Annotated[str, FREE_TEXT]
+
+
+def _spans_lines(field: FieldInfo) -> bool:
+    def marked(annotation: Any) -> bool:
+        if FREE_TEXT in getattr(annotation, "__metadata__", ()):
+            return True
+        return any(marked(arg) for arg in get_args(annotation))
+
+    return FREE_TEXT in field.metadata or marked(field.annotation)
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from _strings(item)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n")
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class Input(BaseModel):
+    """Base of every model of user input (commands and their parts).
+
+    No string may hold a control character or a character that reorders text on screen
+    (see ``domain.text``); only fields typed ``Text`` may hold line breaks. Windows line
+    ends are read as plain line breaks.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_line_ends(cls, data: Any) -> Any:
+        return _plain(data)
+
+    @model_validator(mode="after")
+    def _printable(self) -> Self:
+        for name, info in type(self).model_fields.items():
+            multiline = _spans_lines(info)
+            for text in _strings(getattr(self, name)):
+                found = unsafe_character(text, multiline=multiline)
+                if found is not None:
+                    raise ValueError(f"{name} holds {found}; only plain text is accepted")
+        return self
+
+
+class Command(Input):
+    """Base of every command model."""
 
     name: ClassVar[str]
     activity: ClassVar[str]

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from casusregie.commands.authorization import directs
-from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.base import CaseCommand, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.closure import ClosureOutcome, Judgement
@@ -26,9 +26,9 @@ class CloseCase(CaseCommand):
     outcome: ClosureOutcome
     judgement_neighbours: Judgement = Judgement.UNKNOWN
     judgement_partners: Judgement = Judgement.UNKNOWN
-    aftercare: str | None = Field(default=None, max_length=10000)
+    aftercare: Text | None = Field(default=None, max_length=10000)
     handover_to: str | None = None
-    note: str | None = Field(default=None, max_length=10000)
+    note: Text | None = Field(default=None, max_length=10000)
 
 
 @handles(CloseCase)
@@ -58,7 +58,7 @@ class ReopenCase(CaseCommand):
     name: ClassVar[str] = "case.reopen"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(ReopenCase)

@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from casusregie.commands.authorization import directs
-from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.base import CaseCommand, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 
@@ -42,7 +42,7 @@ class DeclineCase(CaseCommand):
     name: ClassVar[str] = "case.decline"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
-    advice: str = Field(min_length=1, max_length=5000)
+    advice: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(DeclineCase)
@@ -78,7 +78,7 @@ class WithholdLetter(CaseCommand):
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
     ground: str = Field(min_length=1, max_length=200, description="e.g. veiligheid-derden")
-    motivation: str = Field(min_length=1, max_length=5000)
+    motivation: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(WithholdLetter)

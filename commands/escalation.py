@@ -7,7 +7,7 @@ from typing import ClassVar
 from pydantic import Field
 
 from casusregie.commands.authorization import directs, is_role
-from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.base import CaseCommand, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.roles import Role
@@ -23,7 +23,7 @@ class Escalate(CaseCommand):
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.DISCLOSE
     level: int = Field(ge=1)
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(Escalate)
@@ -45,7 +45,7 @@ class ResolveEscalation(CaseCommand):
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
     escalation: str = Field(min_length=1)
-    outcome: str = Field(min_length=1, max_length=5000)
+    outcome: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(ResolveEscalation)

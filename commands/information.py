@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import ClassVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from casusregie.commands.authorization import acts_for, directs
-from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.base import CaseCommand, Input, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
@@ -24,7 +24,7 @@ class RequestInformation(CaseCommand):
     activity: ClassVar[str] = INFO
     action: ClassVar[Action] = Action.DISCLOSE
     partner: str = Field(min_length=1)
-    purpose: str = Field(min_length=1, max_length=1000)
+    purpose: Text = Field(min_length=1, max_length=1000)
     legal_basis: str = Field(min_length=1, max_length=500)
     categories: list[str] = Field(min_length=1)
     subjects: list[str] = Field(default_factory=list, description="person refs; empty = whole household")
@@ -47,12 +47,11 @@ def request_information(s: Session, cmd: RequestInformation) -> Result:
     )
 
 
-class DisclosureItem(BaseModel):
+class DisclosureItem(Input):
     """One item of a disclosure: a category, about one person or the household, and its content."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
     category: str = Field(min_length=1)
-    content: str = Field(min_length=1, max_length=20000)
+    content: Text = Field(min_length=1, max_length=20000)
     subject: str | None = Field(default=None, description="person ref; None = the household")
 
 
@@ -105,7 +104,7 @@ class DeclineRequest(CaseCommand):
     activity: ClassVar[str] = INFO
     action: ClassVar[Action] = Action.UPDATE
     request: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=5000)
+    reason: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(DeclineRequest)

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from casusregie.commands.authorization import directs
-from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.base import CaseCommand, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
@@ -71,7 +71,7 @@ class HoldMeeting(CaseCommand):
     action: ClassVar[Action] = Action.UPDATE
     meeting: str = Field(min_length=1)
     attended: list[str] = Field(min_length=1)
-    minutes: str = Field(min_length=1, max_length=50000)
+    minutes: Text = Field(min_length=1, max_length=50000)
 
 
 @handles(HoldMeeting)

@@ -8,7 +8,7 @@ from typing import ClassVar, Literal
 from pydantic import Field
 
 from casusregie.commands.authorization import acts_for, directs
-from casusregie.commands.base import CaseCommand, Result, handles
+from casusregie.commands.base import CaseCommand, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
@@ -25,7 +25,7 @@ class SetGoal(CaseCommand):
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
     life_domain: str = Field(min_length=1)
-    description: str = Field(min_length=1, max_length=5000)
+    description: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(SetGoal)
@@ -47,7 +47,7 @@ class AgreeMeasure(CaseCommand):
     action: ClassVar[Action] = Action.UPDATE
     life_domain: str = Field(min_length=1)
     owner: str = Field(min_length=1)
-    description: str = Field(min_length=1, max_length=5000)
+    description: Text = Field(min_length=1, max_length=5000)
     due: date
     goal: str | None = None
     subject: str | None = Field(default=None, description="person ref when the measure concerns one person")
@@ -86,7 +86,7 @@ class ReportProgress(CaseCommand):
     action: ClassVar[Action] = Action.UPDATE
     measure: str = Field(min_length=1)
     status: Literal["started", "done", "failed", "cancelled"]
-    note: str | None = Field(default=None, max_length=5000)
+    note: Text | None = Field(default=None, max_length=5000)
 
 
 @handles(ReportProgress)
@@ -114,7 +114,7 @@ class RescheduleMeasure(CaseCommand):
     action: ClassVar[Action] = Action.UPDATE
     measure: str = Field(min_length=1)
     due: date
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 @handles(RescheduleMeasure)
@@ -132,7 +132,7 @@ class RevisePlan(CaseCommand):
     name: ClassVar[str] = "plan.revise"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 @handles(RevisePlan)
@@ -168,7 +168,7 @@ class Evaluate(CaseCommand):
     name: ClassVar[str] = "plan.evaluate"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
-    summary: str = Field(min_length=1, max_length=20000)
+    summary: Text = Field(min_length=1, max_length=20000)
 
 
 @handles(Evaluate)

@@ -7,11 +7,11 @@ from datetime import date
 from typing import ClassVar
 from uuid import UUID, uuid4
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from casusregie.adapters.person_index import terms
 from casusregie.commands.authorization import acts_for, can_assign, directs, is_role
-from casusregie.commands.base import CaseCommand, Command, Result, handles
+from casusregie.commands.base import CaseCommand, Command, Input, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.bsn import is_valid_bsn
@@ -25,10 +25,8 @@ INTAKE = "aanmelding-toetsing"
 REGIE = "regie-uitvoering"
 
 
-class MemberInput(BaseModel):
+class MemberInput(Input):
     """A household member as the referrer gives it (gezinslid)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
     birth_date: date
@@ -88,8 +86,8 @@ class ReferCase(Command):
 
     referring_org: str = Field(min_length=1)
     referring_worker: str = Field(min_length=1, max_length=200)
-    reason: str = Field(min_length=1, max_length=5000)
-    problems: dict[str, str] = Field(min_length=1)
+    reason: Text = Field(min_length=1, max_length=5000)
+    problems: dict[str, Text] = Field(min_length=1)
     members: list[MemberInput] = Field(min_length=1, max_length=30)
     home_corporation: str | None = None
     consent_given_on: date | None = None
@@ -266,7 +264,7 @@ class AssessIntake(CaseCommand):
     activity: ClassVar[str] = INTAKE
     action: ClassVar[Action] = Action.UPDATE
     criteria: list[str] = Field(default_factory=list)
-    acute_reason: str | None = Field(default=None, max_length=5000)
+    acute_reason: Text | None = Field(default=None, max_length=5000)
 
     @field_validator("acute_reason")
     @classmethod
@@ -300,7 +298,7 @@ class RecordHomeVisit(CaseCommand):
     activity: ClassVar[str] = INTAKE
     action: ClassVar[Action] = Action.UPDATE
     invited: bool = False
-    note: str | None = Field(default=None, max_length=5000)
+    note: Text | None = Field(default=None, max_length=5000)
 
 
 @handles(RecordHomeVisit)

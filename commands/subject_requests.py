@@ -18,7 +18,7 @@ from pydantic import Field, model_validator
 
 from casusregie.adapters.person_index import PersonIndex, terms
 from casusregie.commands.authorization import is_role
-from casusregie.commands.base import Command, Result, handles
+from casusregie.commands.base import Command, Result, Text, handles
 from casusregie.commands.erasure import erase_person_in
 from casusregie.commands.referral import MemberInput
 from casusregie.commands.session import Session
@@ -92,7 +92,7 @@ class RegisterRequest(Command):
     received_on: date
     channel: Literal["brief", "e-mail", "balie", "digitaal", "telefoon"] = "brief"
     identity_check: str = Field(min_length=1, max_length=300, description="how identity was verified")
-    scope: str = Field(default="alle gegevens", max_length=1000)
+    scope: Text = Field(default="alle gegevens", max_length=1000)
 
     @model_validator(mode="after")
     def _not_in_future(self) -> RegisterRequest:
@@ -156,7 +156,7 @@ class ExtendRequest(RequestCommand):
     activity: ClassVar[str] = RIGHTS
     action: ClassVar[Action] = Action.UPDATE
     months: int = Field(default=2, ge=1, le=2)
-    motivation: str = Field(min_length=1, max_length=2000)
+    motivation: Text = Field(min_length=1, max_length=2000)
     notice_sent_on: date
 
 
@@ -212,11 +212,11 @@ class WithholdItem(RequestCommand):
     action: ClassVar[Action] = Action.UPDATE
     item: str = Field(min_length=1)
     ground: str = Field(min_length=1, description="a-j (UAVG art. 41(1)); wbp:a-e for cases before 25 May 2018")
-    motivation: str = Field(default="", max_length=5000)
+    motivation: Text = Field(default="", max_length=5000)
     partly: bool = False
     what: str = Field(default="", max_length=500)
     tell_person: bool = True
-    not_telling_reason: str = Field(default="", max_length=2000)
+    not_telling_reason: Text = Field(default="", max_length=2000)
 
 
 @handles(WithholdItem)
@@ -251,7 +251,7 @@ class ReleaseItem(RequestCommand):
     activity: ClassVar[str] = RIGHTS
     action: ClassVar[Action] = Action.UPDATE
     item: str = Field(min_length=1)
-    reason: str = Field(min_length=1, max_length=1000)
+    reason: Text = Field(min_length=1, max_length=1000)
 
 
 @handles(ReleaseItem)
@@ -444,7 +444,7 @@ class DecideObjection(RequestCommand):
     activity: ClassVar[str] = RIGHTS
     action: ClassVar[Action] = Action.UPDATE
     upheld: bool
-    motivation: str = Field(min_length=1, max_length=5000)
+    motivation: Text = Field(min_length=1, max_length=5000)
 
 
 @handles(DecideObjection)
@@ -464,7 +464,7 @@ class DecideErasure(RequestCommand):
     action: ClassVar[Action] = Action.ERASE
     grant: bool
     ground: str = Field(default="", max_length=300, description="refusal ground, e.g. 'art. 17 lid 3 sub b AVG'")
-    motivation: str = Field(default="", max_length=5000)
+    motivation: Text = Field(default="", max_length=5000)
 
 
 @handles(DecideErasure)

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.authorization import is_role
-from casusregie.commands.base import Command, Result, handles
+from casusregie.commands.base import Command, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
@@ -74,7 +74,7 @@ class DeactivateUser(Command):
     activity: ClassVar[str] = BEHEER
     action: ClassVar[Action] = Action.ADMIN
     user_id: str = Field(min_length=2)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Text = Field(min_length=1, max_length=500)
 
 
 @handles(DeactivateUser)

@@ -7,11 +7,10 @@ import re
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report, terminal
 from casusregie.adapters.cli.output import echo
 from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store
@@ -55,9 +54,9 @@ def init(ctx: Context, profile_name: str, admin: str | None) -> None:
         store.close()
         raise
     store.close()
-    click.echo(f"created store {store.name} ({store.store_id}) with profile {profile_model.id}")
-    click.echo(f"keys in {store.key_paths.folder} (mode 0600; back them up apart from the database)")
-    click.echo(f"first user: {admin_id} (beheerder); add others with `regie --as {admin_id} user add`")
+    echo(f"created store {store.name} ({store.store_id}) with profile {profile_model.id}")
+    echo(f"keys in {store.key_paths.folder} (mode 0600; back them up apart from the database)")
+    echo(f"first user: {admin_id} (beheerder); add others with `regie --as {admin_id} user add`")
 
 
 @click.group()
@@ -76,7 +75,7 @@ def profile_check(path: Path) -> None:
             echo(problem)
         count = len(exc.problems)
         raise ValidationFailed(f"{path} is not a valid profile: {count} problem{'s' if count > 1 else ''}") from None
-    click.echo(
+    echo(
         f"{path}: profile {loaded.id} is valid ({len(loaded.partners)} partners, "
         f"{len(loaded.activities)} processing activities)"
     )
@@ -96,7 +95,7 @@ def profile_list(as_json: bool) -> None:
     table = Table("id", "municipality", "approach")
     for row in rows:
         table.add_row(row["id"], row["municipality"], row["approach"])
-    Console(highlight=False, markup=False).print(table)
+    terminal().print(table)
 
 
 @profile.command("show")
@@ -186,7 +185,7 @@ def projections_rebuild(ctx: Context) -> None:
     ) as bar:
         task = bar.add_task("rebuild", total=total)
         applied = runner.rebuild(lambda n: bar.advance(task, n))
-    click.echo(f"rebuilt views from {applied} events")
+    echo(f"rebuilt views from {applied} events")
 
 
 @projections.command("status")
@@ -200,4 +199,4 @@ def projections_status(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(data)
     else:
-        click.echo(f"views at {data['position']} of {data['head']} ({data['behind']} behind)")
+        echo(f"views at {data['position']} of {data['head']} ({data['behind']} behind)")

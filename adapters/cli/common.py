@@ -17,7 +17,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from casusregie.adapters.cli.output import json_text, safe_console
+from casusregie.adapters.cli.output import echo, json_text, safe_console
 from casusregie.adapters.config import Settings, resolve_settings
 from casusregie.adapters.store import Store, open_store
 from casusregie.commands.application import RegieApplication
@@ -85,7 +85,7 @@ class Context:
     def close(self) -> None:
         if self._app is not None:
             for alert in self._app.alerts:
-                click.echo(f"regie: {alert}", err=True)
+                echo(f"regie: {alert}", err=True)
         if self._store is not None:
             self._store.close()
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.rule import Rule
 
 from casusregie.adapters.cli.common import terminal
+from casusregie.adapters.cli.output import echo
 from casusregie.domain.errors import ValidationFailed
 
 
@@ -451,7 +452,7 @@ def demo(folder: Path | None) -> None:
 
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
-    click.echo(
+    echo(
         f"export REGIE_STORE={folder / 'demo.db'} REGIE_KEY_DIR={folder / 'keys'} REGIE_USER=anna\n"
         f"regie case show {case}                 # the case view (your read is logged first)\n"
         f"regie worklist --date {ago(40)}        # what was due back then\n"

@@ -18,9 +18,9 @@ import click
 from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
 from rich.segment import Segment
 
-# C0 controls except tab and newline, DEL, C1 controls, and the Unicode format characters that
-# reorder or hide text (bidi embeddings/overrides/isolates, directional marks, zero-width joiners).
-_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+from casusregie.domain.text import UNSAFE
+
+_UNSAFE = UNSAFE
 
 
 def _escape(match: re.Match[str]) -> str:
