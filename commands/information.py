@@ -37,8 +37,17 @@ def request_information(s: Session, cmd: RequestInformation) -> Result:
         raise ValidationFailed(f"unknown partner {cmd.partner!r}")
     s.require(directs(s.actor, case), cmd, "only the case's director sends information requests", case)
     subjects = [case.member(ref).person_id for ref in cmd.subjects]
+    # About one person: sealed with their key (erased with them); else with the household's.
+    key = person_key_id(subjects[0]) if len(set(subjects)) == 1 else case_key_id(case.id)
     request_id = case.request_information(
-        cmd.partner, cmd.purpose, cmd.legal_basis, cmd.categories, subjects, cmd.on, s.actor.user_id, s.profile
+        cmd.partner,
+        s.seal(key, "purpose", cmd.purpose),
+        cmd.legal_basis,
+        cmd.categories,
+        subjects,
+        cmd.on,
+        s.actor.user_id,
+        s.profile,
     )
     s.commit(cmd, case, case=case, subjects=subjects or None)
     due = case.requests[request_id].due_on

@@ -121,7 +121,8 @@ class RescheduleMeasure(CaseCommand):
 def reschedule_measure(s: Session, cmd: RescheduleMeasure) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director reschedules measures", case)
-    case.reschedule_measure(cmd.measure, cmd.due, cmd.reason, cmd.on, s.actor.user_id)
+    reason = s.seal(case_key_id(case.id), "reschedule", cmd.reason)
+    case.reschedule_measure(cmd.measure, cmd.due, reason, cmd.on, s.actor.user_id)
     s.commit(cmd, case, case=case, subjects=[])
     return Result(f"measure {cmd.measure} now due {cmd.due}")
 
@@ -139,7 +140,7 @@ class RevisePlan(CaseCommand):
 def revise_plan(s: Session, cmd: RevisePlan) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director revises the plan", case)
-    revision = case.revise_plan(cmd.reason, cmd.on, s.actor.user_id)
+    revision = case.revise_plan(s.seal(case_key_id(case.id), "revision", cmd.reason), cmd.on, s.actor.user_id)
     s.commit(cmd, case, case=case, subjects=[])
     return Result(f"plan revision {revision} started")
 

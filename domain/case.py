@@ -363,7 +363,7 @@ class Case(Aggregate):
     def request_information(
         self,
         partner: str,
-        purpose: str,
+        purpose: Sealed,
         legal_basis: str,
         categories: list[str],
         subjects: list[UUID],
@@ -375,8 +375,8 @@ class Case(Aggregate):
         self._not_before_referral(on, "the information request")
         if not categories:
             raise ValidationFailed("an information request asks for at least one category")
-        if not purpose.strip() or not legal_basis.strip():
-            raise ValidationFailed("an information request needs a purpose and a legal basis")
+        if not legal_basis.strip():
+            raise ValidationFailed("an information request needs a legal basis")
         check_request_categories(profile, partner, categories)
         for subject in subjects:
             self.member(str(subject))
@@ -399,7 +399,7 @@ class Case(Aggregate):
         self,
         request_id: str,
         partner: str,
-        purpose: str,
+        purpose: Sealed | str,  # plain text in records from before purposes were sealed
         legal_basis: str,
         categories: list[str],
         subjects: list[UUID],
@@ -782,7 +782,7 @@ class Case(Aggregate):
         measure.status = status
         measure.history.append(ProgressNote(on=on, status=status, by=by, note=note))
 
-    def reschedule_measure(self, measure_id: str, due_on: date, reason: str, on: date, by: str) -> None:
+    def reschedule_measure(self, measure_id: str, due_on: date, reason: Sealed, on: date, by: str) -> None:
         self._require_taken_on("rescheduling a measure")
         measure = self.measure(measure_id)
         if measure.finished:
@@ -792,19 +792,17 @@ class Case(Aggregate):
         self._measure_rescheduled(measure_id=measure_id, due_on=due_on, reason=reason, on=on, by=by)
 
     @event("MeasureRescheduled")
-    def _measure_rescheduled(self, measure_id: str, due_on: date, reason: str, on: date, by: str) -> None:
+    def _measure_rescheduled(self, measure_id: str, due_on: date, reason: Sealed | str, on: date, by: str) -> None:
         self.measures[measure_id].due_on = due_on
 
-    def revise_plan(self, reason: str, on: date, by: str) -> int:
+    def revise_plan(self, reason: Sealed, on: date, by: str) -> int:
         self._require_taken_on("a plan revision")
-        if not reason.strip():
-            raise ValidationFailed("a plan revision needs a reason")
         revision = self.plan_revision + 1
         self._plan_revised(revision=revision, reason=reason, on=on, by=by)
         return revision
 
     @event("PlanRevised")
-    def _plan_revised(self, revision: int, reason: str, on: date, by: str) -> None:
+    def _plan_revised(self, revision: int, reason: Sealed | str, on: date, by: str) -> None:
         if not self.revisions:
             self.revisions.append(PlanRevision(revision=1, on=self.referred_on, reason="eerste plan"))
         self.revisions.append(PlanRevision(revision=revision, on=on, reason=reason))

@@ -38,7 +38,7 @@ class InformationRequest:
 
     request_id: str
     partner: str
-    purpose: str
+    purpose: Sealed | str  # sealed free text; plain in records from before it was sealed
     legal_basis: str
     categories: list[str]
     subjects: list[UUID]

@@ -83,6 +83,6 @@ class Measure:
 class PlanRevision:
     revision: int
     on: date
-    reason: str
+    reason: Sealed | str  # sealed with the case key; "eerste plan" and older records are plain
     client_agreed_on: date | None = None
     client_signed: bool = False

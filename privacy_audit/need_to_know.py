@@ -15,11 +15,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from casusregie.domain.case import Case
 from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Role
+from casusregie.domain.sealed import Sealed
+from casusregie.privacy_audit.key_hierarchy import KeyShredded
+
+REDACTED = "[afgeschermd]"  # the reader may not see this personal field
+ERASED = "[gewist]"  # the person's key was destroyed: the field is gone for everyone
+
+#: Opens one personal field for one reader: ``None`` stays ``None``.
+Opener = Callable[[Sealed | str | None], Any]
 
 FULL_SECTIONS = frozenset(
     {
@@ -65,6 +75,53 @@ class Visibility:
 
     def sees_measure(self, owner: str) -> bool:
         return "plan" in self.sections or owner == self.organisation
+
+
+def keyring_opener(keyring: Any) -> Opener:
+    """Open sealed fields with the keyring; a destroyed key (an erased person) shows as ``[gewist]``.
+
+    Plain text passes through: fields that are sealed now were plain in older records.
+    """
+
+    def open_(value: Sealed | str | None) -> Any:
+        if value is None or not isinstance(value, Sealed):
+            return value
+        try:
+            return keyring.unseal(value)
+        except KeyShredded:
+            return ERASED
+
+    return open_
+
+
+def opener_for(visibility: Visibility, base: Opener) -> Opener:
+    """THE need-to-know filter for personal fields: every read path opens them through this.
+
+    ``base`` opens a field (``keyring_opener``); a reader without the right to personal data
+    gets ``[afgeschermd]`` for every personal field, sealed or (in older records) plain.
+    """
+    if visibility.personal_data:
+        return base
+
+    def redacted(value: Sealed | str | None) -> Any:
+        return None if value is None else REDACTED
+
+    return redacted
+
+
+def reader_visibility(actor: Actor, profile: Profile, grant: str) -> Visibility:
+    """What a reader sees outside one case's view (trail, requests): auditors need ``grant``.
+
+    Whether a role may run the read at all is the read's own check; this decides only
+    whether personal fields open. Auditors see them only when the profile grants
+    ``personal_data``; privacy officers, directors and partners within their reach do.
+    """
+    if actor.role == Role.AUDITOR:
+        grants = set(profile.auditors.sees)
+        return Visibility(sections=FULL_SECTIONS, personal_data=grant in grants and "personal_data" in grants)
+    if actor.role == Role.BEHEERDER:
+        return Visibility(sections=frozenset(), personal_data=False)
+    return Visibility(sections=FULL_SECTIONS)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit import ldv
+from casusregie.privacy_audit.need_to_know import opener_for, reader_visibility
 from casusregie.projections.access import AccessLogProjection
 from casusregie.projections.reader import Reader
 from casusregie.projections.trail import TrailProjection
@@ -66,7 +67,8 @@ class PrivacyReader(Reader):
         subjects = {e.person_id for e in entries}
         self.session.log_read("trail", activity, Action.READ, case_state.id if case_state else None, subjects)
         refs = self._person_refs(subjects)
-        return [e.as_dict(refs.get(e.person_id)) for e in entries]
+        open_ = opener_for(reader_visibility(actor, self.session.profile, "disclosure_trail"), self.open)
+        return [e.as_dict(refs.get(e.person_id), open_) for e in entries]
 
     def find(self, name: str | None, born: date | None, bsn: str | None) -> list[dict[str, Any]]:
         """Search persons by name, date of birth and/or BSN through the blind index."""

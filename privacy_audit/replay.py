@@ -26,7 +26,7 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import ROLE_NAMES_NL, Role
 from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Refusal, Visibility, case_visibility
+from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Refusal, Visibility, case_visibility, opener_for
 from casusregie.privacy_audit.proofs import access_traces_of_case
 from casusregie.projections.case_view import ERASED, REDACTED, Opener, erased_aware, render_case
 
@@ -205,7 +205,7 @@ class _Narrator:
 
     def value(self, value: Any) -> Any:
         if isinstance(value, Sealed):
-            return self.opener(value) if self.visibility.personal_data else REDACTED
+            return self.opener(value)
         if isinstance(value, UUID):
             return self.refs.get(str(value), str(value))
         if isinstance(value, dict):
@@ -213,6 +213,10 @@ class _Narrator:
         if isinstance(value, list | tuple):
             return [self.value(v) for v in value]
         return _iso(value)
+
+    def personal(self, value: Any) -> Any:
+        """A free-text field: sealed now, plain in older records; filtered either way."""
+        return self.opener(value)
 
     def who(self, user_id: str | None) -> dict[str, Any]:
         if not user_id:
@@ -251,12 +255,12 @@ class _Narrator:
             data["member"] = self.refs.get(str(data["member"]["person_id"]), str(data["member"]["person_id"]))
         if name == "InformationRequested":
             self.requests[data["request_id"]] = {**data, "by": by}
-            entry["purpose"] = data.pop("purpose")
+            entry["purpose"] = self.personal(data.pop("purpose"))
             entry["legal_basis"] = data.pop("legal_basis")
             entry["to"] = data.get("partner")
         if name in ("InformationDisclosed", "InformationDeclined"):
             request = self.requests.get(data["request_id"], {})
-            entry["purpose"] = request.get("purpose")
+            entry["purpose"] = self.personal(request.get("purpose"))
             entry["legal_basis"] = request.get("legal_basis")
             entry["partner"] = request.get("partner")
             requester = request.get("by")
@@ -299,7 +303,7 @@ def narrate(
     ``history``: the case's other events, for context a window needs (e.g. the request a
     disclosure answers, with its purpose and legal basis).
     """
-    narrator = _Narrator(setup, profile, opener, visibility, refs)
+    narrator = _Narrator(setup, profile, opener_for(visibility, opener), visibility, refs)
     for event in history:
         if _event_name(event) == "InformationRequested":
             narrator.requests[event.request_id] = {

@@ -14,27 +14,19 @@ from uuid import UUID
 
 from casusregie.domain.case import Case
 from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.key_hierarchy import KeyShredded
-from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Visibility
+from casusregie.privacy_audit.need_to_know import (
+    ERASED,
+    FULL_SECTIONS,
+    REDACTED,
+    Opener,
+    Visibility,
+    keyring_opener,
+    opener_for,
+)
 
-Opener = Callable[[Sealed | None], Any]
-REDACTED = "[afgeschermd]"
-ERASED = "[gewist]"
+__all__ = ["ERASED", "FULL", "REDACTED", "Opener", "erased_aware", "render_case", "subjects_shown"]
 
-
-def erased_aware(keyring: Any) -> Opener:
-    """Open sealed fields with the keyring; a destroyed key (erased person) shows as ``[gewist]``."""
-
-    def open_(sealed: Sealed | None) -> Any:
-        if sealed is None:
-            return None
-        try:
-            return keyring.unseal(sealed)
-        except KeyShredded:
-            return ERASED
-
-    return open_
-
+erased_aware = keyring_opener  # the name the read side has always used
 
 FULL = Visibility(sections=FULL_SECTIONS)
 
@@ -52,11 +44,7 @@ def render_case(
     of the case's events).
     """
     v = visibility
-
-    def open_(sealed: Sealed | None) -> Any:
-        if sealed is None:
-            return None
-        return opener(sealed) if v.personal_data else REDACTED
+    open_ = opener_for(v, opener)
 
     refs: dict[str, str] = {str(m.person_id): m.ref for m in case.members.values()}
 
@@ -118,7 +106,7 @@ def render_case(
             {
                 "request": r.request_id,
                 "partner": r.partner,
-                "purpose": r.purpose,
+                "purpose": open_(r.purpose),
                 "legal_basis": r.legal_basis,
                 "categories": r.categories,
                 "subjects": [ref(s) for s in r.subjects] or ["huishouden"],
@@ -181,7 +169,7 @@ def render_case(
                 {
                     "revision": r.revision,
                     "on": _d(r.on),
-                    "reason": r.reason,
+                    "reason": open_(r.reason),
                     "client_agreed_on": _d(r.client_agreed_on),
                     "client_signed": r.client_signed,
                 }

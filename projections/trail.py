@@ -6,11 +6,15 @@ identity goes to the partner), partners' disclosures (data comes in), case confe
 (attending partners receive case data), measures owned by partners, escalations and the
 warm handover. A household-level item counts for every member of the household.
 Rows name only ids, organisations and categories; purposes and legal bases are kept
-encrypted with the store's row key, as everything else at rest.
+encrypted with the store's row key, as everything else at rest. An information request's
+purpose is the director's own text, so it stays sealed as in the case (with the person's
+key for a request about one person, else the household's): it is erased with that key, and
+opened only through the reader's need-to-know filter.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,7 +24,9 @@ from uuid import UUID
 
 from casusregie.adapters.sql import Tx
 from casusregie.domain.case import Case
+from casusregie.domain.sealed import Sealed
 from casusregie.privacy_audit.envelope import canonical, decrypt, encrypt
+from casusregie.privacy_audit.need_to_know import REDACTED, Opener
 from casusregie.projections.runner import TableProjection
 
 DDL = (
@@ -56,11 +62,14 @@ class TrailEntry:
     to_org: str
     categories: list[str]
     legal_basis: str
-    purpose: str
+    purpose: Sealed | str  # a request's purpose is the director's free text, sealed; the rest are fixed texts
     request_id: str | None
     event: str
+    item: int | None = None  # for a disclosure: which item of the request's answer (1-based)
 
-    def as_dict(self, person_ref: str | None = None) -> dict[str, Any]:
+    def as_dict(self, person_ref: str | None = None, open_: Opener | None = None) -> dict[str, Any]:
+        """The entry for output; ``open_`` (the reader's need-to-know opener) opens the purpose."""
+        purpose = (open_ or _plain_only)(self.purpose)
         return {
             "person": person_ref or str(self.person_id),
             "case": self.case_number,
@@ -71,7 +80,7 @@ class TrailEntry:
             "to": self.to_org,
             "categories": self.categories,
             "legal_basis": self.legal_basis,
-            "purpose": self.purpose,
+            "purpose": purpose,
             "request": self.request_id,
             "event": self.event,
         }
@@ -106,7 +115,9 @@ class TrailProjection(TableProjection):
 
     def _row(self, entry_id: str, e: TrailEntry) -> tuple[Any, ...]:
         keyring = self.app.store.keyring
-        details = json.dumps({"legal_basis": e.legal_basis, "purpose": e.purpose, "event": e.event}).encode()
+        details = json.dumps(
+            {"legal_basis": e.legal_basis, "purpose": _purpose_out(e.purpose), "event": e.event, "item": e.item}
+        ).encode()
         sealed = encrypt(
             keyring.key(self.app.store.row_key_id), self.app.store.row_key_id, details, self._aad(entry_id)
         )
@@ -162,12 +173,30 @@ class TrailProjection(TableProjection):
                     to_org=r[8],
                     categories=json.loads(r[9]),
                     legal_basis=details["legal_basis"],
-                    purpose=details["purpose"],
+                    purpose=_purpose_in(details["purpose"]),
                     request_id=r[10],
                     event=details["event"],
+                    item=details.get("item"),
                 )
             )
         return out
+
+
+def _plain_only(value: Sealed | str) -> str:
+    """Without a reader's opener a sealed purpose is never shown."""
+    return value if isinstance(value, str) else REDACTED
+
+
+def _purpose_out(purpose: Sealed | str) -> Any:
+    if isinstance(purpose, Sealed):
+        return {"key_id": purpose.key_id, "field": purpose.field, "blob": base64.b64encode(purpose.blob).decode()}
+    return purpose
+
+
+def _purpose_in(stored: Any) -> Sealed | str:
+    if isinstance(stored, dict):
+        return Sealed(key_id=stored["key_id"], field=stored["field"], blob=base64.b64decode(stored["blob"]))
+    return str(stored)
 
 
 def _members(case: Case, subjects: Iterable[UUID] | None = None) -> list[UUID]:
@@ -190,8 +219,9 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
         target: str,
         categories: list[str],
         basis: str,
-        purpose: str,
+        purpose: Sealed | str,
         request: str | None = None,
+        item: int | None = None,
     ) -> list[TrailEntry]:
         recorded = event.timestamp.isoformat(timespec="seconds")
         return [
@@ -209,6 +239,7 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
                 purpose,
                 request,
                 name,
+                item,
             )
             for person in persons
         ]
@@ -267,7 +298,7 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
     if name == "InformationDisclosed":
         request = case.requests[event.request_id]
         out: list[TrailEntry] = []
-        for item in event.items:
+        for number, item in enumerate(event.items, 1):
             about = _members(case, [item["subject"]] if item["subject"] is not None else None)
             out += moved(
                 about,
@@ -279,6 +310,7 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
                 event.partner_legal_basis or request.legal_basis,
                 request.purpose,
                 event.request_id,
+                item=number,
             )
         return out
     if name == "MeetingHeld":
