@@ -147,6 +147,11 @@ class Session:
 
     # --- keys and sealing ---------------------------------------------------------------
 
+    @property
+    def pending_keys(self) -> list[str]:
+        """Keys made in this unit of work, not yet committed."""
+        return list(self._new_keys)
+
     def new_key(self, key_id: str, purpose: str, subject: str) -> None:
         self._extras.append(self.app.store.keyring.create(key_id, purpose=purpose, subject=subject))
         self._new_keys.append(key_id)

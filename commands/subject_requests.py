@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import date
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from uuid import UUID, uuid4
 
 from pydantic import Field, model_validator
@@ -26,11 +26,12 @@ from casusregie.domain.access import Action
 from casusregie.domain.case import Case
 from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
-from casusregie.domain.sealed import person_key_id
+from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import ARTICLES, WBP_UNTIL, RequestKind, SubjectRequest
 from casusregie.privacy_audit.decision_document import AccessDecision, Address
 from casusregie.privacy_audit.inzage import Compiled, assemble, compile_answer
 from casusregie.privacy_audit.key_hierarchy import KeyShredded
+from casusregie.privacy_audit.need_to_know import Opener, keyring_opener
 from casusregie.projections.access import AccessLogProjection
 from casusregie.projections.reader import Reader
 from casusregie.projections.trail import TrailProjection
@@ -40,6 +41,35 @@ RIGHTS = "rechten-betrokkenen"
 
 def request_key_id(request_id: UUID) -> str:
     return f"request-{request_id}"
+
+
+def _key_for_texts(s: Session, request_id: UUID, person_id: UUID | None) -> str:
+    """The key that seals a request's texts: the person's own, so that erasing them erases these too.
+
+    A request that matches nobody in the store (or someone already erased) gets a key of its
+    own, made here when first needed.
+    """
+    keyring = s.app.store.keyring
+    if person_id is not None and not keyring.is_shredded(person_key_id(person_id)):
+        return person_key_id(person_id)
+    key = request_key_id(request_id)
+    if keyring.storage.get(key) is None and key not in s.pending_keys:
+        s.new_key(key, purpose="request", subject=f"request {request_id}")
+    return key
+
+
+def text_key(s: Session, request: SubjectRequest) -> str:
+    """The key for anything written on this request from now on (see ``_key_for_texts``)."""
+    if request.requester is not None and not s.app.store.keyring.is_shredded(request.requester.key_id):
+        return request.requester.key_id
+    return _key_for_texts(s, request.id, None)
+
+
+def seal_text(s: Session, request: SubjectRequest, field: str, text: str | None) -> Sealed | None:
+    """A free text on a request, sealed with the request's key; empty text is no text."""
+    if text is None or not text.strip():
+        return None
+    return s.seal(text_key(s, request), field, text)
 
 
 class RequestCommand(Command):
@@ -116,10 +146,8 @@ def register_request(s: Session, cmd: RegisterRequest) -> Result:
         person_id = found[0] if found else None
     case = _case_of(s, person_id)
     request_id = uuid4()
-    s.new_key(request_key_id(request_id), purpose="request", subject=f"request {request_id}")
-    requester = s.seal(
-        request_key_id(request_id), "requester", {"name": cmd.requester_name, "address": cmd.requester_address}
-    )
+    key = _key_for_texts(s, request_id, person_id)
+    requester = s.seal(key, "requester", {"name": cmd.requester_name, "address": cmd.requester_address})
     reference = f"AVG-{cmd.received_on.year}-" + "".join(
         secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(4)
     )
@@ -132,8 +160,8 @@ def register_request(s: Session, cmd: RegisterRequest) -> Result:
         requester=requester,
         received_on=cmd.received_on,
         channel=cmd.channel,
-        identity_check=cmd.identity_check,
-        scope=cmd.scope,
+        identity_check=s.seal(key, "identity_check", cmd.identity_check),
+        scope=s.seal(key, "scope", cmd.scope),
         due_on=SubjectRequest.deadline(cmd.received_on),
         registered_by=s.actor.user_id,
     )
@@ -164,7 +192,9 @@ class ExtendRequest(RequestCommand):
 def extend_request(s: Session, cmd: ExtendRequest) -> Result:
     _officer(s, cmd)
     request = load_request(s, cmd.request)
-    request.extend(cmd.months, cmd.motivation, cmd.notice_sent_on, cmd.on, s.actor.user_id)
+    motivation = seal_text(s, request, "extension", cmd.motivation)
+    assert motivation is not None
+    request.extend(cmd.months, motivation, cmd.notice_sent_on, cmd.on, s.actor.user_id)
     s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
     return Result(f"request {request.reference} extended to {request.due_on}")
 
@@ -172,8 +202,11 @@ def extend_request(s: Session, cmd: ExtendRequest) -> Result:
 # --- compiling an access answer -----------------------------------------------------------
 
 
-def compiled_for(s: Session, request: SubjectRequest) -> Compiled:
-    """Every item of the person's access answer, read from the indexed views."""
+def compiled_for(s: Session, request: SubjectRequest, open_: Opener | None = None) -> Compiled:
+    """Every item of the person's access answer, read from the indexed views.
+
+    ``open_`` opens personal fields (default: all of them, for the privacy officer answering).
+    """
     reader = Reader(s)
     reader.runner.catch_up()
     trail = next(p for p in reader.runner.projections if isinstance(p, TrailProjection))
@@ -192,7 +225,7 @@ def compiled_for(s: Session, request: SubjectRequest) -> Compiled:
         case=case,
         trail=entries,
         consultations=consulted,
-        open_=reader.open,
+        open_=open_ or reader.open,
         erased=erased,
     )
 
@@ -226,16 +259,20 @@ def withhold_item(s: Session, cmd: WithholdItem) -> Result:
     known = {item.item_id: item for item in compiled_for(s, request).items}
     if cmd.item not in known:
         raise ValidationFailed(f"request {request.reference} has no item {cmd.item}; see `regie request items`")
+    if not cmd.motivation.strip():
+        raise ValidationFailed("a refusal needs a motivation of why it is necessary and proportionate")
     regime, _, ground = cmd.ground.rpartition(":")
+    motivation = seal_text(s, request, "withholding", cmd.motivation)
+    assert motivation is not None
     request.withhold(
         cmd.item,
         _regime(s, request, regime or None),
         ground,
-        cmd.motivation,
+        motivation,
         cmd.partly,
-        cmd.what,
+        seal_text(s, request, "withheld_what", cmd.what),
         cmd.tell_person,
-        cmd.not_telling_reason,
+        seal_text(s, request, "not_telling_reason", cmd.not_telling_reason),
         cmd.on,
         s.actor.user_id,
     )
@@ -258,8 +295,15 @@ class ReleaseItem(RequestCommand):
 def release_item(s: Session, cmd: ReleaseItem) -> Result:
     _officer(s, cmd)
     request = load_request(s, cmd.request)
-    request.release(cmd.item, cmd.reason, cmd.on, s.actor.user_id)
+    awaiting = cmd.item not in request.withheld and any(
+        item.item_id == cmd.item and item.review for item in compiled_for(s, request).items
+    )
+    reason = seal_text(s, request, "release", cmd.reason)
+    assert reason is not None
+    request.release(cmd.item, reason, cmd.on, s.actor.user_id, awaiting_review=awaiting)
     s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
+    if awaiting:
+        return Result(f"item {cmd.item} was reviewed and will be given (art. 15 lid 4 AVG)")
     return Result(f"item {cmd.item} will be given after all")
 
 
@@ -275,7 +319,9 @@ class IssueAccessDecision(RequestCommand):
 
 def build_decision(s: Session, request: SubjectRequest, cmd: IssueAccessDecision) -> AccessDecision:
     compiled = compiled_for(s, request)
-    sections, notices = assemble(compiled.items, request.withheld)
+    sections, notices = assemble(
+        compiled.items, request.withheld, request.released, keyring_opener(s.app.store.keyring)
+    )
     try:
         requester = s.app.store.keyring.unseal(request.requester) if request.requester else {}
     except KeyShredded:
@@ -318,10 +364,13 @@ def issue_access_decision(s: Session, cmd: IssueAccessDecision) -> Result:
     _officer(s, cmd)
     request = _request_of_kind(s, cmd.request, RequestKind.ACCESS)
     decision = build_decision(s, request, cmd)
-    document = s.seal(request_key_id(request.id), "decision", decision.to_json())
+    document = s.seal(text_key(s, request), "decision", decision.to_json())
     outcome = "partly-granted" if request.withheld else ("granted" if decision.processes_data else "not-found")
-    motivation = "; ".join(f"{w.item}: grond {w.regime} {w.ground}: {w.motivation}" for w in request.withheld.values())
-    request.decide(outcome, motivation, document, cmd.on, s.actor.user_id)
+    opened = s.app.store.keyring
+    motivation = "; ".join(
+        f"{w.item}: grond {w.regime} {w.ground}: {_text(opened, w.motivation)}" for w in request.withheld.values()
+    )
+    request.decide(outcome, seal_text(s, request, "motivation", motivation), document, cmd.on, s.actor.user_id)
     s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
     late = " (after the deadline)" if request.decision and request.decision["late"] else ""
     return Result(
@@ -331,10 +380,26 @@ def issue_access_decision(s: Session, cmd: IssueAccessDecision) -> Result:
 
 
 def issued_decision(s: Session, request: SubjectRequest) -> AccessDecision:
-    """The frozen decision, exactly as it was issued."""
+    """The frozen decision, exactly as it was issued; gone for good once the person was erased."""
     if request.decision is None or request.decision["document"] is None:
         raise ValidationFailed(f"request {request.reference} has no issued access decision")
-    return AccessDecision.from_json(s.app.store.keyring.unseal(request.decision["document"]))
+    try:
+        return AccessDecision.from_json(s.app.store.keyring.unseal(request.decision["document"]))
+    except KeyShredded:
+        raise ValidationFailed(
+            f"the decision on {request.reference} was erased with the person's data; it can no longer be shown "
+            "or printed"
+        ) from None
+
+
+def _text(keyring: Any, value: Sealed | str | None) -> str:
+    """A request text for composing another (sealed again by the caller); erased shows as such."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    try:
+        return str(keyring.unseal(value))
+    except KeyShredded:
+        return "[gewist]"
 
 
 # --- the other rights ------------------------------------------------------------------------
@@ -396,7 +461,8 @@ def decide_rectification(s: Session, cmd: DecideRectification) -> Result:
     s.add_extra(PersonIndex.forget_op(person_id))
     s.add_extra(s.app.store.persons.insert_op(person_id, terms(current["name"], born, current["bsn"])))
     tasks = _recipients_before(s, person_id, {"identificatie"})
-    request.decide("granted", f"{cmd.field} gerectificeerd", None, cmd.on, s.actor.user_id, tasks=tasks)
+    motivation = seal_text(s, request, "motivation", f"{cmd.field} gerectificeerd")
+    request.decide("granted", motivation, None, cmd.on, s.actor.user_id, tasks=tasks)
     s.commit(cmd, case, request, case=case, subjects=[person_id])
     return Result(
         f"{cmd.field} of {member.ref} rectified; inform {len(tasks)} recipient(s) (art. 19 AVG): "
@@ -423,7 +489,7 @@ def decide_restriction(s: Session, cmd: DecideRestriction) -> Result:
     tasks = _recipients_before(s, person_id, {"identificatie", "signalen", "plan"}) if not cmd.lift else []
     request.decide(
         "granted",
-        "beperking opgeheven" if cmd.lift else "verwerking beperkt",
+        seal_text(s, request, "motivation", "beperking opgeheven" if cmd.lift else "verwerking beperkt"),
         None,
         cmd.on,
         s.actor.user_id,
@@ -451,7 +517,8 @@ class DecideObjection(RequestCommand):
 def decide_objection(s: Session, cmd: DecideObjection) -> Result:
     _officer(s, cmd)
     request = _request_of_kind(s, cmd.request, RequestKind.OBJECTION)
-    request.decide("granted" if cmd.upheld else "refused", cmd.motivation, None, cmd.on, s.actor.user_id)
+    motivation = seal_text(s, request, "motivation", cmd.motivation)
+    request.decide("granted" if cmd.upheld else "refused", motivation, None, cmd.on, s.actor.user_id)
     s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
     return Result(f"objection {request.reference} {'upheld' if cmd.upheld else 'rejected'}")
 
@@ -475,12 +542,14 @@ def decide_erasure(s: Session, cmd: DecideErasure) -> Result:
     if not cmd.grant:
         if not cmd.ground.strip():
             raise ValidationFailed("a refused erasure needs its ground, e.g. 'art. 17 lid 3 sub b AVG' (legal task)")
-        request.decide("refused", f"{cmd.ground}: {cmd.motivation}", None, cmd.on, s.actor.user_id)
+        motivation = seal_text(s, request, "motivation", f"{cmd.ground}: {cmd.motivation}")
+        request.decide("refused", motivation, None, cmd.on, s.actor.user_id)
         s.commit(cmd, request, subjects=[person_id])
         return Result(f"erasure refused on {cmd.ground}")
     tasks = _recipients_before(s, person_id, {"identificatie", "signalen", "plan"})
     erasure = erase_person_in(s, person_id, case.id, "granted-request", cmd.on, request.reference)
-    request.decide("granted", "gegevens vernietigd (crypto-shredding)", None, cmd.on, s.actor.user_id, tasks=tasks)
+    # No text: whatever would be sealed with the person's key is destroyed in this same transaction.
+    request.decide("granted", None, None, cmd.on, s.actor.user_id, tasks=tasks)
     s.commit(cmd, erasure, request, case=case, subjects=[person_id])
     s.app.store.keys.purge()
     return Result(

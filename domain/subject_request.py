@@ -47,16 +47,20 @@ RESTRICTION_GROUNDS = {  # AVG art. 18(2): processing of restricted data is allo
 
 @dataclass
 class Withholding:
-    """One item withheld from an access answer, wholly or partly (weigering per gegeven)."""
+    """One item withheld from an access answer, wholly or partly (weigering per gegeven).
+
+    The texts are sealed like every other free text about the person (plain in records from
+    before they were), so they are erased with the person.
+    """
 
     item: str
     regime: str  # "uavg" or "wbp"
     ground: str  # letter of UAVG art. 41(1) or Wbp art. 43
-    motivation: str  # why necessary and proportionate
+    motivation: Sealed | str  # why necessary and proportionate
     partly: bool
-    what: str  # how the person is told what kind of item it was, without its content
+    what: Sealed | str | None  # how the person is told what kind of item it was, without its content
     tell_person: bool
-    not_telling_reason: str
+    not_telling_reason: Sealed | str | None
     decided_on: date
     decided_by: str
 
@@ -79,8 +83,8 @@ class SubjectRequest(Aggregate):
         requester: Sealed | None,
         received_on: date,
         channel: str,
-        identity_check: str,
-        scope: str,
+        identity_check: Sealed | str,
+        scope: Sealed | str,
         due_on: date,
         registered_by: str,
     ) -> None:
@@ -97,6 +101,7 @@ class SubjectRequest(Aggregate):
         self.registered_by = registered_by
         self.extension: dict[str, Any] | None = None
         self.withheld: dict[str, Withholding] = {}
+        self.released: set[str] = set()  # household texts the privacy officer reviewed and gives (AVG 15(4))
         self.decision: dict[str, Any] | None = None
         self.tasks: dict[str, dict[str, Any]] = {}
 
@@ -115,7 +120,7 @@ class SubjectRequest(Aggregate):
 
     # --- deadline ---------------------------------------------------------------------
 
-    def extend(self, months: int, motivation: str, notice_sent_on: date, on: date, by: str) -> None:
+    def extend(self, months: int, motivation: Sealed, notice_sent_on: date, on: date, by: str) -> None:
         """Extend once, by at most two months, before the first deadline passes, with notice."""
         self._require_open()
         if self.extension is not None:
@@ -126,8 +131,6 @@ class SubjectRequest(Aggregate):
             )
         if months not in (1, 2):
             raise ValidationFailed("an extension is one or two further months (art. 12(3) AVG)")
-        if not motivation.strip():
-            raise ValidationFailed("an extension needs a motivation")
         if notice_sent_on > self.first_due_on or notice_sent_on < self.received_on:
             raise ValidationFailed("the person must be told of the extension within the first month")
         self._extended(
@@ -140,7 +143,9 @@ class SubjectRequest(Aggregate):
         )
 
     @event("Extended")
-    def _extended(self, months: int, motivation: str, notice_sent_on: date, on: date, by: str, due_on: date) -> None:
+    def _extended(
+        self, months: int, motivation: Sealed | str, notice_sent_on: date, on: date, by: str, due_on: date
+    ) -> None:
         self.extension = {
             "months": months,
             "motivation": motivation,
@@ -157,14 +162,19 @@ class SubjectRequest(Aggregate):
         item: str,
         regime: str,
         ground: str,
-        motivation: str,
+        motivation: Sealed,
         partly: bool,
-        what: str,
+        what: Sealed | None,
         tell_person: bool,
-        not_telling_reason: str,
+        not_telling_reason: Sealed | None,
         on: date,
         by: str,
     ) -> None:
+        """Withhold one item; the texts were checked and sealed by the caller.
+
+        A silent withholding is always whole: a partly given item would point the person to
+        a notice that, being silent, is not there.
+        """
         self._require_open()
         if self.kind != RequestKind.ACCESS:
             raise DomainRuleViolation("items are withheld only from an access answer")
@@ -174,12 +184,14 @@ class SubjectRequest(Aggregate):
         if ground not in grounds:
             law = "UAVG art. 41(1) a-j" if regime == "uavg" else "Wbp art. 43 a-e"
             raise ValidationFailed(f"ground {ground!r} is not one of {law}")
-        if not motivation.strip():
-            raise ValidationFailed("a refusal needs a motivation of why it is necessary and proportionate")
-        if not tell_person and not not_telling_reason.strip():
+        if not tell_person and not_telling_reason is None:
             raise ValidationFailed("record why telling the person would itself defeat the ground")
-        if tell_person and not what.strip():
+        if tell_person and what is None:
             raise ValidationFailed("describe for the person what kind of item is withheld (without its content)")
+        if partly and not tell_person:
+            raise ValidationFailed(
+                "a silent withholding is whole: a partly given item would point to a notice the person does not get"
+            )
         self._withheld(
             item=item,
             regime=regime,
@@ -199,11 +211,11 @@ class SubjectRequest(Aggregate):
         item: str,
         regime: str,
         ground: str,
-        motivation: str,
+        motivation: Sealed | str,
         partly: bool,
-        what: str,
+        what: Sealed | str | None,
         tell_person: bool,
-        not_telling_reason: str,
+        not_telling_reason: Sealed | str | None,
         on: date,
         by: str,
     ) -> None:
@@ -211,20 +223,34 @@ class SubjectRequest(Aggregate):
             item, regime, ground, motivation, partly, what, tell_person, not_telling_reason, on, by
         )
 
-    def release(self, item: str, reason: str, on: date, by: str) -> None:
+    def release(self, item: str, reason: Sealed, on: date, by: str, *, awaiting_review: bool = False) -> None:
+        """Give a withheld item after all, or give a household text that awaited review (AVG 15(4))."""
         self._require_open()
-        if item not in self.withheld:
+        if item in self.withheld:
+            self._released(item=item, reason=reason, on=on, by=by)
+        elif awaiting_review and item not in self.released:
+            self._reviewed(item=item, reason=reason, on=on, by=by)
+        else:
             raise ValidationFailed(f"item {item} is not withheld")
-        self._released(item=item, reason=reason, on=on, by=by)
 
     @event("ItemReleased")
-    def _released(self, item: str, reason: str, on: date, by: str) -> None:
+    def _released(self, item: str, reason: Sealed | str, on: date, by: str) -> None:
         del self.withheld[item]
+
+    @event("HouseholdTextReleased")
+    def _reviewed(self, item: str, reason: Sealed, on: date, by: str) -> None:
+        self.released.add(item)
 
     # --- decision ------------------------------------------------------------------------
 
     def decide(
-        self, outcome: str, motivation: str, document: Sealed | None, on: date, by: str, tasks: list[str] | None = None
+        self,
+        outcome: str,
+        motivation: Sealed | None,
+        document: Sealed | None,
+        on: date,
+        by: str,
+        tasks: list[str] | None = None,
     ) -> None:
         """Decide the request (besluit); for access, ``document`` is the frozen decision."""
         self._require_open()
@@ -232,7 +258,7 @@ class SubjectRequest(Aggregate):
             raise ValidationFailed("a decision cannot precede the request")
         if outcome not in ("granted", "partly-granted", "refused", "not-found"):
             raise ValidationFailed(f"unknown outcome {outcome!r}")
-        if outcome in ("refused", "partly-granted") and not motivation.strip():
+        if outcome in ("refused", "partly-granted") and motivation is None:
             raise ValidationFailed("a (partial) refusal needs its ground and motivation")
         self._decided(
             outcome=outcome,
@@ -246,7 +272,14 @@ class SubjectRequest(Aggregate):
 
     @event("Decided")
     def _decided(
-        self, outcome: str, motivation: str, document: Sealed | None, on: date, by: str, late: bool, tasks: list[str]
+        self,
+        outcome: str,
+        motivation: Sealed | str | None,
+        document: Sealed | None,
+        on: date,
+        by: str,
+        late: bool,
+        tasks: list[str],
     ) -> None:
         self.decision = {
             "outcome": outcome,

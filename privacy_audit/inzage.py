@@ -5,9 +5,15 @@ with the store: their case state (one row), their disclosure trail (by person), 
 access-log records that touched them (by person). Each piece of the answer is an item
 with a stable id, so the privacy officer can withhold any single one.
 
-Only the person's own data is included: fields sealed with their own key, and texts about
-their household as a whole. Data about a co-resident (sealed with that person's key) is
-never part of another person's answer.
+Only the person's own data is given as it is: fields sealed with their own key. Texts about
+the household as a whole (sealed with the case key) often tell about the other members too
+(a child's school problems in the mother's answer), so they await the privacy officer's
+review and are withheld until released (AVG art. 15(4)). Data about a co-resident (sealed
+with that person's key) is never part of another person's answer.
+
+Items that show one fact twice (a partner's disclosure as a data item and as a source) share
+an ``origin``: withholding one withholds the other, so nothing derived from a withheld item
+gives it away.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from uuid import UUID
 
 from casusregie.domain.case import Case
 from casusregie.domain.profile import Profile
-from casusregie.domain.sealed import Sealed
+from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.privacy_audit.decision_document import (
     Consultation,
     DataItem,
@@ -35,6 +41,9 @@ from casusregie.projections.access import AccessRow
 from casusregie.projections.trail import TrailEntry
 
 PARTLY = "(gedeeltelijk niet verstrekt; zie 'Niet verstrekte gegevens')"
+RIGHTS_ACTIVITY = "rechten-betrokkenen"
+REVIEW_GROUND = ("art. 15 lid 4 AVG", "de rechten en vrijheden van anderen")
+REVIEW_WHAT = "teksten over uw huishouden die ook gegevens van andere personen bevatten"
 ACTIONS_NL = {
     "read": "raadplegen",
     "create": "vastleggen",
@@ -57,6 +66,12 @@ class AnswerItem:
     section: str  # data | recipient | source | consultation
     entry: DataItem | Recipient | Source | Consultation
     summary: str  # what the privacy officer sees when choosing what to withhold
+    origin: str = ""  # the fact it shows; items with one origin are withheld together
+    review: bool = False  # not the person's own data (a household text): given only when released
+
+    @property
+    def key(self) -> str:
+        return self.origin or self.item_id
 
 
 @dataclass(frozen=True)
@@ -110,7 +125,7 @@ def compile_answer(
                 organisation=_name(profile, entry.to_org),
                 on=entry.on,
                 categories=_categories(profile, entry.categories),
-                purpose=entry.purpose,
+                purpose=str(open_(entry.purpose)),
                 legal_basis=entry.legal_basis,
                 case_number=entry.case_number,
             )
@@ -127,14 +142,16 @@ def compile_answer(
                 organisation=_name(profile, entry.from_org),
                 on=entry.on,
                 categories=_categories(profile, entry.categories),
-                description=entry.purpose,
+                description=str(open_(entry.purpose)),
             )
+            origin = f"disclosure:{entry.request_id}:{entry.item}" if entry.request_id and entry.item else ""
             items.append(
                 AnswerItem(
                     f"source:{index + 1}",
                     "source",
                     source,
                     f"{entry.on} ontvangen van {source.organisation}: {', '.join(entry.categories)}",
+                    origin=origin,
                 )
             )
     items += _consultation_items(profile, consultations)
@@ -151,29 +168,42 @@ def _data_items(
     notes = profile.category("notities").name
     referrer = f"aanmelding door {_name(profile, case.referring_org)}"
     out: list[AnswerItem] = []
+    own_key = person_key_id(person_id)
 
-    def add(item_id: str, category: str, label: str, value: Any, source: str, on: date | None) -> None:
+    def add(
+        item_id: str,
+        category: str,
+        label: str,
+        field: Sealed | str | None,
+        source: str,
+        on: date | None,
+        suffix: str = "",
+    ) -> None:
+        value = open_(field) if isinstance(field, Sealed) else field
         if value in (None, ""):
             return
+        value = f"{value}{suffix}"
         out.append(
             AnswerItem(
                 item_id,
                 "data",
                 DataItem(category=category, label=label, value=str(value), source=source, recorded_on=on),
                 f"{label}: {str(value)[:60]}",
+                origin=item_id,
+                review=isinstance(field, Sealed) and field.key_id != own_key,
             )
         )
 
     for field in ("name", "birth_date", "bsn", "address"):
-        add(f"data:{field}", identity, FIELDS_NL[field], open_(getattr(member, field)), referrer, case.referred_on)
+        add(f"data:{field}", identity, FIELDS_NL[field], getattr(member, field), referrer, case.referred_on)
     add("data:role", household, "Rol in het huishouden", member.role, referrer, case.referred_on)
-    add("data:reason", signals, "Reden van aanmelding", open_(case.reason), referrer, case.referred_on)
+    add("data:reason", signals, "Reden van aanmelding", case.reason, referrer, case.referred_on)
     for domain, text in case.problems.items():
         add(
             f"data:problem:{domain}",
             signals,
             f"Problemen op het leefgebied {domain}",
-            open_(text),
+            text,
             referrer,
             case.referred_on,
         )
@@ -185,7 +215,7 @@ def _data_items(
                 f"disclosure:{request.request_id}:{i}",
                 _categories(profile, [item.category])[0],
                 f"Informatie van {_name(profile, request.partner)}",
-                open_(item.content),
+                item.content,
                 _name(profile, request.partner),
                 request.answered_on,
             )
@@ -194,7 +224,7 @@ def _data_items(
             f"goal:{goal.goal_id}",
             plan,
             f"Doel ({goal.life_domain})",
-            open_(goal.description),
+            goal.description,
             profile.organisation_name,
             goal.set_on,
         )
@@ -205,16 +235,17 @@ def _data_items(
             f"measure:{measure.measure_id}",
             plan,
             f"Maatregel {measure.measure_id} ({measure.life_domain}, uitvoering {_name(profile, measure.owner)})",
-            f"{open_(measure.description)} (status: {measure.status})",
+            measure.description,
             profile.organisation_name,
             measure.agreed_on,
+            suffix=f" (status: {measure.status})",
         )
     for i, evaluation in enumerate(case.evaluations, 1):
         add(
             f"evaluation:{i}",
             plan,
             "Evaluatie",
-            open_(evaluation["summary"]),
+            evaluation["summary"],
             profile.organisation_name,
             evaluation["on"],
         )
@@ -224,7 +255,7 @@ def _data_items(
                 f"minutes:{meeting.meeting_id}",
                 notes,
                 f"Verslag {meeting.kind} van {meeting.held_on}",
-                open_(meeting.minutes),
+                meeting.minutes,
                 profile.organisation_name,
                 meeting.held_on,
             )
@@ -233,14 +264,12 @@ def _data_items(
             f"escalation:{escalation.escalation_id}",
             plan,
             f"Opschaling naar {escalation.level_name}",
-            open_(escalation.reason),
+            escalation.reason,
             profile.organisation_name,
             escalation.raised_on,
         )
     for i, closure in enumerate(case.closures, 1):
-        add(
-            f"aftercare:{i}", plan, "Nazorgplan", open_(closure.aftercare), profile.organisation_name, closure.closed_on
-        )
+        add(f"aftercare:{i}", plan, "Nazorgplan", closure.aftercare, profile.organisation_name, closure.closed_on)
     return out
 
 
@@ -248,8 +277,8 @@ def _consultation_items(profile: Profile, consultations: list[tuple[AccessRow, s
     """Dates and purposes of the consultations, never who consulted (CJEU C-579/21)."""
     grouped: Counter[tuple[str, str, str]] = Counter()
     for row, _ in consultations:
-        if row.outcome != "ok":
-            continue  # a refused attempt did not consult the data
+        if row.outcome != "ok" or handles_a_request(row):
+            continue
         grouped[(row.started_at[:10], row.activity, row.action)] += 1
     out = []
     for (day, activity, action), count in sorted(grouped.items()):
@@ -271,8 +300,18 @@ def _consultation_items(profile: Profile, consultations: list[tuple[AccessRow, s
     return out
 
 
+def handles_a_request(row: AccessRow) -> bool:
+    """A step in handling the person's own requests (this answer among them).
+
+    Left out of the consultations: the decision itself tells how the request was handled,
+    and counting those steps would betray a withholding the person is not told about.
+    A refused attempt did not consult the data either; the caller drops those.
+    """
+    return row.activity == RIGHTS_ACTIVITY and row.name.startswith("request.")
+
+
 def _purposes(profile: Profile, trail: list[TrailEntry], consultations: list[tuple[AccessRow, str]]) -> list[Purpose]:
-    used = {row.activity for row, _ in consultations if row.outcome == "ok"}
+    used = {row.activity for row, _ in consultations if row.outcome == "ok" and not handles_a_request(row)}
     if trail:
         used |= {"aanmelding-toetsing", "regie-uitvoering"}
     if any(e.request_id for e in trail):
@@ -300,18 +339,42 @@ def _withhold_partly(entry: Any) -> Any:
     return entry.model_copy(update={field: PARTLY})
 
 
-def assemble(items: list[AnswerItem], withheld: dict[str, Any]) -> tuple[dict[str, list[Any]], list[WithheldNotice]]:
-    """Split items into the person's answer and the notices of what was withheld from it."""
-    sections: dict[str, list[Any]] = {"data": [], "recipient": [], "source": [], "consultation": []}
-    notices: list[WithheldNotice] = []
+def assemble(
+    items: list[AnswerItem],
+    withheld: dict[str, Any],
+    released: set[str] | frozenset[str] = frozenset(),
+    open_: Callable[[Any], Any] = lambda text: text,
+) -> tuple[dict[str, list[Any]], list[WithheldNotice]]:
+    """Split items into the person's answer and the notices of what was withheld from it.
+
+    A withholding covers every item of the same origin (what is derived from a withheld item
+    never gives it away), with one notice. A household text that awaits review and was not
+    released is left out; if any is, one notice says so under AVG art. 15(4).
+    """
+    by_origin: dict[str, Any] = {}
     for item in items:
         w = withheld.get(item.item_id)
+        if w is not None:
+            by_origin.setdefault(item.key, w)
+    sections: dict[str, list[Any]] = {"data": [], "recipient": [], "source": [], "consultation": []}
+    notices: list[WithheldNotice] = []
+    noticed: set[int] = set()
+    unreviewed = False
+    for item in items:
+        w = by_origin.get(item.key)
         if w is None:
+            if item.review and item.item_id not in released:
+                unreviewed = True
+                continue
             sections[item.section].append(item.entry)
             continue
         if w.partly:
             sections[item.section].append(_withhold_partly(item.entry))
-        if w.tell_person:
+        if w.tell_person and id(w) not in noticed:
+            noticed.add(id(w))
             label, text = ground_label(w.ground, w.regime)
-            notices.append(WithheldNotice(ground=label, ground_text=text, what=w.what, partly=w.partly))
+            what = open_(w.what)
+            notices.append(WithheldNotice(ground=label, ground_text=text, what=str(what or ""), partly=w.partly))
+    if unreviewed:
+        notices.append(WithheldNotice(ground=REVIEW_GROUND[0], ground_text=REVIEW_GROUND[1], what=REVIEW_WHAT))
     return sections, notices

@@ -1,8 +1,9 @@
 """Reading requests of data subjects: the list, the answer's items, and the file for auditors.
 
-Privacy officers see the compiled items (to choose what to withhold); auditors see every
-withholding with its ground and motivation and, where the profile grants them withheld
-items, the withheld content itself. None of this ever reaches the person's documents.
+Privacy officers see the compiled items (to choose what to withhold or release); auditors
+whom the profile grants withheld items see every withholding with its ground and
+motivation, and the withheld content only where the profile also grants them personal
+data. None of this ever reaches the person's documents.
 """
 
 from __future__ import annotations
@@ -12,9 +13,12 @@ from typing import Any
 from casusregie.commands.session import Session
 from casusregie.commands.subject_requests import compiled_for, issued_decision, load_request
 from casusregie.domain.access import Action
+from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.subject_request import SubjectRequest
-from casusregie.privacy_audit.decision_document import AccessDecision, ground_label
+from casusregie.privacy_audit.decision_document import ground_label
+from casusregie.privacy_audit.inzage import AnswerItem
+from casusregie.privacy_audit.need_to_know import ERASED, REDACTED, keyring_opener, opener_for, reader_visibility
 from casusregie.projections.reader import Reader
 from casusregie.projections.requests import RequestProjection
 
@@ -48,33 +52,55 @@ def request_list(s: Session) -> list[dict[str, Any]]:
 
 
 def request_items(s: Session, reference: str) -> list[dict[str, Any]]:
-    """The compiled answer's items, with ids to withhold, for the privacy officer."""
+    """The compiled answer's items, with ids to withhold or release, for the privacy officer."""
     request = load_request(s, reference)
     if s.actor.role != Role.PRIVACY_OFFICER:
         s.deny("request.items", RIGHTS, Action.READ, "only privacy officers compile answers")
     compiled = compiled_for(s, request)
     s.log_read("request.items", RIGHTS, Action.READ, None, _subjects(request))
+    withheld_by_origin = {
+        item.key: (item.item_id, request.withheld[item.item_id])
+        for item in compiled.items
+        if item.item_id in request.withheld
+    }
     out = []
     for item in compiled.items:
-        w = request.withheld.get(item.item_id)
         out.append(
             {
                 "item": item.item_id,
                 "section": item.section,
                 "summary": item.summary,
-                "withheld": None
-                if w is None
-                else f"{'partly' if w.partly else 'wholly'}, ground {w.regime} {w.ground}",
+                "withheld": _state(item, withheld_by_origin.get(item.key), request.released),
             }
         )
     return out
 
 
+def _state(item: AnswerItem, withholding: tuple[str, Any] | None, released: set[str]) -> str | None:
+    """How the item stands in the answer: withheld (itself or with another), awaiting review, or given."""
+    if withholding is not None:
+        source, w = withholding
+        how = f"{'partly' if w.partly else 'wholly'}, ground {w.regime} {w.ground}"
+        return how if source == item.item_id else f"{how}, with {source}"
+    if item.review and item.item_id not in released:
+        return "awaiting review (art. 15 lid 4 AVG: also about others); `regie request release` gives it"
+    return None
+
+
 def request_file(s: Session, reference: str) -> dict[str, Any]:
-    """The request as the privacy officer's file or an auditor's view: steps, withholdings, decision."""
+    """The request as the privacy officer's file or an auditor's view: steps, withholdings, decision.
+
+    Who may read the file reads how the request was handled (grounds, motivations, dates);
+    the personal data in it (the withheld content, the issued decision, how identity was
+    checked) opens only through the need-to-know filter: for auditors, only when the profile
+    grants them personal data.
+    """
     request = load_request(s, reference)
     activity = _may_read(s, "request.show", request)
-    compiled = {i.item_id: i for i in compiled_for(s, request).items} if request.person_id else {}
+    handling = keyring_opener(s.app.store.keyring)
+    visibility = reader_visibility(s.actor, s.profile, "withheld_items")
+    personal = opener_for(visibility, handling)
+    compiled = {i.item_id: i for i in compiled_for(s, request, personal).items} if request.person_id else {}
     s.log_read("request.show", activity, Action.READ, None, _subjects(request))
     withheld = []
     for w in request.withheld.values():
@@ -85,32 +111,33 @@ def request_file(s: Session, reference: str) -> dict[str, Any]:
                 "item": w.item,
                 "ground": label,
                 "ground_text": text,
-                "motivation": w.motivation,
+                "motivation": handling(w.motivation),
                 "partly": w.partly,
                 "told_to_person": w.tell_person,
-                "description_for_person": w.what,
-                "why_not_told": w.not_telling_reason or None,
+                "description_for_person": handling(w.what),
+                "why_not_told": handling(w.not_telling_reason) or None,
                 "decided_on": w.decided_on.isoformat(),
                 "decided_by": w.decided_by,
                 "content": item.entry.model_dump(mode="json") if item is not None else "(no longer in the store)",
             }
         )
-    decision: AccessDecision | None = None
-    if request.decision is not None and request.decision["document"] is not None:
-        decision = issued_decision(s, request)
     return {
         "request": request.reference,
         "kind": request.kind,
         "received_on": request.received_on.isoformat(),
         "channel": request.channel,
-        "identity_check": request.identity_check,
-        "scope": request.scope,
+        "identity_check": personal(request.identity_check),
+        "scope": personal(request.scope),
         "due_on": request.due_on.isoformat(),
         "first_due_on": request.first_due_on.isoformat(),
         "extension": None
         if request.extension is None
-        else {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in request.extension.items()},
+        else {
+            k: handling(v) if k == "motivation" else (v.isoformat() if hasattr(v, "isoformat") else v)
+            for k, v in request.extension.items()
+        },
         "withheld": withheld,
+        "released_after_review": sorted(request.released),
         "decision": None
         if request.decision is None
         else {
@@ -118,11 +145,23 @@ def request_file(s: Session, reference: str) -> dict[str, Any]:
             "on": request.decision["on"].isoformat(),
             "by": request.decision["by"],
             "late": request.decision["late"],
-            "motivation": request.decision["motivation"],
+            "motivation": handling(request.decision["motivation"]),
         },
-        "issued_document": None if decision is None else decision.model_dump(mode="json"),
+        "issued_document": _issued(s, request, visibility.personal_data),
         "tasks": [
             {"organisation": t["organisation"], "done_on": t["done_on"].isoformat() if t["done_on"] else None}
             for t in request.tasks.values()
         ],
     }
+
+
+def _issued(s: Session, request: SubjectRequest, personal_data: bool) -> Any:
+    """The frozen decision as issued; redacted for who may not see personal data; erased with the person."""
+    if request.decision is None or request.decision["document"] is None:
+        return None
+    if not personal_data:
+        return REDACTED
+    try:
+        return issued_decision(s, request).model_dump(mode="json")
+    except ValidationFailed:
+        return ERASED

@@ -196,7 +196,10 @@ def test_an_access_answer_withholds_an_item_lawfully_and_the_auditor_sees_why(wo
     (withheld,) = auditor["withheld"]
     assert withheld["ground"] == "art. 41 lid 1 sub i UAVG"
     assert withheld["motivation"] == "bescherming van de omwonenden die klaagden"
-    assert withheld["content"]["value"] == reason  # the auditor sees what was withheld, and why
+    # The auditor sees why, not what: this profile grants auditors withheld items, not personal data.
+    assert withheld["content"]["value"] == "[afgeschermd]"
+    assert auditor["issued_document"] == "[afgeschermd]"
+    assert request_file(world.session("pim"), reference)["withheld"][0]["content"]["value"] == reason
     with pytest.raises(AccessDenied):
         request_file(world.session("anna"), reference)
     with pytest.raises(DomainRuleViolation, match="already decided"):
@@ -228,8 +231,9 @@ def test_silent_withholding_leaves_no_trace_in_the_persons_documents(world: Worl
         ),
     )
     decision = world.run("pim", IssueAccessDecision(request=reference, signatory="P. Jansen")).data["decision"]
-    assert decision["withheld"] == []
+    assert [n for n in decision["withheld"] if n["ground"] != "art. 15 lid 4 AVG"] == []  # that one is the default
     assert all("Politie" not in s["organisation"] for s in decision["sources"])
+    assert all("Politie" not in d["label"] for d in decision["data"])  # the disclosure itself goes with its source
     assert (
         request_file(world.session("aud"), reference)["withheld"][0]["why_not_told"]
         == "melden zou het onderzoek verraden"
@@ -326,7 +330,7 @@ def test_objection_is_decided_and_recorded(world: World) -> None:
     case = refer(world)
     reference = register(world, "objection", person=first_person(world, case))
     world.run("pim", DecideObjection(request=reference, upheld=False, motivation="dwingende gerechtvaardigde gronden"))
-    decided = load_request(world.session("pim"), reference).decision
+    decided = request_file(world.session("pim"), reference)["decision"]
     assert (decided["outcome"], decided["motivation"]) == ("refused", "dwingende gerechtvaardigde gronden")
 
 

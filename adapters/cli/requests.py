@@ -126,12 +126,16 @@ def request_list_cmd(ctx: Context, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def request_items_cmd(ctx: Context, reference: str, as_json: bool) -> None:
-    """The items of the access answer, with the ids you can withhold."""
+    """The items of the access answer, with the ids you can withhold or release.
+
+    Household texts (about the whole household, so often about others too) await your review
+    and are left out of the answer until you release them (art. 15 lid 4 AVG).
+    """
     items = request_items(ctx.session(), reference)
     if as_json:
         print_json(items)
         return
-    table = Table("item", "section", "summary", "withheld")
+    table = Table("item", "section", "summary", "withheld / review")
     for i in items:
         table.add_row(i["item"], i["section"], i["summary"], i["withheld"] or "")
     ctx.console.print(table)
@@ -182,7 +186,7 @@ def request_withhold(
 @click.option("--reason", required=True)
 @pass_ctx
 def request_release(ctx: Context, reference: str, item: str, reason: str) -> None:
-    """Give a withheld item after all (before the decision)."""
+    """Give an item after all: a withheld one, or a household text that awaits review (art. 15 lid 4 AVG)."""
     report(ctx, ctx.run(commands.ReleaseItem(request=reference, item=item, reason=reason)))
 
 
