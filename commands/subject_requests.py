@@ -28,6 +28,7 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import ARTICLES, WBP_UNTIL, RequestKind, SubjectRequest
+from casusregie.privacy_audit import access_records
 from casusregie.privacy_audit.decision_document import AccessDecision, Address
 from casusregie.privacy_audit.inzage import Compiled, assemble, compile_answer
 from casusregie.privacy_audit.key_hierarchy import KeyShredded
@@ -218,6 +219,7 @@ def compiled_for(s: Session, request: SubjectRequest, open_: Opener | None = Non
             consulted = AccessLogProjection.consultations(tx, request.person_id)
         else:
             entries, consulted = [], []
+    consulted = access_records.authenticated(s.app, consulted)
     erased = request.person_id is not None and s.app.store.keyring.is_shredded(person_key_id(request.person_id))
     return compile_answer(
         profile=s.profile,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from casusregie import __version__
@@ -38,7 +38,7 @@ def _status(outcome: str) -> str:
 
 
 def records(
-    traces: list[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str
+    traces: Iterable[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str
 ) -> Iterator[dict[str, Any]]:
     """LDV records for the given traces: the root span (with the first data subject, if any), then the
     child spans of the further data subjects."""
@@ -73,6 +73,8 @@ def _subject(key: bytes, subject_id: str) -> dict[str, str]:
     return {"dpl.core.data_subject_id": pseudonym(key, subject_id), "dpl.core.data_subject_id_type": SUBJECT_ID_TYPE}
 
 
-def lines(traces: list[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str) -> Iterator[str]:
+def lines(
+    traces: Iterable[tuple[AccessRow, list[tuple[str, str, str]]]], key: bytes, organisation: str
+) -> Iterator[str]:
     for record in records(traces, key, organisation):
         yield json.dumps(record, ensure_ascii=False, separators=(",", ":"))

@@ -6,7 +6,7 @@ Same discipline as every read: catch up, check who may see it, log (audit first)
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 
@@ -15,14 +15,14 @@ from casusregie.commands.authorization import directs
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
-from casusregie.privacy_audit import ldv
+from casusregie.privacy_audit import access_records, ldv
 from casusregie.privacy_audit.need_to_know import opener_for, reader_visibility
-from casusregie.projections.access import AccessLogProjection
 from casusregie.projections.reader import Reader
 from casusregie.projections.trail import TrailProjection
 
 RIGHTS = "rechten-betrokkenen"
 AUDIT = "toezicht-audit"
+MAX_LOG_LINES = 100_000
 REGIE = "regie-uitvoering"
 
 
@@ -113,26 +113,28 @@ class PrivacyReader(Reader):
         self.session.deny(what, AUDIT, Action.EXPORT, f"a {actor.role} may not read the access log")
 
     def access_log(self, case: str | None = None, user: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """The internal access log (with user identities): auditors, privacy officers, beheerder."""
+        """The internal access log (with user identities): auditors, privacy officers, beheerder.
+
+        Read from the access records themselves (authenticated, in the tamper-evident log),
+        never from the view that indexes them, which a database writer could edit.
+        """
         self._log_reader_allowed("log.show")
-        self.runner.catch_up()
+        if not 1 <= limit <= MAX_LOG_LINES:
+            raise ValidationFailed(f"--limit is 1 to {MAX_LOG_LINES}, not {limit}")
         case_id = self.case_state(case).id if case else None
-        with self.app.store.db.transaction(commit=False) as tx:
-            traces = AccessLogProjection.stream(tx)
-        rows = [
-            (t, kids)
-            for t, kids in traces
-            if (case_id is None or t.case_id == str(case_id)) and (user is None or t.actor == user)
-        ][-limit:]
         self.session.log_read("log.show", AUDIT, Action.READ, case_id, [])
-        return [{**t.__dict__, "subjects": [s for _, s, _ in kids]} for t, kids in rows]
+        rows = []
+        for trace, kids in access_records.newest_first(self.app):
+            if (case_id is None or trace.case_id == str(case_id)) and (user is None or trace.actor == user):
+                rows.append({**trace.__dict__, "subjects": [s for _, s, _ in kids]})
+                if len(rows) == limit:
+                    break
+        return rows[::-1]
 
     def ldv_lines(self, since: date | None = None) -> Iterator[str]:
-        """The access log as LDV JSON lines (logged as an export before anything is produced)."""
+        """The access log as LDV JSON lines (logged as an export before anything is produced), from the records."""
         self._log_reader_allowed("log.export")
-        self.runner.catch_up()
-        with self.app.store.db.transaction(commit=False) as tx:
-            traces = AccessLogProjection.stream(tx, since.isoformat() if since else None)
         self.session.log_read("log.export", AUDIT, Action.EXPORT, None, [])
         key = self.app.store.keyring.key(INDEX_KEY_ID)
-        return ldv.lines(traces, key, self.session.profile.organisation_id)
+        moment = None if since is None else datetime.combine(since, time.min, tzinfo=UTC)
+        return ldv.lines(access_records.oldest_first(self.app, moment), key, self.session.profile.organisation_id)

@@ -141,3 +141,18 @@ class AccessLogProjection(TableProjection):
         ).fetchall():
             children.setdefault(trace_id, []).append((span_id, subject_id, subject_type))
         return [(AccessRow(*t), children.get(t[0], [])) for t in traces]
+
+    @staticmethod
+    def rows(tx: Tx) -> dict[str, tuple[Any, ...]]:
+        """Every root record of the view, by trace id, as a tuple in ``AccessRow`` field order."""
+        return {r[0]: tuple(r) for r in tx.execute(f"SELECT {_TRACE_COLUMNS} FROM regie_access_traces").fetchall()}
+
+    @staticmethod
+    def subject_rows(tx: Tx) -> set[tuple[Any, ...]]:
+        """Every (trace id, span id, subject id, subject type) of the view."""
+        return {
+            tuple(r)
+            for r in tx.execute(
+                "SELECT trace_id, span_id, subject_id, subject_type FROM regie_access_subjects"
+            ).fetchall()
+        }

@@ -19,6 +19,11 @@ RUNNER = "views"
 ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
 
 
+def read_position(tx: Tx) -> int:
+    """The last notification id every view has applied."""
+    return int(tx.scalar("SELECT position FROM regie_view_position WHERE name = ?", (RUNNER,)) or 0)
+
+
 class Projection(Protocol):
     """One read model: its tables, how a batch of events changes it, and how to empty it."""
 
@@ -78,7 +83,7 @@ class ViewRunner:
     def position(self) -> int:
         self.ensure_tables()
         with self.db.transaction(commit=False) as tx:
-            return int(tx.scalar("SELECT position FROM regie_view_position WHERE name = ?", (RUNNER,)) or 0)
+            return read_position(tx)
 
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
