@@ -110,12 +110,17 @@ class SqlKeyStorage:
 
         return shred
 
-    def rewrap(self, rewrapped: dict[str, bytes], new_master_key_id: str) -> None:
-        """Replace wrapped keys in one transaction (master key rotation)."""
+    def rewrap(self, rewrapped: dict[str, bytes], new_master_key_id: str, meta: dict[str, str] | None = None) -> None:
+        """Replace wrapped keys in one transaction (master key rotation), with the store metadata that records it."""
         with self.db.transaction(commit=True) as tx:
             tx.executemany(
                 "UPDATE regie_keys SET wrapped = ?, master_key_id = ? WHERE key_id = ?",
                 [(w, new_master_key_id, k) for k, w in rewrapped.items()],
+            )
+            tx.executemany(
+                "INSERT INTO regie_meta (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                list((meta or {}).items()),
             )
 
     def purge(self, wait_seconds: float = 10.0) -> bool:

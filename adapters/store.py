@@ -38,6 +38,7 @@ from casusregie.adapters.person_index import INDEX_KEY_ID, PersonIndex
 from casusregie.adapters.sql import Database
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.privacy_audit import checkpoint
+from casusregie.privacy_audit.key_generations import ledger_rows, moment
 from casusregie.privacy_audit.key_hierarchy import Keyring
 from casusregie.privacy_audit.rotation import resume_interrupted_rotation
 
@@ -178,6 +179,7 @@ def create_store(settings: Settings) -> Store:
 def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
     row_key_id = "rows-1"
     now = datetime.now(UTC).isoformat(timespec="seconds")
+    ledger = ledger_rows(master.key_id, moment())  # before the first data key is made
     store.meta.update(store_id=store_id, row_key_id=row_key_id)
     with store.db.transaction(commit=True) as tx:
         tx.execute(META_DDL)
@@ -199,9 +201,10 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
                 ("format_version", FORMAT_VERSION),
                 ("created_at", now),
                 ("row_key_id", row_key_id),
+                *ledger.items(),
             ],
         )
-    store.meta.update(format_version=FORMAT_VERSION, created_at=now)
+    store.meta.update(format_version=FORMAT_VERSION, created_at=now, **ledger)
 
 
 def _undo_create(location: StoreLocation, key_paths: KeyPaths, created_schema: bool) -> None:

@@ -26,6 +26,7 @@ from casusregie.domain.erasure import Erasure
 from casusregie.domain.errors import DomainRuleViolation
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import case_key_id, person_key_id
+from casusregie.privacy_audit.key_generations import backup_note
 
 ERASURE = "bewaartermijn-vernietiging"
 GROUNDS = {
@@ -66,7 +67,9 @@ def erase_person(s: Session, cmd: ErasePerson) -> Result:
     s.commit(cmd, erasure, subjects=[person_id])
     purged = s.app.store.keys.purge()
     return Result(
-        f"{cmd.person} erased ({GROUNDS[cmd.ground]}); the history of the case remains" + purge_note(purged),
+        f"{cmd.person} erased ({GROUNDS[cmd.ground]}); the history of the case remains"
+        + purge_note(purged)
+        + backups_note(s),
         {"person": cmd.person, "purged": purged},
     )
 
@@ -78,6 +81,11 @@ def purge_note(purged: bool) -> str:
         "; older database transactions were still open, so the destroyed key's old bytes may linger in "
         "free space until `regie keys purge` runs"
     )
+
+
+def backups_note(s: Session) -> str:
+    """Said after every erasure: the copies made before it are erased only when their master key is."""
+    return ". Note: " + backup_note(s.app.store.keyring.master.key_id)
 
 
 class RunRetention(Command):
@@ -138,7 +146,9 @@ def run_retention(s: Session, cmd: RunRetention) -> Result:
     verb = "would erase" if cmd.dry_run else "erased"
     return Result(
         f"retention ({retention.years} years after {retention.after}) on {cmd.on}: {verb} {len(erased)} case(s); "
-        f"{kept} ended case(s) still within their period" + purge_note(purged),
+        f"{kept} ended case(s) still within their period"
+        + purge_note(purged)
+        + (backups_note(s) if erased and not cmd.dry_run else ""),
         {"erased": erased, "kept": kept, "dry_run": cmd.dry_run, "purged": purged},
     )
 

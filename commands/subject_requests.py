@@ -19,7 +19,7 @@ from pydantic import Field, model_validator
 from casusregie.adapters.person_index import PersonIndex, terms
 from casusregie.commands.authorization import is_role
 from casusregie.commands.base import Command, Result, Text, handles
-from casusregie.commands.erasure import erase_person_in
+from casusregie.commands.erasure import backups_note, erase_person_in
 from casusregie.commands.referral import MemberInput
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
@@ -555,7 +555,8 @@ def decide_erasure(s: Session, cmd: DecideErasure) -> Result:
     s.commit(cmd, erasure, request, case=case, subjects=[person_id])
     s.app.store.keys.purge()
     return Result(
-        f"{case.member(str(person_id)).ref} erased; inform {len(tasks)} recipient(s) (art. 19 AVG)", {"tasks": tasks}
+        f"{case.member(str(person_id)).ref} erased; inform {len(tasks)} recipient(s) (art. 19 AVG)" + backups_note(s),
+        {"tasks": tasks},
     )
 
 

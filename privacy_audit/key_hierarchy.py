@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -28,6 +28,7 @@ from casusregie.privacy_audit.envelope import (
     unwrap_key,
     wrap_key,
 )
+from casusregie.privacy_audit.key_generations import moment
 
 
 class KeyRecordLike(Protocol):
@@ -142,7 +143,7 @@ class Keyring:
             subject=subject,
             master_key_id=self.master.key_id,
             wrapped=wrapped,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            created_at=moment(),
         )
         self._cache[key_id] = data_key
         return self.storage.insert_op(record)
@@ -162,7 +163,7 @@ class Keyring:
             raise DomainRuleViolation(f"{record.subject} was already erased")
         self._cache.pop(key_id, None)
         self._ciphers.pop(key_id, None)
-        return self.storage.shred_op(key_id, datetime.now(UTC).isoformat(timespec="seconds"), ground)
+        return self.storage.shred_op(key_id, moment(), ground)
 
     def is_shredded(self, key_id: str) -> bool:
         record = self.storage.get(key_id)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from casusregie.adapters.keyfile import MasterKey, new_master_key, read_master_key, write_master_key
+from casusregie.privacy_audit.key_generations import ledger_rows, moment
 
 if TYPE_CHECKING:
     from casusregie.adapters.store import Store
@@ -39,7 +40,9 @@ def rotate_master_key(store: Store) -> Rotation:
     if pending.exists():
         pending.unlink()  # an earlier rotation that never reached the database
     write_master_key(pending, new)
-    store.keys.rewrap(rewrapped, new.key_id)
+    ledger = ledger_rows(new.key_id, moment(), retired=old.key_id)
+    store.keys.rewrap(rewrapped, new.key_id, ledger)
+    store.meta.update(ledger)
     retired = _finish(store, new, old.key_id)
     return Rotation(old.key_id, new.key_id, len(rewrapped), retired)
 

@@ -12,7 +12,7 @@ from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print
 from casusregie.adapters.cli.output import echo
 from casusregie.adapters.files import check_output_path, private_file
 from casusregie.commands.erasure import ErasePerson, RunRetention
-from casusregie.commands.keys import PurgeKeys, RotateMasterKey
+from casusregie.commands.keys import PurgeKeys, RotateMasterKey, key_status
 from casusregie.privacy_audit.queries import PrivacyReader
 
 
@@ -73,6 +73,28 @@ def keys() -> None:
 def keys_rotate(ctx: Context, as_json: bool) -> None:
     """Replace the master key; data keys are re-wrapped, events are not rewritten."""
     report(ctx, ctx.run(RotateMasterKey()), as_json)
+
+
+@keys.command("status")
+@json_option
+@pass_ctx
+def keys_status(ctx: Context, as_json: bool) -> None:
+    """The master key generations, and which erased keys copies of each one's time still open.
+
+    Erasing destroys a data key in the store; database backups and WAL archives made before
+    still hold it, wrapped by the master key of that time. They are erased when that master
+    key is destroyed: rotate, then destroy the retired key file and every backup of it.
+    """
+    rows = [g.to_json() for g in key_status(ctx.session())]
+    if as_json:
+        print_json(rows)
+        return
+    for g in rows:
+        until = "now (current)" if g["current"] else (g["retired_at"] or "?")
+        ctx.console.print(f"{g['key_id']}: current from {g['active_from'] or '?'} until {until}")
+        ctx.console.print(f"  file: {g['file'] or '(gone from the key folder)'}")
+        held = g["erased_keys_it_still_opens_in_old_copies"]
+        ctx.console.print(f"  erased keys that copies of its time still hold: {held}; {g['advice']}")
 
 
 @keys.command("purge")
