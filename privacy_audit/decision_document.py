@@ -21,6 +21,8 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from casusregie.domain.text import UNSAFE
+
 # UAVG art. 41 lid 1: "De verwerkingsverantwoordelijke kan de verplichtingen en rechten, bedoeld in
 # de artikelen 12 tot en met 21 en artikel 34 van de verordening buiten toepassing laten voor zover
 # dit noodzakelijk en evenredig is ter waarborging van: ..."
@@ -220,7 +222,9 @@ class AccessDecision(_Model):
 
     def to_json(self) -> str:
         """The machine-readable copy: indented UTF-8 JSON in field order, dates as ISO 8601, ending in a newline."""
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+        # Within JSON strings \uXXXX is the same character; written so, none can steer a terminal or editor.
+        return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AccessDecision:

@@ -83,7 +83,7 @@ def _state(item: AnswerItem, withholding: tuple[str, Any] | None, released: set[
         how = f"{'partly' if w.partly else 'wholly'}, ground {w.regime} {w.ground}"
         return how if source == item.item_id else f"{how}, with {source}"
     if item.review and item.item_id not in released:
-        return "awaiting review (art. 15 lid 4 AVG: also about others); `regie request release` gives it"
+        return "awaiting review (AVG 15(4)): release to give it"
     return None
 
 

@@ -12,9 +12,12 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from scenarios import START, take_on
 
+from casusregie.adapters.render.letter_markdown import render_markdown
 from casusregie.commands.information import DeclineRequest, RequestInformation
 from casusregie.commands.referral import MemberInput, ReferCase
+from casusregie.commands.subject_requests import IssueAccessDecision, RegisterRequest, ReleaseItem
 from casusregie.domain.text import UNSAFE
+from casusregie.privacy_audit.decision_document import AccessDecision
 
 ESC = "\x1b]2:owned\x07\x1b[2J\x1b[31m"  # retitle the window, clear the screen, turn red
 BIDI = "\u202e"
@@ -116,3 +119,24 @@ def test_old_records_with_control_characters_are_printed_escaped(world: World, c
                 assert not any(c in stream for c in ("\x1b", BIDI, CR)), (args, extra)
     shown = cli("case", "show", case, user="anna").out
     assert "\\x1b" in shown  # visible, not hidden: the reader sees something odd was stored
+
+
+def test_letters_from_old_records_carry_no_control_characters(world: World, tmp_path: Any) -> None:
+    case = _plant_old_records(world)
+    person = next(iter(world.session("anna").case(case).members.values())).ref
+    reference = world.run(
+        "pim",
+        RegisterRequest(
+            kind="access",
+            person=person,
+            requester_name="K. de Vries",
+            received_on=date.today(),
+            identity_check="id gezien",
+        ),
+    ).data["request"]
+    world.run("pim", ReleaseItem(request=reference, item="data:reason", reason="alleen over hem"))
+    issued = world.run("pim", IssueAccessDecision(request=reference, signatory="P. Jansen")).data["decision"]
+    decision = AccessDecision.model_validate(issued)
+    assert "Karel" in decision.to_json()
+    for text in (decision.to_json(), render_markdown(decision)):
+        assert not any(c in text for c in ("\x1b", BIDI, CR))

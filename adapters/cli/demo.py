@@ -429,6 +429,17 @@ def demo(folder: Path | None) -> None:
     )
     reference = str(registered["request"])
     s.run("privacy.pia", "request", "items", reference)
+    # Household texts also tell about his partner and daughter: they await review (AVG art. 15(4)).
+    # The debts are his own business as much as the household's; the privacy officer releases that one.
+    s.run(
+        "privacy.pia",
+        "request",
+        "release",
+        reference,
+        "data:problem:financiën",
+        "--reason",
+        "De huurachterstand betreft het huurcontract op zijn naam; geen gegevens van anderen.",
+    )
     # The referral reason quotes the neighbours' complaints: withheld to protect them (UAVG art. 41(1)(i)).
     s.run(
         "privacy.pia",

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from casusregie.domain.text import UNSAFE
 from casusregie.privacy_audit.decision_document import AccessDecision, DataItem
 
 SUBJECT = "Besluit op uw verzoek om inzage (artikel 15 AVG)"
@@ -396,8 +397,8 @@ _SPACE = re.compile(r"\s+")
 
 
 def md_escape(text: str, *, cell: bool = False) -> str:
-    """Text as literal Markdown: one line, special characters backslash-escaped."""
-    text = _SPACE.sub(" ", text).strip()
+    """Text as literal Markdown: one line, special characters backslash-escaped, control characters gone."""
+    text = _SPACE.sub(" ", UNSAFE.sub("", text)).strip()
     text = _MD_SPECIAL.sub(r"\\\1", text)
     if cell:
         return text
