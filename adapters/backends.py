@@ -13,6 +13,8 @@ overwritten with zeros instead of lingering in free pages.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -122,6 +124,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     def __init__(self, datastore: PostgresDatastore, after_insert: AfterInsert) -> None:
         super().__init__(datastore)
         self.after_insert = after_insert
+        self._failures = threading.local()
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
@@ -131,8 +134,26 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
-        self.after_insert(Tx(curs, "postgres"), stored_events, ids or [])
+        try:
+            self.after_insert(Tx(curs, "postgres"), stored_events, ids or [])
+        except BaseException as exc:
+            self._failures.error = exc
+            with contextlib.suppress(psycopg.Error):
+                curs.execute(_ABORT)
+            raise
         return ids
+
+    def take_failure(self) -> BaseException | None:
+        """The hook's own exception, when the database error that aborted the insert stands in for it."""
+        error = getattr(self._failures, "error", None)
+        self._failures.error = None
+        return error
+
+
+# The library keeps a Python exception raised in the hook until its transaction block has
+# ended, and that block then commits: the events would be stored without their place in the
+# tree. A failed statement leaves PostgreSQL nothing to commit but a rollback.
+_ABORT = "DO $$ BEGIN RAISE EXCEPTION 'casusregie: insert aborted'; END $$"
 
 
 class RegiePostgresFactory(PostgresFactory):

@@ -100,6 +100,9 @@ class RegieApplication(Application[UUID]):
             raise StoreProblem(f"store {self.store.name} refused the write: {_first_line(exc)}") from None
         except PersistenceError as exc:
             self.store.keyring.forget(list(new_keys))
+            cause = getattr(self.recorder, "take_failure", lambda: None)()
+            if cause is not None:  # our own insert hook failed; the database error only stood in for it
+                raise cause from None
             raise StoreProblem(f"store {self.store.name} refused the write: {_first_line(exc)}") from None
         except BaseException:
             self.store.keyring.forget(list(new_keys))
