@@ -242,8 +242,13 @@ class Profile(_Model):
     director has met the client (Zwolle, seed 004). ``result_target_months``:
     the period within which complaints should be strongly reduced (Zwolle: at
     most two years); ``minimum_guidance_months``: guidance lasts at least this
-    long (Zwolle: one year). ``checkpoint_every``: make a signed audit
-    checkpoint every N records (``None``: only on demand).
+    long (Zwolle: one year). ``checkpoint_every`` and ``checkpoint_minutes``:
+    after a commit, sign an audit checkpoint when the log grew by
+    ``checkpoint_every`` records since the newest checkpoint, or when it grew
+    at all and the newest checkpoint is older than ``checkpoint_minutes`` (or,
+    with none yet, the store); each bounds how many records a later divergence
+    can hide among (``None`` for both: only on demand). ``checkpoint_minutes`` is
+    at most a week (10080).
     """
 
     id: Slug
@@ -270,6 +275,7 @@ class Profile(_Model):
     activities: list[ProcessingActivity]
     auditors: AuditorGrant = Field(default_factory=AuditorGrant)
     checkpoint_every: Positive | None = None
+    checkpoint_minutes: Annotated[int, Field(gt=0, le=60 * 24 * 7)] | None = None
     #: Where objections (bezwaarschriften) and letters go; printed in decision letters.
     postal_address: str = ""
     privacy_department: str = "Team Privacy"

@@ -5,11 +5,15 @@ A checkpoint commits to the log's Merkle root at a given size. The text is::
     <origin>\\n
     <tree size, decimal>\\n
     <base64 root hash>\\n
-    timestamp <YYYY-MM-DDTHH:MM:SSZ>\\n
+    [extension lines]\\n
     \\n
     \u2014 <key name> <base64(4-byte key ID || 64-byte Ed25519 signature)>\\n
 
-The Ed25519 signature covers the body: the four lines above the blank line,
+C2SP allows any number of non-empty extension lines after the root hash; they are
+covered by the signature like the rest. casusregie writes ``timestamp
+<YYYY-MM-DDTHH:MM:SSZ>`` as the first one (optional when reading: ``timestamp`` is
+then None) and keeps every other line as it is, e.g. a bundle's ``casusregie-case``
+statement. The Ed25519 signature covers the body: every line above the blank line,
 final newline included. Key ID = SHA-256(key name || 0x0A || 0x01 || public
 key)[:4]. Keys are exchanged as C2SP key strings:
 
@@ -58,6 +62,7 @@ _ED25519_KEY_SIZE = 32
 _MAX_SIGNATURES = 100
 _MAX_TREE_SIZE = (1 << 64) - 1
 _SIZE_RE = re.compile(r"0|[1-9][0-9]*")
+_TIMESTAMP_PREFIX = "timestamp "
 _TIMESTAMP_RE = re.compile(r"timestamp ([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})Z")
 _FORBIDDEN_CONTROL_RE = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _KEY_ID_HEX_RE = re.compile(r"[0-9a-fA-F]{8}")
@@ -93,19 +98,32 @@ def _require_utf8(text: str, what: str) -> None:
         raise CheckpointError(f"{what} is not valid Unicode text") from None
 
 
+def _check_extension(line: str) -> None:
+    if not isinstance(line, str) or not line:
+        raise CheckpointError("extension lines must be non-empty strings")
+    if "\n" in line or _FORBIDDEN_CONTROL_RE.search(line):
+        raise CheckpointError("an extension line must be one line without control characters")
+    if line.startswith(_TIMESTAMP_PREFIX):
+        raise CheckpointError("the timestamp is its own field, not an extension line")
+    _require_utf8(line, "extension line")
+
+
 @dataclass(frozen=True)
 class Checkpoint:
     """A tree head: the log ``origin`` had ``size`` leaves with ``root`` at ``timestamp``.
 
-    ``timestamp`` must be timezone-aware; it is stored in UTC and truncated to
-    whole seconds because that is all the text format carries, so that
-    ``parse_and_verify(sign(cp, key), ...) == cp`` always holds.
+    ``timestamp`` is optional (C2SP does not require one) but, when given, must be
+    timezone-aware; it is stored in UTC and truncated to whole seconds because that is
+    all the text format carries, so that ``parse_and_verify(sign(cp, key), ...) == cp``
+    always holds. ``extensions`` are the other extension lines, in order, signed with
+    the rest; the timestamp line is always written first.
     """
 
     origin: str
     size: int
     root: bytes
-    timestamp: datetime
+    timestamp: datetime | None = None
+    extensions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_origin(self.origin)
@@ -117,16 +135,34 @@ class Checkpoint:
             raise CheckpointError(f"root must be a {HASH_SIZE}-byte hash")
         if self.size == 0 and self.root != EMPTY_ROOT:
             raise CheckpointError("an empty tree's root must be SHA-256 of the empty string")
-        if not isinstance(self.timestamp, datetime) or self.timestamp.utcoffset() is None:
-            raise CheckpointError("timestamp must be a timezone-aware datetime")
-        normalised = self.timestamp.astimezone(UTC).replace(microsecond=0)
-        object.__setattr__(self, "timestamp", normalised)
+        if self.timestamp is not None:
+            if not isinstance(self.timestamp, datetime) or self.timestamp.utcoffset() is None:
+                raise CheckpointError("timestamp must be a timezone-aware datetime")
+            normalised = self.timestamp.astimezone(UTC).replace(microsecond=0)
+            object.__setattr__(self, "timestamp", normalised)
+        if isinstance(self.extensions, str) or not isinstance(self.extensions, (tuple, list)):
+            raise CheckpointError("extensions must be a sequence of lines")
+        object.__setattr__(self, "extensions", tuple(self.extensions))
+        for line in self.extensions:
+            _check_extension(line)
+
+    def extension(self, keyword: str) -> list[str]:
+        """The extension lines whose first word is ``keyword``, without it."""
+        prefix = keyword + " "
+        return [line[len(prefix) :] for line in self.extensions if line.startswith(prefix)]
+
+    def when(self) -> str:
+        """The timestamp as the note writes it, or a stand-in when the checkpoint has none."""
+        return "(no timestamp)" if self.timestamp is None else _format_timestamp(self.timestamp)
 
     def body(self) -> bytes:
-        """The signed note text: origin, size, root, timestamp line, each ending in \\n."""
+        """The signed note text: origin, size, root and the extension lines, each ending in \\n."""
         root = base64.b64encode(self.root).decode("ascii")
-        text = f"{self.origin}\n{self.size}\n{root}\ntimestamp {_format_timestamp(self.timestamp)}\n"
-        return text.encode("utf-8")
+        lines = [self.origin, str(self.size), root]
+        if self.timestamp is not None:
+            lines.append(_TIMESTAMP_PREFIX + _format_timestamp(self.timestamp))
+        lines.extend(self.extensions)
+        return ("\n".join(lines) + "\n").encode("utf-8")
 
 
 def _decode_base64(text: str, what: str) -> bytes:
@@ -140,28 +176,36 @@ def _decode_base64(text: str, what: str) -> bytes:
     return raw
 
 
+def _parse_timestamp(line: str) -> datetime:
+    match = _TIMESTAMP_RE.fullmatch(line)
+    if not match:
+        raise CheckpointError("timestamp line must be 'timestamp YYYY-MM-DDTHH:MM:SSZ'")
+    try:
+        return datetime(*(int(part) for part in match.groups()), tzinfo=UTC)
+    except ValueError:
+        raise CheckpointError("timestamp line is not a valid date and time") from None
+
+
 def _parse_body(body: str) -> Checkpoint:
     lines = body.split("\n")
     if lines[-1] != "":
         raise CheckpointError("checkpoint text must end with a newline")
     lines = lines[:-1]
-    if len(lines) < 4:
-        raise CheckpointError("checkpoint text needs four lines: origin, tree size, root hash, timestamp")
-    if len(lines) > 4:
-        raise CheckpointError("checkpoint text has unexpected lines after the timestamp")
-    origin, size_line, root_line, timestamp_line = lines
+    if len(lines) < 3:
+        raise CheckpointError("checkpoint text needs at least three lines: origin, tree size, root hash")
+    origin, size_line, root_line, *rest = lines
     if not _SIZE_RE.fullmatch(size_line):
         raise CheckpointError("tree size line must be a decimal number without leading zeros")
     size = int(size_line)
     root = _decode_base64(root_line, "root hash line")
-    match = _TIMESTAMP_RE.fullmatch(timestamp_line)
-    if not match:
-        raise CheckpointError("last line must be 'timestamp YYYY-MM-DDTHH:MM:SSZ'")
-    try:
-        moment = datetime(*(int(part) for part in match.groups()), tzinfo=UTC)
-    except ValueError:
-        raise CheckpointError("timestamp line is not a valid date and time") from None
-    return Checkpoint(origin=origin, size=size, root=root, timestamp=moment)
+    if any(not line for line in rest):
+        raise CheckpointError("extension lines must not be empty")
+    stamps = [line for line in rest if line.startswith(_TIMESTAMP_PREFIX)]
+    if len(stamps) > 1:
+        raise CheckpointError("checkpoint text has more than one timestamp line")
+    moment = _parse_timestamp(stamps[0]) if stamps else None
+    extensions = tuple(line for line in rest if not line.startswith(_TIMESTAMP_PREFIX))
+    return Checkpoint(origin=origin, size=size, root=root, timestamp=moment, extensions=extensions)
 
 
 # --- keys -------------------------------------------------------------------------

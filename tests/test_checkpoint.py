@@ -125,16 +125,20 @@ def test_empty_tree_round_trip(keys):
 safe_origins = st.text(st.characters(blacklist_categories=("Cs",), min_codepoint=0x20), min_size=1, max_size=40)
 
 
+extension_lines = safe_origins.filter(lambda line: not line.startswith("timestamp "))
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     origin=safe_origins,
     size=st.integers(1, 2**64 - 1),
     root=st.binary(min_size=32, max_size=32),
-    timestamp=st.datetimes(timezones=st.just(UTC)),
+    timestamp=st.none() | st.datetimes(timezones=st.just(UTC)),
+    extensions=st.lists(extension_lines, max_size=4).map(tuple),
 )
-def test_round_trip_any_checkpoint(keys, origin, size, root, timestamp):
+def test_round_trip_any_checkpoint(keys, origin, size, root, timestamp, extensions):
     signer, verifier = keys
-    cp = Checkpoint(origin=origin, size=size, root=root, timestamp=timestamp)
+    cp = Checkpoint(origin=origin, size=size, root=root, timestamp=timestamp, extensions=extensions)
     assert parse_and_verify(sign(cp, signer), verifier) == cp
 
 
@@ -250,8 +254,6 @@ MALFORMATIONS: dict[str, Callable[[str], str]] = {
     "ascii dash": lambda n: n.replace(EM_DASH, "-"),
     "no final newline": lambda n: n[:-1],
     "crlf": lambda n: n.replace("\n", "\r\n"),
-    "extra body line": lambda n: f"{_body(n)}\nextra\n\n{_signatures(n)}",
-    "missing timestamp": lambda n: _body(n).rsplit("\n", 1)[0] + "\n\n" + _signatures(n),
     "blank line in body": lambda n: n.replace("\n", "\n\n", 1),
     "leading zero size": lambda n: _replace_line(n, 1, "011"),
     "signed size": lambda n: _replace_line(n, 1, "+11"),
@@ -261,7 +263,7 @@ MALFORMATIONS: dict[str, Callable[[str], str]] = {
     "unpadded root": lambda n: _replace_line(n, 2, _line(n, 2).rstrip("=")),
     "bad timestamp": lambda n: _replace_line(n, 3, "timestamp 2026-13-01T00:00:00Z"),
     "local timestamp": lambda n: _replace_line(n, 3, "timestamp 2026-11-25T15:10:33+01:00"),
-    "wrong extension": lambda n: _replace_line(n, 3, "time 2026-11-25T15:10:33Z"),
+    "two timestamps": lambda n: f"{_body(n)}\n{_line(n, 3)}\n\n{_signatures(n)}",
     "empty origin": lambda n: _replace_line(n, 0, ""),
     "control character": lambda n: n.replace(ORIGIN, ORIGIN + "\x07"),
     "empty signature block": lambda n: _body(n) + "\n\n",
@@ -289,17 +291,101 @@ def _sign_raw_text(text: str, signer: str) -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (f"{ORIGIN}\n0\n{EMPTY_B64}\ntimestamp 2026-11-25T15:10:33Z\nextra\n", "unexpected"),
-        (f"{ORIGIN}\n0\n{EMPTY_B64}\n", "four lines"),
+        (f"{ORIGIN}\n0\n", "three lines"),
         (f"{ORIGIN}\n00\n{EMPTY_B64}\ntimestamp 2026-11-25T15:10:33Z\n", "leading zeros"),
         (f"{ORIGIN}\n1\n{EMPTY_B64}\ntimestamp 2026-11-25 15:10:33Z\n", "timestamp"),
+        (
+            f"{ORIGIN}\n0\n{EMPTY_B64}\nx\ntimestamp 2026-11-25T15:10:33Z\ntimestamp 2026-11-25T15:10:33Z\n",
+            "more than one",
+        ),
     ],
-    ids=["extra line", "no timestamp", "leading zero", "timestamp format"],
+    ids=["no root", "leading zero", "timestamp format", "two timestamps"],
 )
 def test_validly_signed_garbage_is_rejected(keys, text, message):
     signer, verifier = keys
     with pytest.raises(CheckpointError, match=message):
         parse_and_verify(_sign_raw_text(text, signer), verifier)
+
+
+# --- extension lines (C2SP tlog-checkpoint: any number, after the root hash) --------------------------
+
+
+@pytest.mark.parametrize(
+    ("extensions", "timestamp"),
+    [
+        ((), None),
+        (("extra",), None),
+        (("time 2026-11-25T15:10:33Z",), None),  # not ours: kept as it is
+        (("casusregie-case 0e4c2a3b-8d3f-4c1e-9a70-2f1f2e3d4c5b 3 AAAA", "witness x y"), WHEN),
+        (("a", "b", "c", "\u00e9\u00e8 unicode"), WHEN),
+    ],
+    ids=["bare", "one line", "foreign timestamp", "case statement and another", "several"],
+)
+def test_checkpoints_with_any_extension_lines_round_trip(keys, extensions, timestamp):
+    signer, verifier = keys
+    cp = Checkpoint(ORIGIN, 11, root_of([leaf_hash(bytes([i])) for i in range(11)]), timestamp, extensions)
+    note = sign(cp, signer)
+    assert parse_and_verify(note, verifier) == cp
+    assert parse_unverified(note) == cp
+    assert cp.extensions == extensions
+    assert cp.timestamp == timestamp
+    assert cp.when() == ("(no timestamp)" if timestamp is None else "2026-11-25T15:10:33Z")
+    lines = cp.body().decode().split("\n")
+    assert lines[3 : 3 + (timestamp is not None)] == (["timestamp 2026-11-25T15:10:33Z"] if timestamp else [])
+    assert lines[3 + (timestamp is not None) : -1] == list(extensions)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{ORIGIN}\n0\n{EMPTY_B64}\n",
+        f"{ORIGIN}\n0\n{EMPTY_B64}\nfirst extension\nsecond extension\n",
+        f"{ORIGIN}\n0\n{EMPTY_B64}\nother\ntimestamp 2026-11-25T15:10:33Z\nlast\n",
+    ],
+    ids=["no extension lines", "two unknown lines", "timestamp among others"],
+)
+def test_validly_signed_c2sp_checkpoints_are_accepted(keys, text):
+    """Checkpoints from other C2SP logs need no timestamp and may carry any extension lines."""
+    signer, verifier = keys
+    cp = parse_and_verify(_sign_raw_text(text, signer), verifier)
+    assert (cp.origin, cp.size, cp.root) == (ORIGIN, 0, EMPTY_ROOT)
+    others = [line for line in text.split("\n")[3:-1] if not line.startswith("timestamp ")]
+    assert list(cp.extensions) == others
+    assert (cp.timestamp is None) == ("timestamp" not in text)
+    # the canonical body puts the timestamp first; the signature was checked over the text as received
+    assert cp.body().decode().split("\n")[3:-1] == (["timestamp 2026-11-25T15:10:33Z"] if cp.timestamp else []) + others
+
+
+@pytest.mark.parametrize(
+    "malform",
+    [
+        lambda n: f"{_body(n)}\nextra\n\n{_signatures(n)}",
+        lambda n: _body(n).rsplit("\n", 1)[0] + "\n\n" + _signatures(n),
+        lambda n: _replace_line(n, 3, "time 2026-11-25T15:10:33Z"),
+    ],
+    ids=["line added", "timestamp removed", "timestamp renamed"],
+)
+def test_extension_lines_are_covered_by_the_signature(keys, checkpoint, malform):
+    signer, verifier = keys
+    forged = malform(sign(checkpoint, signer))
+    parse_unverified(forged)  # still a well-formed C2SP checkpoint, so only the signature can catch it
+    with pytest.raises(CheckpointError, match="does not verify"):
+        parse_and_verify(forged, verifier)
+
+
+@pytest.mark.parametrize(
+    ("extensions", "message"),
+    [
+        (("",), "non-empty"),
+        (("two\nlines",), "one line"),
+        (("bell\x07",), "one line"),
+        (("timestamp 2026-11-25T15:10:33Z",), "its own field"),
+        ("not a tuple", "sequence"),
+    ],
+)
+def test_invalid_extension_lines_are_refused(extensions, message):
+    with pytest.raises(CheckpointError, match=message):
+        Checkpoint(ORIGIN, 0, EMPTY_ROOT, WHEN, extensions)
 
 
 def test_raw_signing_helper_agrees_with_sign(keys, checkpoint):

@@ -303,6 +303,42 @@ def test_wrong_types_are_plain_language() -> None:
     ]
 
 
+@pytest.mark.parametrize("profile_id", sorted(SHIPPED))
+def test_shipped_profiles_sign_checkpoints_by_count_and_by_time(profile_id: str) -> None:
+    profile = load_profile(builtin_profiles()[profile_id])
+    assert (profile.checkpoint_every, profile.checkpoint_minutes) == (1000, 60)
+    lines = _text(profile_id).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("checkpoint_minutes"))
+    assert any("aanname" in line for line in lines[max(0, at - 3) : at])  # an assumption to check
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("60", "expected a whole number"),
+        (0, "greater than 0"),
+        (-5, "greater than 0"),
+        (60 * 24 * 7 + 1, "less than or equal to 10080"),
+        (1.5, "whole number"),
+        (True, "whole number"),
+    ],
+)
+def test_checkpoint_minutes_is_a_strict_positive_whole_number(value: Any, problem: str) -> None:
+    data = _data()
+    data["checkpoint_minutes"] = value
+    (found,) = _problems(data)
+    assert found.startswith("test.toml: checkpoint_minutes: ")
+    assert problem in found
+
+
+def test_checkpoint_minutes_may_be_left_out() -> None:
+    data = _data()
+    del data["checkpoint_minutes"]
+    assert load_profile_data(data, "test.toml").checkpoint_minutes is None
+    data["checkpoint_minutes"] = 60 * 24 * 7
+    assert load_profile_data(data, "test.toml").checkpoint_minutes == 10080
+
+
 def test_toml_syntax_error_names_line_and_column() -> None:
     lines = _text("utrecht-extreme-woonoverlast").splitlines()
     target = next(i for i, line in enumerate(lines) if line.startswith("approach ="))
