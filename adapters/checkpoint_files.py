@@ -5,29 +5,32 @@ It is written outside the database (default: the store's checkpoint folder, ``07
 ``checkpoint-<size>.txt``, so that whoever can rewrite the database cannot also rewrite
 what was signed: a removed tail or a restored backup then no longer matches the newest
 checkpoint. Before signing a new head, the writer proves it consistent with the newest
-checkpoint already written (O(log n) stored nodes), so a rewritten log is never signed.
+checkpoint already written (O(log n) stored nodes), so a rewritten log is never signed, and
+checks every record added since against its leaf and the store's row key, so records
+forged outside the application (their tree recomputed, which needs no key) are never
+signed either.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from casusregie.adapters.files import private_folder, write_private
 from casusregie.adapters.keyfile import ensure_private_dir, read_secret_file
-from casusregie.adapters.merkle_log import MerkleReader
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.privacy_audit.checkpoint import Checkpoint, CheckpointError, parse_and_verify, sign
 from casusregie.privacy_audit.merkle import Frontier, ProofError, consistency_proof, consistency_proof_nodes
 from casusregie.privacy_audit.merkle import verify_consistency as _verify_consistency
-from casusregie.privacy_audit.verify import LogTampered
+from casusregie.privacy_audit.verify import LogTampered, SqlLog, authenticate_tail, open_log, store_authenticator
 
 NAME_RE = re.compile(r"^checkpoint-(0|[1-9][0-9]*)\.txt$")
-LAST_SIZE = "audit.last_checkpoint_size"  # Store.extra cache for auto_checkpoint
+LAST_SIZE = "audit.last_checkpoint_size"  # Store.extra cache for auto_checkpoint: the newest checkpoint's size
+LAST_TIME = "audit.last_checkpoint_time"  # ... and its time
 
 
 class CheckpointInvalid(LogTampered):
@@ -152,7 +155,7 @@ def choose_checkpoint(store: Any, given: Path | None) -> CheckpointFile | None:
 # --- writing ----------------------------------------------------------------------------------------
 
 
-def _check_against(previous: CheckpointFile, head: Frontier, reader: MerkleReader) -> None:
+def _check_against(previous: CheckpointFile, head: Frontier, log: SqlLog) -> None:
     """Refuse to sign a head that does not extend the newest signed checkpoint."""
     old = previous.checkpoint
     if old.size > head.size:
@@ -164,7 +167,7 @@ def _check_against(previous: CheckpointFile, head: Frontier, reader: MerkleReade
     if old.size == 0:
         return
     try:
-        nodes = reader.nodes(consistency_proof_nodes(old.size, head.size))
+        nodes = log.node_hashes(consistency_proof_nodes(old.size, head.size))
         proof = consistency_proof(old.size, head.size, nodes)
         _verify_consistency(old.size, head.size, old.root, head.root(), proof)
     except (KeyError, ProofError) as exc:
@@ -174,17 +177,51 @@ def _check_against(previous: CheckpointFile, head: Frontier, reader: MerkleReade
         ) from None
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _stored_head(log: SqlLog) -> Frontier:
+    head = log.head()
+    if head is None:
+        return Frontier()
+    if head.frontier is None or head.size != head.frontier.size:
+        raise LogTampered("the stored tree head is damaged; refusing to sign it; run `regie audit verify`")
+    return head.frontier
+
+
+def _check_new_records(log: SqlLog, previous: CheckpointFile | None, head: Frontier, store: Any) -> None:
+    """The records since ``previous`` must be the application's, and must make up ``head``.
+
+    A consistency proof only shows the new head extends the old one; records forged outside
+    the application, with their leaves, nodes and head recomputed (no key needed), extend it
+    just as well. So each new record's tag is checked with the store's row key, and the tree
+    is rebuilt over them from the signed part up.
+    """
+    size = 0 if previous is None else previous.size
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        start = log.frontier_at(size)
+    except KeyError as exc:
+        raise LogTampered(
+            f"the stored tree at size {size} is incomplete ({exc.args[0]}); refusing to sign; run `regie audit verify`"
+        ) from None
+    if previous is not None and start.root() != previous.checkpoint.root:
+        raise LogTampered(
+            f"the stored tree no longer hashes to checkpoint {previous.label}; refusing to sign; "
+            "run `regie audit verify`"
+        )
+    rebuilt = authenticate_tail(log, start, store_authenticator(store))
+    if rebuilt != head:
+        raise LogTampered(
+            f"the stored tree head (size {head.size}) does not match the records (size {rebuilt.size}); "
+            "refusing to sign it; run `regie audit verify`"
+        )
+
+
+def _destination(store: Any, out: Path | None) -> tuple[Path, Path | None]:
+    """(folder whose checkpoints the new one must extend, file to write or None for the default name)."""
+    if out is None:
+        return store.checkpoint_dir, None
+    out = Path(out).expanduser()
+    if out.is_dir() or str(out).endswith(os.sep) or (not out.exists() and not out.suffix):
+        return out, None
+    return store.checkpoint_dir, out
 
 
 def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Path:
@@ -192,28 +229,30 @@ def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Pa
 
     ``out``: a folder (an existing one, or a new path without a suffix; the file is then named
     ``checkpoint-<size>.txt`` in it) or a file path (with a suffix, e.g. ``.txt``);
-    default the store's checkpoint folder, created ``0700``. The head is first proven
-    consistent with the newest checkpoint already in that folder (``LogTampered`` if not).
-    Writing the same head twice returns the existing file.
+    default the store's checkpoint folder, created ``0700``. Before signing, in one snapshot
+    of the store: the head is proven consistent with the newest checkpoint already in that
+    folder (and in the store's own), and every record since the newest of those is checked
+    against its leaf and its row key, and the head against those records (``LogTampered`` if
+    any of it fails). Writing the same head twice returns the existing file.
     """
-    del app  # the signature matches auto_checkpoint; the head is all a checkpoint needs
-    reader = MerkleReader(store.db)
-    head = reader.head()
-    folder = store.checkpoint_dir
-    target: Path | None = None
-    if out is not None:
-        out = Path(out).expanduser()
-        if out.is_dir() or str(out).endswith(os.sep) or (not out.exists() and not out.suffix):
-            folder = out
-        else:
-            target = out
+    del app  # the signature matches auto_checkpoint; the log is all a checkpoint needs
+    folder, target = _destination(store, out)
     verifier = read_verifier_key(store)
-    for place in dict.fromkeys([store.checkpoint_dir, folder]):
-        known = list_checkpoints(place)
-        if known:
-            _check_against(read_checkpoint(known[-1][1], verifier, store.origin), head, reader)
+    with open_log(store.location) as log:
+        head = _stored_head(log)
+        newest = [
+            read_checkpoint(known[-1][1], verifier, store.origin)
+            for place in dict.fromkeys([store.checkpoint_dir, folder])
+            if (known := list_checkpoints(place))
+        ]
+        for previous in newest:
+            _check_against(previous, head, log)
+        _check_new_records(log, max(newest, key=lambda c: c.size, default=None), head, store)
     if target is None:
-        ensure_private_dir(folder)
+        if folder == store.checkpoint_dir:
+            ensure_private_dir(folder)
+        else:
+            private_folder(folder)
         target = folder / checkpoint_name(head.size)
         if target.exists():
             existing = read_checkpoint(target, verifier, store.origin)
@@ -221,48 +260,94 @@ def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Pa
                 raise LogTampered(
                     f"checkpoint {target} signed a different root for size {head.size}: the log was rewritten"
                 )
-            store.extra[LAST_SIZE] = max(head.size, store.extra.get(LAST_SIZE, 0))
+            _remember(store, target, existing.checkpoint)
             return target
     else:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    note = sign(
-        Checkpoint(origin=store.origin, size=head.size, root=head.root(), timestamp=datetime.now(UTC)),
-        read_signer_key(store),
-    )
-    _write_atomically(target, note)
-    if target.parent == store.checkpoint_dir and NAME_RE.match(target.name):
-        store.extra[LAST_SIZE] = max(head.size, store.extra.get(LAST_SIZE, 0))
+        private_folder(target.parent)
+    checkpoint = Checkpoint(origin=store.origin, size=head.size, root=head.root(), timestamp=datetime.now(UTC))
+    write_private(target, sign(checkpoint, read_signer_key(store)))
+    _remember(store, target, checkpoint)
     return target
+
+
+def _remember(store: Any, path: Path, checkpoint: Checkpoint) -> None:
+    """Cache the newest checkpoint of the store's own folder, for auto_checkpoint."""
+    if path.parent != store.checkpoint_dir or not NAME_RE.match(path.name):
+        return
+    if checkpoint.size >= store.extra.get(LAST_SIZE, 0):
+        store.extra[LAST_SIZE] = checkpoint.size
+        store.extra[LAST_TIME] = checkpoint.timestamp or datetime.now(UTC)
 
 
 HEAD_SIZE = "merkle_head_size"  # store.extra: the tree size this process last wrote, if any
 
 
-def _head_size(store: Any) -> int:
+def _head_size(store: Any) -> int | None:
+    """The tree size: as this process last wrote it, else from the head row; None if unreadable."""
     known = store.extra.pop(HEAD_SIZE, None)
     if known is not None:
         return int(known)
-    with store.db.transaction(commit=False) as tx:
-        size = tx.scalar("SELECT size FROM regie_merkle_head WHERE id = 1")
-    return int(size or 0)
+    try:
+        with store.db.transaction(commit=False) as tx:
+            size = tx.scalar("SELECT size FROM regie_merkle_head WHERE id = 1")
+        return int(size or 0)
+    except Exception:  # a damaged head: let the writer look, and refuse with a clear alarm
+        return None
 
 
-def auto_checkpoint(store: Any, app: Any) -> Path | None:
-    """Write a checkpoint when the log has passed a multiple of the profile's ``checkpoint_every``.
+def _newest(store: Any) -> tuple[int, datetime]:
+    """Size and time of the newest checkpoint in the store's folder (cached per process).
 
-    Meant to run after every commit, so it is cheap: one query for the head size, and the
-    last written size is cached on the store (the folder is listed once per process).
-    Returns the new file, or None when none was due (or the profile asks for none).
-    Raises ``LogTampered`` if the head does not extend the last checkpoint.
+    With none yet, the log has gone unsigned since the store was created.
     """
-    every = app.profile.checkpoint_every
-    if not every:
+    if LAST_SIZE not in store.extra or LAST_TIME not in store.extra:
+        known = list_checkpoints(store.checkpoint_dir)
+        if known:
+            newest = read_checkpoint(known[-1][1], read_verifier_key(store), store.origin).checkpoint
+            when = newest.timestamp or datetime.fromtimestamp(known[-1][1].stat().st_mtime, UTC)
+            store.extra[LAST_SIZE], store.extra[LAST_TIME] = newest.size, when
+        else:
+            store.extra[LAST_SIZE], store.extra[LAST_TIME] = 0, _created(store)
+    return int(store.extra[LAST_SIZE]), store.extra[LAST_TIME]
+
+
+def _created(store: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(store.meta.get("created_at", "")))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # unknown: as if long ago
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def checkpoint_due(
+    size: int, last_size: int, last_time: datetime, every: int | None, minutes: int | None, now: datetime
+) -> bool:
+    """Due when the log grew by ``every`` records since the newest checkpoint, or grew at all
+    and that checkpoint is older than ``minutes``."""
+    grown = size - last_size
+    if grown <= 0:
+        return False
+    if every and grown >= every:
+        return True
+    return bool(minutes) and now - last_time >= timedelta(minutes=minutes)
+
+
+def auto_checkpoint(store: Any, app: Any, now: datetime | None = None) -> Path | None:
+    """Write a checkpoint when the profile says one is due (``checkpoint_every``, ``checkpoint_minutes``).
+
+    Meant to run after every commit, so it is cheap: one query for the head size (none when
+    this process just wrote it), and the newest checkpoint's size and time are cached on the
+    store (the folder is read once per process). ``now`` is for tests. Returns the new file,
+    or None when none was due (or the profile asks for none). Raises ``LogTampered`` if the
+    log does not extend the last checkpoint or holds records the application did not make.
+    """
+    profile = app.profile
+    every = getattr(profile, "checkpoint_every", None)
+    minutes = getattr(profile, "checkpoint_minutes", None)
+    if not every and not minutes:
         return None
     size = _head_size(store)
-    last = store.extra.get(LAST_SIZE)
-    if last is None:
-        known = list_checkpoints(store.checkpoint_dir)
-        last = store.extra[LAST_SIZE] = known[-1][0] if known else 0
-    if size // every <= last // every:
+    last_size, last_time = _newest(store)
+    if size is not None and not checkpoint_due(size, last_size, last_time, every, minutes, now or datetime.now(UTC)):
         return None
     return write_checkpoint(store, app)

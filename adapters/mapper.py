@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import zlib
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,7 @@ from casusregie.domain.sealed import Sealed
 from casusregie.domain.subject_request import Withholding
 from casusregie.privacy_audit.envelope import DecryptionFailed, canonical, decrypt, encrypt, key_id_of
 from casusregie.privacy_audit.key_hierarchy import Keyring, KeyShredded
+from casusregie.privacy_audit.verify import CASE_NAMED_IN_BODY
 
 
 class DateAsISO(Transcoding):
@@ -74,8 +75,22 @@ class DataclassTranscoding(Transcoding):
         return self.type(**data)
 
 
+VERIFY_HINT = "the log may have been tampered with: run `regie audit verify`"
+
+
 def row_aad(store_id: str, originator_id: UUID | str, version: int, topic: str) -> bytes:
     return canonical("regie-row-v1", store_id, str(originator_id), version, topic)
+
+
+@dataclass(frozen=True)
+class CaseStoredEvent(StoredEvent):
+    """A stored row plus the case its (encrypted) body names, for the position -> case index.
+
+    Only an access trace's first record and an erasure record name their case inside the
+    body; once encrypted, the Merkle hook could not read it, so the mapper hands it over.
+    """
+
+    case_id: UUID | None = None
 
 
 class RowBoundMapper(Mapper[UUID]):
@@ -98,7 +113,10 @@ class RowBoundMapper(Mapper[UUID]):
         body = zlib.compress(self.transcoder.encode(state), 6)
         aad = row_aad(self.keyring.store_id, originator_id, version, topic)
         ciphertext = encrypt(self.keyring.cipher(self.row_key_id), self.row_key_id, body, aad)
-        return StoredEvent(originator_id=originator_id, originator_version=version, topic=topic, state=ciphertext)
+        case_id = state.get("case_id") if topic in CASE_NAMED_IN_BODY else None
+        return CaseStoredEvent(
+            originator_id=originator_id, originator_version=version, topic=topic, state=ciphertext, case_id=case_id
+        )
 
     def decrypt_body(self, stored: StoredEvent) -> bytes:
         """The decrypted, decompressed JSON body of a stored row, or a clear StoreProblem."""
@@ -113,9 +131,13 @@ class RowBoundMapper(Mapper[UUID]):
         except KeyShredded:
             raise
         except DecryptionFailed as exc:
-            raise StoreProblem(f"cannot decrypt {self._where(stored)} with key id {exc.key_id}: {exc.reason}") from None
+            raise StoreProblem(
+                f"cannot decrypt {self._where(stored)} with key id {exc.key_id}: {exc.reason}; {VERIFY_HINT}"
+            ) from None
         except zlib.error:
-            raise StoreProblem(f"{self._where(stored)} decrypted but does not decompress: damaged") from None
+            raise StoreProblem(
+                f"{self._where(stored)} decrypted but does not decompress: damaged; {VERIFY_HINT}"
+            ) from None
 
     def _where(self, stored: StoredEvent) -> str:
         return f"record {stored.originator_id} v{stored.originator_version} of store {self.store_name}"

@@ -6,6 +6,10 @@
 * ``regie_merkle_nodes``: every completed perfect subtree (level >= 1), so any inclusion
   or consistency proof needs O(log n) lookups instead of rehashing the log.
 * ``regie_merkle_head``: the tree size and its right-edge frontier, one row.
+* ``regie_merkle_cases``: position -> the case a record belongs to (a Case event, an access
+  trace about the case, an erasure in it), written with the leaf. It is not evidence (the
+  verifier checks it against the authenticated rows); it lets a report name the case of a
+  damaged or deleted record, which the record itself can then no longer tell.
 
 The leaf hashes the stored *ciphertext*, never plaintext: shredding a key changes nothing
 here, so erasure never breaks verification.
@@ -14,7 +18,9 @@ here, so erasure never breaks verification.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -22,6 +28,17 @@ from eventsourcing.persistence import StoredEvent
 from casusregie.adapters.sql import Database, Tx
 from casusregie.privacy_audit.envelope import DecryptionFailed, key_id_of
 from casusregie.privacy_audit.merkle import Frontier, encode_leaf, leaf_hash
+from casusregie.privacy_audit.verify import (
+    ACCESS_STARTED,
+    ACCESS_TOUCHED,
+    CASE_NAMED_IN_BODY,
+    CASE_TOPIC_PREFIX,
+    LogTampered,
+)
+
+CASES_DDL = """CREATE TABLE IF NOT EXISTS regie_merkle_cases (
+        position {bigint} PRIMARY KEY,
+        case_id {text} NOT NULL)"""
 
 DDL = (
     """CREATE TABLE IF NOT EXISTS regie_merkle_leaves (
@@ -37,10 +54,12 @@ DDL = (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         size {bigint} NOT NULL,
         frontier {blob} NOT NULL)""",
+    CASES_DDL,
 )
 
 
 def create_tables(db: Database, tx: Tx) -> None:
+    """Create the tree's tables; idempotent, so it also adds the case index to an older store."""
     for statement in DDL:
         tx.execute(db.ddl(statement))
 
@@ -72,18 +91,88 @@ def read_head(tx: Tx) -> Frontier:
     return Frontier() if row is None else Frontier.from_bytes(bytes(row[1]))
 
 
+def _head_to_extend(tx: Tx) -> Frontier:
+    """The head new records go on; a damaged one refuses every write, so the evidence stays as it is."""
+    row = tx.execute("SELECT size, frontier FROM regie_merkle_head WHERE id = 1").fetchone()
+    if row is None:
+        return Frontier()
+    try:
+        frontier = Frontier.from_bytes(bytes(row[1]))
+    except (TypeError, ValueError):
+        frontier = None
+    if frontier is None or row[0] != frontier.size:
+        _refuse_write(tx, "the stored tree head is damaged; nothing was written; run `regie audit verify`")
+    assert frontier is not None
+    return frontier
+
+
+def _refuse_write(tx: Tx, message: str) -> None:
+    """Abort the insert transaction with ``message`` (the recorder rolls it back on both backends)."""
+    del tx
+    raise LogTampered(message)
+
+
+# Whether a store has the case index (stores made before it have not, until migrated). On
+# PostgreSQL a yes is remembered per connection, saving a round trip per insert; a no is
+# asked again, so a store migrated while the process runs starts indexing at once. On
+# SQLite the question is a local catalogue read (microseconds), and its connections cannot
+# be weakly referenced, so it is asked each time.
+_HAS_CASES: weakref.WeakSet[Any] = weakref.WeakSet()
+_SQLITE_PROBE = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'regie_merkle_cases'"
+_PG_PROBE = "SELECT count(*) FROM pg_class WHERE oid = to_regclass('regie_merkle_cases')"
+
+
+def _has_case_index(tx: Tx) -> bool:
+    if tx.dialect == "sqlite":
+        return bool(tx.scalar(_SQLITE_PROBE))
+    conn = getattr(getattr(tx, "_cursor", None), "connection", None)  # Tx has no public handle on it
+    if conn is not None and conn in _HAS_CASES:
+        return True
+    found = bool(tx.scalar(_PG_PROBE))
+    if found and conn is not None:
+        _HAS_CASES.add(conn)
+    return found
+
+
+def case_of(stored: StoredEvent, traces: dict[Any, UUID | None]) -> UUID | str | None:
+    """The case a record belongs to, or None; ``traces`` carries a save's trace -> case.
+
+    A Case event is its case's own record; an access trace's first record and an erasure
+    record name their case (the mapper hands it over); a trace's further records belong to
+    the case of its first, which is always written in the same save.
+    """
+    topic = stored.topic
+    if topic.startswith(CASE_TOPIC_PREFIX):
+        return stored.originator_id
+    if topic in CASE_NAMED_IN_BODY:
+        case_id = getattr(stored, "case_id", None)
+        if topic == ACCESS_STARTED:
+            traces[stored.originator_id] = case_id
+        return case_id
+    if topic == ACCESS_TOUCHED:
+        return traces.get(stored.originator_id)
+    return None
+
+
 def append(tx: Tx, stored_events: Sequence[StoredEvent], notification_ids: Sequence[int]) -> int:
     """Give each newly inserted record its position, leaf and completed nodes; returns the new tree size."""
-    frontier = read_head(tx)
+    frontier = _head_to_extend(tx)
     leaves: list[tuple[int, int, bytes]] = []
     nodes: list[tuple[int, int, bytes]] = []
+    cases: list[tuple[int, str]] = []
+    traces: dict[Any, UUID | None] = {}
     for stored, notification_id in zip(stored_events, notification_ids, strict=True):
         position = frontier.size
         leaf = leaf_for(position, stored.originator_id, stored.originator_version, stored.topic, stored.state)
         nodes.extend(frontier.append(leaf))
         leaves.append((position, notification_id, leaf))
+        case_id = case_of(stored, traces)
+        if case_id is not None:
+            cases.append((position, str(case_id)))
     tx.executemany("INSERT INTO regie_merkle_leaves (position, notification_id, leaf) VALUES (?,?,?)", leaves)
     tx.executemany("INSERT INTO regie_merkle_nodes (level, idx, hash) VALUES (?,?,?)", nodes)
+    if cases and _has_case_index(tx):
+        tx.executemany("INSERT INTO regie_merkle_cases (position, case_id) VALUES (?,?)", cases)
     tx.execute(
         "INSERT INTO regie_merkle_head (id, size, frontier) VALUES (1, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier",

@@ -42,7 +42,7 @@ from casusregie.privacy_audit.key_generations import ledger_rows, moment
 from casusregie.privacy_audit.key_hierarchy import Keyring
 from casusregie.privacy_audit.rotation import resume_interrupted_rotation
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: the tree's position -> case index (regie_merkle_cases)
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -252,6 +252,21 @@ def _assemble(
     )
 
 
+def _migrate(store: Store) -> None:
+    """Bring a store made by an older version up to this one, once, in one transaction."""
+    found = store.meta.get("format_version", "1")
+    if found == FORMAT_VERSION:
+        return
+    if not found.isdigit() or int(found) > int(FORMAT_VERSION):
+        raise StoreProblem(
+            f"store {store.name} has format {found}; this casusregie reads format {FORMAT_VERSION}: upgrade casusregie"
+        )
+    with store.db.transaction(commit=True) as tx:
+        merkle_log.create_tables(store.db, tx)  # adds the position -> case index; older positions stay unindexed
+        tx.execute("UPDATE regie_meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,))
+    store.meta["format_version"] = FORMAT_VERSION
+
+
 def read_meta(location: StoreLocation) -> dict[str, str]:
     """The store's metadata, read without keys; clear errors for a missing or alien store."""
     if not store_exists(location):
@@ -286,6 +301,7 @@ def open_store(settings: Settings) -> Store:
             f"key file {key_paths.master} belongs to store {master.store_id}, not to {store_id} at {location.display()}"
         )
     store = _assemble(location, settings, master, key_paths, meta)
+    _migrate(store)
     row_key = store.keys.get(store.row_key_id)
     if row_key is not None and row_key.master_key_id != master.key_id:
         resume_interrupted_rotation(store, row_key.master_key_id)

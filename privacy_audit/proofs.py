@@ -6,9 +6,17 @@
   (O(log n) stored nodes). This is what catches a removed tail or a restored backup.
 * Bundle: everything needed to check one case's records without the store: for each
   record its position, originator id, version, topic, key id, SHA-256 of its ciphertext,
-  leaf hash and inclusion proof, plus the signed checkpoint and the verifier key. The
+  leaf hash and inclusion proof, plus a signed checkpoint and the verifier key. The
   verifier recomputes every leaf with ``encode_leaf`` and checks every proof with
   ``verify_inclusion``: the same functions the log itself is built and checked with.
+
+  Completeness: the bundle's checkpoint is made at export, with the same origin, size and
+  root as the checkpoint it proves against, and one more signed line, the case statement
+  ``casusregie-case <case id> <record count> <base64 SHA-256 of the sorted positions, each
+  as 8-byte big-endian>``. The exporter signs it only after a full verification of the log,
+  so a record left out of (or deleted from) the bundle no longer matches what was signed.
+  Who signed it is only known when the verifier key is pinned: a key taken from the bundle
+  itself proves nothing (anyone can make a key and sign with it).
 
 Hashes are base64 (as in C2SP checkpoints), except the ciphertext digest, which is hex
 (as ``sha256sum`` prints it).
@@ -19,13 +27,15 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from casusregie.domain.errors import NotFound, ValidationFailed
-from casusregie.privacy_audit.checkpoint import Checkpoint, CheckpointError, parse_and_verify
+from casusregie.domain.errors import NotFound, RegieError, ValidationFailed
+from casusregie.privacy_audit.checkpoint import Checkpoint, CheckpointError, parse_and_verify, sign
 from casusregie.privacy_audit.merkle import (
     HASH_SIZE,
     NodeID,
@@ -39,12 +49,25 @@ from casusregie.privacy_audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from casusregie.privacy_audit.verify import LogTampered, leaf_of_row, record_key_id, short_topic
+from casusregie.privacy_audit.verify import (
+    ACCESS_STARTED,
+    ACCESS_TOPIC_PREFIX,
+    CASE_TOPIC_PREFIX,
+    ERASURE_RECORDED,
+    LogTampered,
+    leaf_of_row,
+    record_key_id,
+    short_topic,
+    verify_store,
+)
 
 __all__ = [
     "ACCESS_TOPIC_PREFIX",
     "BUNDLE_FORMAT",
+    "CASE_EXTENSION",
     "CASE_TOPIC_PREFIX",
+    "ERASURE_TOPIC_PREFIX",
+    "BundleKeyNotPinned",
     "BundleReport",
     "ConsistencyProof",
     "InclusionProof",
@@ -53,8 +76,11 @@ __all__ = [
     "build_bundle",
     "bundle_record",
     "case_records",
+    "case_statement",
     "check_inclusion_b64",
+    "export_bundle",
     "fetch_nodes",
+    "positions_digest",
     "prove_consistency",
     "prove_inclusion",
     "record_at",
@@ -62,14 +88,18 @@ __all__ = [
     "verify_bundle",
 ]
 
-BUNDLE_FORMAT = "casusregie-audit-bundle/v1"
-CASE_TOPIC_PREFIX = "casusregie.domain.case:Case."
-ACCESS_TOPIC_PREFIX = "casusregie.domain.access:AccessTrace."
-ACCESS_STARTED = ACCESS_TOPIC_PREFIX + "Started"
+BUNDLE_FORMAT = "casusregie-audit-bundle/v2"  # v2: the checkpoint carries the signed case statement
+ERASURE_TOPIC_PREFIX = ERASURE_RECORDED.rpartition(".")[0] + "."
+CASE_EXTENSION = "casusregie-case"  # the checkpoint extension line that states a case's records
+_CASE_STATEMENT_RE = re.compile(r"(\S+) (0|[1-9][0-9]*) (\S+)")
 _NODE_BATCH = 100  # (level, idx) pairs per query: SQLite limits expression depth
 _PAGE = 2000  # access-log rows decrypted per page
 
 NodeFetcher = Callable[[Sequence[NodeID]], Mapping[NodeID, bytes]]
+
+
+class BundleKeyNotPinned(RegieError):
+    """A bundle checked only against the key it carries itself: that proves nothing about who signed it."""
 
 
 def b64(data: bytes) -> str:
@@ -295,10 +325,12 @@ def records_of(db: Any, originator_ids: Sequence[UUID]) -> list[StoredRecord]:
     return out
 
 
-def access_traces_of_case(db: Any, decrypt: Callable[[Any], Any], case_id: UUID) -> tuple[list[UUID], int]:
-    """The access-log traces whose case is ``case_id`` (decrypts every trace's first event).
+def _aggregates_naming_case(
+    db: Any, decrypt: Callable[[Any], Any], case_id: UUID, topic: str
+) -> tuple[list[UUID], int]:
+    """The aggregates whose ``topic`` record names ``case_id`` (decrypts every such record).
 
-    Returns (trace ids, number of traces that could not be decrypted).
+    Returns (their ids, number of records that could not be decrypted).
     """
     from eventsourcing.persistence import StoredEvent
 
@@ -311,32 +343,41 @@ def access_traces_of_case(db: Any, decrypt: Callable[[Any], Any], case_id: UUID)
             rows = tx.execute(
                 f"SELECT {nid}, originator_id, originator_version, topic, state FROM stored_events "  # noqa: S608
                 f"WHERE topic = ? AND {nid} > ? ORDER BY {nid} LIMIT ?",
-                (ACCESS_STARTED, last, _PAGE),
+                (topic, last, _PAGE),
             ).fetchall()
         if not rows:
             return found, failed
         last = rows[-1][0]
-        for _nid_value, oid, version, topic, state in rows:
-            trace_id = UUID(oid) if isinstance(oid, str) else oid
+        for _nid_value, oid, version, row_topic, state in rows:
             try:
+                aggregate_id = UUID(oid) if isinstance(oid, str) else oid
                 event = decrypt(
                     StoredEvent(
-                        originator_id=trace_id, originator_version=int(version), topic=topic, state=bytes(state)
+                        originator_id=aggregate_id, originator_version=int(version), topic=row_topic, state=bytes(state)
                     )
                 )
             except Exception:  # damaged or foreign rows are counted, not fatal
                 failed += 1
                 continue
             if getattr(event, "case_id", None) == case_id:
-                found.append(trace_id)
+                found.append(aggregate_id)
+
+
+def access_traces_of_case(db: Any, decrypt: Callable[[Any], Any], case_id: UUID) -> tuple[list[UUID], int]:
+    """The access-log traces whose case is ``case_id`` (decrypts every trace's first event).
+
+    Returns (trace ids, number of traces that could not be decrypted).
+    """
+    return _aggregates_naming_case(db, decrypt, case_id, ACCESS_STARTED)
 
 
 def case_records(db: Any, decrypt: Callable[[Any], Any], case_id: UUID) -> tuple[list[StoredRecord], int]:
-    """The case's own events and the access-log records about it, in log order."""
+    """The case's own events, the access-log records about it and its erasure records, in log order."""
     traces, failed = access_traces_of_case(db, decrypt, case_id)
-    records = records_of(db, [case_id, *traces])
+    erasures, failed_erasures = _aggregates_naming_case(db, decrypt, case_id, ERASURE_RECORDED)
+    records = records_of(db, [case_id, *traces, *erasures])
     records.sort(key=lambda r: (r.position is None, r.position if r.position is not None else r.notification_id))
-    return records, failed
+    return records, failed + failed_erasures
 
 
 # --- bundles -----------------------------------------------------------------------------------------
@@ -367,6 +408,24 @@ def bundle_record(record: StoredRecord, proof: InclusionProof) -> dict[str, Any]
     }
 
 
+def positions_digest(positions: Iterable[int]) -> bytes:
+    """SHA-256 of the sorted positions, each as 8-byte big-endian: what a case statement commits to."""
+    return hashlib.sha256(b"".join(p.to_bytes(8, "big") for p in sorted(positions))).digest()
+
+
+def case_statement(case_id: UUID | str, positions: Sequence[int]) -> str:
+    """The checkpoint extension line stating exactly which positions hold the case's records."""
+    return f"{CASE_EXTENSION} {case_id} {len(positions)} {b64(positions_digest(positions))}"
+
+
+def _parse_statement(text: str) -> tuple[str, int, bytes]:
+    """``<case id> <count> <digest>`` of a case statement (ProofError if malformed)."""
+    match = _CASE_STATEMENT_RE.fullmatch(text)
+    if match is None or _canonical_uuid(match.group(1)) is None:
+        raise ProofError("the case statement must be '<case id> <record count> <base64 SHA-256>'")
+    return match.group(1), int(match.group(2)), _unb64(match.group(3), "the case statement's digest")
+
+
 def build_bundle(
     records: Sequence[StoredRecord],
     fetch: NodeFetcher,
@@ -374,13 +433,17 @@ def build_bundle(
     case_id: UUID,
     checkpoint_text: str,
     verifier_key: str,
+    signer_key: str,
     about: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An offline-verifiable bundle of ``records`` against a signed checkpoint.
 
     Every record must have a position below the checkpoint's size and a stored leaf that
-    its row still hashes to; anything else is ``LogTampered``. The bundle is checked with
-    :func:`verify_bundle` before it is returned.
+    its row still hashes to; anything else is ``LogTampered``. The bundle carries a new
+    checkpoint, signed with ``signer_key``: the same tree head plus the case statement over
+    exactly these records. Call it through :func:`export_bundle`, which first verifies the
+    whole log: only then do these records stand for all of the case's. The bundle is checked
+    with :func:`verify_bundle` before it is returned.
     """
     try:
         checkpoint = parse_and_verify(checkpoint_text, verifier_key)
@@ -418,18 +481,79 @@ def build_bundle(
         except ProofError as exc:
             raise LogTampered(f"position {record.position} does not prove into the signed root: {exc}") from None
         entries.append(bundle_record(record, proof))
+    statement = Checkpoint(
+        origin=checkpoint.origin,
+        size=checkpoint.size,
+        root=checkpoint.root,
+        timestamp=datetime.now(UTC),
+        extensions=(case_statement(case_id, [e["position"] for e in entries]),),
+    )
+    try:
+        note = sign(statement, signer_key)
+    except CheckpointError as exc:
+        raise LogTampered(f"cannot sign the case statement: {exc}") from None
     bundle = {
         "format": BUNDLE_FORMAT,
         "case_id": str(case_id),
-        "checkpoint": checkpoint_text,
+        "checkpoint": note,
         "verifier_key": verifier_key,
         "records": entries,
         "about": dict(about or {}),
     }
-    report = verify_bundle(bundle)
+    report = verify_bundle(bundle, verifier_key)
     if not report.ok:
         raise LogTampered(f"the bundle does not verify: {report.problems[0]}")
     return bundle
+
+
+def export_bundle(
+    store: Any,
+    *,
+    case_id: UUID,
+    case_number: str,
+    decrypt: Callable[[Any], Any],
+    fetch: NodeFetcher,
+    checkpoint: Any,
+    known_checkpoints: Sequence[Any],
+    verifier_key: str,
+    signer_key: str,
+    about: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], int]:
+    """The bundle of a case's records, signed as complete only after the whole log verifies.
+
+    ``checkpoint`` (a signature-checked checkpoint file: ``.text``, ``.checkpoint``, ``.label``)
+    is what the records are proven against; the log is first verified against it and
+    ``known_checkpoints`` (every row's leaf and key, the tree, the head): a store whose case
+    records were deleted, altered or forged is never attested complete. Returns (bundle,
+    number of the case's records newer than the checkpoint, left out).
+    """
+    against = list({c.label: c for c in [*known_checkpoints, checkpoint]}.values())
+    report = verify_store(store, [c.checkpoint for c in against], [c.label for c in against])
+    first = report.first
+    if first is not None:
+        where = "the tree" if first.position is None else f"position {first.position}"
+        raise LogTampered(
+            f"the log does not verify ({first.kind} at {where}); refusing to attest the records of case "
+            f"{case_number} as complete; run `regie audit verify`"
+        )
+    records, undecryptable = case_records(store.db, decrypt, case_id)
+    if undecryptable:
+        raise LogTampered(
+            f"{undecryptable} access or erasure record(s) cannot be read, so the records of case {case_number} "
+            "cannot be told complete; run `regie audit verify`"
+        )
+    size = checkpoint.checkpoint.size
+    covered = [r for r in records if r.position is None or r.position < size]
+    bundle = build_bundle(
+        covered,
+        fetch,
+        case_id=case_id,
+        checkpoint_text=checkpoint.text,
+        verifier_key=verifier_key,
+        signer_key=signer_key,
+        about=about,
+    )
+    return bundle, len(records) - len(covered)
 
 
 def check_inclusion_b64(index: Any, size: int, leaf_b64: Any, proof_b64: Any, root: bytes) -> bytes:
@@ -450,15 +574,22 @@ def check_inclusion_b64(index: Any, size: int, leaf_b64: Any, proof_b64: Any, ro
 
 @dataclass
 class BundleReport:
-    """What ``verify-bundle`` found; ``ok`` only if every check passed."""
+    """What ``verify-bundle`` found; ``ok`` only if every check passed.
+
+    ``key_pinned`` says whether the verifier key was given by the caller; if not, the
+    signature only shows that whoever made the bundle also made its key.
+    """
 
     problems: list[str] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     case_id: str | None = None
     case_events: int = 0
     access_records: int = 0
+    erasure_records: int = 0
+    stated_records: int | None = None
     about: dict[str, Any] = field(default_factory=dict)
     key: str | None = None
+    key_pinned: bool = False
 
     @property
     def ok(self) -> bool:
@@ -471,10 +602,18 @@ class BundleReport:
             "case_id": self.case_id,
             "case_events": self.case_events,
             "access_records": self.access_records,
+            "erasure_records": self.erasure_records,
+            "stated_records": self.stated_records,
             "checkpoint": None
             if cp is None
-            else {"origin": cp.origin, "size": cp.size, "root": b64(cp.root), "timestamp": cp.timestamp.isoformat()},
+            else {
+                "origin": cp.origin,
+                "size": cp.size,
+                "root": b64(cp.root),
+                "timestamp": None if cp.timestamp is None else cp.timestamp.isoformat(),
+            },
             "verifier_key": self.key,
+            "key_source": "pinned" if self.key_pinned else "bundle",
             "problems": self.problems,
             "unverified_labels": self.about,
         }
@@ -523,7 +662,12 @@ def _check_record(i: int, entry: Any, checkpoint: Checkpoint) -> tuple[str, str,
 
 
 def verify_bundle(data: Any, pinned_key: str | None = None) -> BundleReport:
-    """Check a bundle offline: signature, every leaf, every proof, and the case's completeness."""
+    """Check a bundle offline: signature, every leaf, every proof, and the case's completeness.
+
+    Complete means: the bundle's records sit at exactly the positions the signed case
+    statement counts and digests. Without ``pinned_key`` the bundle's own key is used, and
+    ``key_pinned`` is False: the caller must say that this proves nothing about the signer.
+    """
     report = BundleReport()
     if not isinstance(data, dict):
         report.problems.append("a bundle is a JSON object")
@@ -542,9 +686,11 @@ def verify_bundle(data: Any, pinned_key: str | None = None) -> BundleReport:
     if not isinstance(key, str):
         report.problems.append("verifier_key is not text")
         return report
-    if pinned_key is not None and pinned_key.strip() != key:
-        report.problems.append("the bundled verifier key is not the pinned key (--key)")
-        key = pinned_key.strip()
+    if pinned_key is not None:
+        report.key_pinned = True
+        if pinned_key.strip() != key:
+            report.problems.append("the bundled verifier key is not the pinned key (--key)")
+            key = pinned_key.strip()
     report.key = key
     try:
         checkpoint = parse_and_verify(data["checkpoint"], key) if isinstance(data["checkpoint"], str) else None
@@ -563,11 +709,39 @@ def verify_bundle(data: Any, pinned_key: str | None = None) -> BundleReport:
     report.case_id = data["case_id"] if isinstance(data["case_id"], str) else None
     if case_id is None:
         report.problems.append("case_id is not a UUID in canonical form")
+    statement = _statement_of(checkpoint, case_id, report)
     records = data["records"]
     if not isinstance(records, list) or not records:
         report.problems.append("records must be a non-empty list")
         return report
-    positions: set[int] = set()
+    positions = _check_records(records, checkpoint, case_id, report)
+    if statement is not None:
+        _check_complete(statement, positions, len(records), report)
+    return report
+
+
+def _statement_of(checkpoint: Checkpoint, case_id: str | None, report: BundleReport) -> tuple[int, bytes] | None:
+    """(record count, positions digest) the checkpoint signs for the bundle's case, or None."""
+    lines = checkpoint.extension(CASE_EXTENSION)
+    if len(lines) != 1:
+        report.problems.append(
+            "the signed checkpoint carries no single case statement, so nothing says the records are complete"
+        )
+        return None
+    try:
+        stated_case, count, digest = _parse_statement(lines[0])
+    except ProofError as exc:
+        report.problems.append(f"checkpoint: {exc}")
+        return None
+    if stated_case != case_id:
+        report.problems.append(f"the signed case statement is about case {stated_case}, not this bundle's case")
+    report.stated_records = count
+    return count, digest
+
+
+def _check_records(records: list[Any], checkpoint: Checkpoint, case_id: str | None, report: BundleReport) -> list[int]:
+    """Every record on its own and as one of the case's; returns the positions listed."""
+    positions: list[int] = []
     versions: dict[str, list[int]] = {}
     for i, entry in enumerate(records):
         checked = _check_record(i, entry, checkpoint)
@@ -577,22 +751,38 @@ def verify_bundle(data: Any, pinned_key: str | None = None) -> BundleReport:
         oid, topic, version = checked
         if entry["position"] in positions:
             report.problems.append(f"record {i}: position {entry['position']} is listed twice")
-        positions.add(entry["position"])
+        positions.append(entry["position"])
         if topic.startswith(CASE_TOPIC_PREFIX):
             report.case_events += 1
             if oid != case_id:
-                report.problems.append(f"record {i}: a Case event of {oid}, not of case {data['case_id']}")
-        elif topic.startswith(ACCESS_TOPIC_PREFIX):
-            report.access_records += 1
+                report.problems.append(f"record {i}: a Case event of {oid}, not of case {case_id}")
+        elif topic.startswith(ACCESS_TOPIC_PREFIX) or topic.startswith(ERASURE_TOPIC_PREFIX):
+            if topic.startswith(ACCESS_TOPIC_PREFIX):
+                report.access_records += 1
+            else:
+                report.erasure_records += 1
             if oid == case_id:
-                report.problems.append(f"record {i}: an access-log record cannot have the case's id")
+                report.problems.append(f"record {i}: an access-log or erasure record cannot have the case's id")
         else:
-            report.problems.append(f"record {i}: {short_topic(topic)} is neither a Case event nor an access record")
+            report.problems.append(
+                f"record {i}: {short_topic(topic)} is neither a Case event nor an access or erasure record"
+            )
         versions.setdefault(oid, []).append(version)
     for oid, seen in versions.items():
         if sorted(seen) != list(range(1, len(seen) + 1)):
-            what = "the case" if oid == case_id else f"access trace {oid}"
+            what = "the case" if oid == case_id else f"access trace or erasure {oid}"
             report.problems.append(f"{what}: versions {sorted(seen)} are not complete from 1 (a record is left out)")
     if case_id is not None and case_id not in versions:
         report.problems.append("the bundle holds no event of the case itself")
-    return report
+    return positions
+
+
+def _check_complete(statement: tuple[int, bytes], positions: list[int], listed: int, report: BundleReport) -> None:
+    count, digest = statement
+    if listed != count:
+        report.problems.append(
+            f"the signed case statement counts {count} records but the bundle lists {listed}: "
+            "records were left out or added"
+        )
+    elif len(positions) == listed and positions_digest(positions) != digest:
+        report.problems.append("the bundle's positions are not the ones the signed case statement names")

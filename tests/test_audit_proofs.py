@@ -13,15 +13,22 @@ import pytest
 from helpers import World
 from test_audit_verify import flip, refer, set_state_at, state_at, story
 
-from casusregie.adapters.checkpoint_files import read_checkpoint, read_key_file, read_verifier_key, write_checkpoint
+from casusregie.adapters.checkpoint_files import (
+    read_checkpoint,
+    read_key_file,
+    read_signer_key,
+    read_verifier_key,
+    store_checkpoints,
+    write_checkpoint,
+)
 from casusregie.adapters.merkle_log import MerkleReader
 from casusregie.domain.errors import ValidationFailed
 from casusregie.privacy_audit import merkle, proofs
 from casusregie.privacy_audit.merkle import MerkleTree, ProofError
 from casusregie.privacy_audit.proofs import (
-    build_bundle,
     case_records,
     check_inclusion_b64,
+    export_bundle,
     prove_consistency,
     prove_inclusion,
     record_at,
@@ -95,21 +102,26 @@ def test_resolve_record_by_position_and_by_originator_version(world: World) -> N
 # --- bundles ---------------------------------------------------------------------------------------------------
 
 
-def make_bundle(world: World, case: str) -> dict[str, Any]:
+def make_bundle(world: World, case: str, checkpoint: Path | None = None) -> dict[str, Any]:
+    """A bundle as `regie audit bundle` makes it: the log verified first, the case statement signed."""
     store, app = world.store, world.app
     case_id = world.session("anna").refs.resolve(case, "case")[0]
-    path = write_checkpoint(store, app)
-    cp = read_checkpoint(path, read_verifier_key(store))
-    records, failed = case_records(store.db, app.mapper.to_domain_event, case_id)
-    assert failed == 0
-    return build_bundle(
-        records,
-        MerkleReader(store.db).nodes,
+    key = read_verifier_key(store)
+    cp = read_checkpoint(checkpoint or write_checkpoint(store, app), key)
+    bundle, newer = export_bundle(
+        store,
         case_id=case_id,
-        checkpoint_text=cp.text,
-        verifier_key=read_verifier_key(store),
+        case_number=case,
+        decrypt=app.mapper.to_domain_event,
+        fetch=MerkleReader(store.db).nodes,
+        checkpoint=cp,
+        known_checkpoints=store_checkpoints(store),
+        verifier_key=key,
+        signer_key=read_signer_key(store),
         about={"case": case},
     )
+    assert newer == 0
+    return bundle
 
 
 def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -250,9 +262,12 @@ def test_bundle_refuses_a_tampered_record(world: World) -> None:
     store = world.store
     records, _ = case_records(store.db, world.app.mapper.to_domain_event, case_id)
     target = next(r for r in records if r.version == 2 and r.originator_id == str(case_id))
+    signed = write_checkpoint(store, world.app)  # before the tampering: the writer would refuse to sign after
     set_state_at(world, target.position, flip(state_at(world, target.position), 9))
-    with pytest.raises(LogTampered, match=f"position {target.position} does not match its leaf hash"):
-        make_bundle(world, numbers["case"])
+    with pytest.raises(LogTampered, match=f"altered at position {target.position}.*refusing to attest"):
+        make_bundle(world, numbers["case"], signed)
+    with pytest.raises(LogTampered, match=f"altered at position {target.position}.*refusing to attest"):
+        make_bundle(world, numbers["case"])  # the head is already signed: the full verification refuses
 
 
 # --- the command line -----------------------------------------------------------------------------------------------
@@ -323,9 +338,20 @@ def test_cli_bundle_verifies_offline_without_a_store(
     for name in ("REGIE_STORE", "REGIE_KEY_DIR", "REGIE_USER", "REGIE_CONFIG"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
-    ok = cli("audit", "verify-bundle", str(out))
+    unpinned = cli("audit", "verify-bundle", str(out))  # the bundle's own key proves nothing about the signer
+    assert unpinned.code == 1
+    assert unpinned.out == ""
+    assert len(unpinned.err.strip().splitlines()) == 1
+    assert "taken from the bundle itself" in unpinned.err
+    assert "--key" in unpinned.err
+    trusted = cli("audit", "verify-bundle", str(out), "--trust-bundle-key")
+    assert trusted.code == 0, trusted.err
+    assert "bundle verified" in trusted.out
+    assert "taken from the bundle itself" in trusted.err
+    ok = cli("audit", "verify-bundle", str(out), "--key", key)
     assert ok.code == 0, ok.err
     assert "bundle verified" in ok.out
+    assert ok.err == ""
     pinned = cli("audit", "verify-bundle", str(out), "--key", key, "--json")
     assert pinned.code == 0, pinned.err
     assert pinned.json()["ok"] is True
@@ -337,10 +363,10 @@ def test_cli_bundle_verifies_offline_without_a_store(
         data["records"][0]["ciphertext_sha256"] = "1" + data["records"][0]["ciphertext_sha256"][1:]
     forged = tmp_path / "forged.json"
     forged.write_text(json.dumps(data))
-    bad = cli("audit", "verify-bundle", str(forged))
+    bad = cli("audit", "verify-bundle", str(forged), "--key", key)
     assert bad.code == 1
     assert "bundle does not verify: record 0" in bad.err
-    as_json = cli("audit", "verify-bundle", str(forged), "--json")
+    as_json = cli("audit", "verify-bundle", str(forged), "--json", "--key", key)
     assert as_json.code == 1
     assert as_json.json()["ok"] is False
 

@@ -44,9 +44,12 @@ from casusregie.privacy_audit.verify import (
     MISSING,
     NODE,
     TRUNCATED,
+    UNAUTHENTIC,
     UNINDEXED,
+    RowAuthenticator,
     SqlLog,
     VerifyReport,
+    store_authenticator,
     verify_store,
 )
 
@@ -218,6 +221,7 @@ class Expect:
     position: int | None = None
     end: int | None = None
     contains: int | None = None  # DIVERGED: the range must hold this position
+    keyless: bool = False  # verify as someone without the store's keys: leaves, tree and checkpoints only
 
 
 def tamper(db: Db, kind: str, data: st.DataObject, n: int, checkpoint_sizes: list[int], backups: list[int]) -> Expect:
@@ -273,7 +277,7 @@ def tamper(db: Db, kind: str, data: st.DataObject, n: int, checkpoint_sizes: lis
         leaf = bytes(db.q("SELECT leaf FROM regie_merkle_leaves WHERE position = ?", (p,))[0][0])
         db.q("UPDATE regie_merkle_leaves SET leaf = ? WHERE position = ?", (hashlib.sha256(leaf).digest(), p))
         return Expect(ALTERED, p)
-    if kind == "rewrite":  # change a row and redo its leaf, every node and the head: only checkpoints catch it
+    if kind == "rewrite":  # change a row and redo its leaf, every node and the head (no key needed)
         p = data.draw(pos, "position")
         _, oid, version, topic, state = db.row_at(p)
         forged = _flip(bytes(state), 17)
@@ -281,9 +285,26 @@ def tamper(db: Db, kind: str, data: st.DataObject, n: int, checkpoint_sizes: lis
         new_leaf = leaf_for(p, UUID(str(oid)), version, topic, forged)
         db.q("UPDATE regie_merkle_leaves SET leaf = ? WHERE position = ?", (new_leaf, p))
         db.rebuild_tree(n)
+        if data.draw(st.booleans(), "with the store's keys"):
+            return Expect(UNAUTHENTIC, p)  # the row no longer authenticates under the row key
         lo = max([s for s in checkpoint_sizes if s <= p], default=0)
         hi = min(s for s in checkpoint_sizes if s > p)
-        return Expect(DIVERGED, lo, hi, contains=p)
+        return Expect(DIVERGED, lo, hi, contains=p, keyless=True)  # without keys: only checkpoints catch it
+    if kind == "forge-appended":  # a new row and its leaf, nodes and head, all made without the key
+        q = data.draw(pos, "copied")
+        _, oid, _version, topic, state = db.row_at(q)
+        top = db.q("SELECT max(originator_version) FROM stored_events WHERE originator_id = ?", (oid,))[0][0]
+        if data.draw(st.booleans(), "random bytes"):
+            state = random.Random(q).randbytes(len(bytes(state)))
+        db.q(
+            "INSERT INTO stored_events (originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?)",
+            (oid, top + 1, topic, state),
+        )
+        nid = db.q(f"SELECT max({db.nid}) FROM stored_events")[0][0]
+        leaf = leaf_for(n, UUID(str(oid)), top + 1, topic, bytes(state))
+        db.q("INSERT INTO regie_merkle_leaves (position, notification_id, leaf) VALUES (?, ?, ?)", (n, nid, leaf))
+        db.rebuild_tree(n + 1)
+        return Expect(UNAUTHENTIC, n)
     if kind == "node":
         level, idx = data.draw(st.sampled_from(db.q("SELECT level, idx FROM regie_merkle_nodes")), "node")
         db.q("UPDATE regie_merkle_nodes SET hash = ? WHERE level = ? AND idx = ?", (bytes(32), level, idx))
@@ -309,12 +330,17 @@ def check(report: VerifyReport, expect: Expect) -> None:
 
 @dataclass
 class BuiltLog:
-    """A random log, its signed checkpoints and (SQLite) older copies of its database file."""
+    """A random log, its signed checkpoints, its row key and (SQLite) older copies of its database file."""
 
     world_settings: Settings
     size: int
     checkpoints: list[Checkpoint]
+    authenticator: RowAuthenticator
     backups: dict[int, Path] = field(default_factory=dict)  # size -> older copy of the file
+
+    def log(self, conn: Any, dialect: str, expect: Expect | None = None, batch: int = 5000) -> SqlLog:
+        keys = None if expect is not None and expect.keyless else self.authenticator
+        return SqlLog(conn, dialect, batch=batch, authenticator=keys)
 
     @property
     def checkpoint_sizes(self) -> list[int]:
@@ -345,12 +371,12 @@ def build_log(world_settings: Settings, seed: int, backup_dir: Path | None) -> B
         checkpoints = [c.checkpoint for c in store_checkpoints(world.store)]
         report = verify_store(world.store, checkpoints)
         assert report.ok, report.problems  # the honest log itself verifies
-        return BuiltLog(world_settings, report.size, checkpoints, backups)
+        return BuiltLog(world_settings, report.size, checkpoints, store_authenticator(world.store), backups)
     finally:
         world.store.close()
 
 
-SQLITE_KINDS = ["flip", "delete", "forge", "swap", "truncate", "restore", "leaf", "rewrite", "node"]
+SQLITE_KINDS = ["flip", "delete", "forge", "forge-appended", "swap", "truncate", "restore", "leaf", "rewrite", "node"]
 
 
 def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pytest.TempPathFactory) -> None:
@@ -376,7 +402,7 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
             conn = sqlite3.connect(built.backups[size], isolation_level=None)
             try:
                 conn.execute("BEGIN")
-                check(SqlLog(conn, "sqlite").verify(built.checkpoints), Expect(TRUNCATED, size, built.size))
+                check(built.log(conn, "sqlite").verify(built.checkpoints), Expect(TRUNCATED, size, built.size))
             finally:
                 conn.rollback()
                 conn.close()
@@ -385,12 +411,8 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
         try:
             conn.execute("BEGIN")
             expect = tamper(Db(conn, "sqlite"), kind, data, built.size, built.checkpoint_sizes, sorted(built.backups))
-            check(
-                SqlLog(conn, "sqlite", batch=data.draw(st.sampled_from([3, 64, 5000]), "batch")).verify(
-                    built.checkpoints
-                ),
-                expect,
-            )
+            batch = data.draw(st.sampled_from([3, 64, 5000]), "batch")
+            check(built.log(conn, "sqlite", expect, batch).verify(built.checkpoints), expect)
         finally:
             conn.rollback()
             conn.close()
@@ -399,11 +421,11 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
     for built in logs.values():  # the examples rolled back: every pristine log still verifies
         conn = sqlite3.connect(str(built.world_settings.store), isolation_level=None)
         conn.execute("BEGIN")
-        assert SqlLog(conn, "sqlite").verify(built.checkpoints).ok
+        assert built.log(conn, "sqlite").verify(built.checkpoints).ok
         conn.close()
 
 
-PG_KINDS = ["flip", "delete", "forge", "swap", "truncate", "restore", "leaf", "rewrite", "node"]
+PG_KINDS = ["flip", "delete", "forge", "forge-appended", "swap", "truncate", "restore", "leaf", "rewrite", "node"]
 
 
 def test_every_tampering_is_detected_and_located_on_postgres(tmp_path: Path) -> None:
@@ -428,17 +450,13 @@ def test_every_tampering_is_detected_and_located_on_postgres(tmp_path: Path) -> 
                     expect = tamper(
                         Db(conn, "postgres"), kind, data, built.size, built.checkpoint_sizes, sorted(built.backups)
                     )
-                    check(
-                        SqlLog(conn, "postgres", batch=data.draw(st.sampled_from([3, 5000]), "batch")).verify(
-                            built.checkpoints
-                        ),
-                        expect,
-                    )
+                    batch = data.draw(st.sampled_from([3, 5000]), "batch")
+                    check(built.log(conn, "postgres", expect, batch).verify(built.checkpoints), expect)
                 finally:
                     conn.rollback()
 
             one_tampering()
-            assert SqlLog(conn, "postgres").verify(built.checkpoints).ok
+            assert built.log(conn, "postgres").verify(built.checkpoints).ok
             conn.rollback()
         finally:
             conn.close()

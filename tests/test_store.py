@@ -7,9 +7,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from helpers import World, raw_store_bytes
+from helpers import World, make_world, raw_store_bytes
 
-from casusregie.adapters.store import create_store, open_store
+from casusregie.adapters.config import Settings
+from casusregie.adapters.store import FORMAT_VERSION, create_store, open_store
 from casusregie.commands.referral import MemberInput, ReferCase
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 
@@ -101,4 +102,27 @@ def test_wrong_or_missing_or_loose_key_file_is_a_clear_error(settings, tmp_path:
         open_store(settings)
     key.unlink()
     with pytest.raises(StoreProblem, match="master key file not found"):
+        open_store(settings)
+
+
+def test_a_store_of_the_previous_format_is_brought_up_to_date_once(settings: Settings) -> None:
+    world = make_world(settings)
+    with world.store.db.transaction(commit=True) as tx:  # as format 1 left it: no case index
+        tx.execute("DROP TABLE regie_merkle_cases")
+        tx.execute("UPDATE regie_meta SET value = '1' WHERE name = 'format_version'")
+    world = world.reopen()
+    assert world.store.meta["format_version"] == FORMAT_VERSION
+    refer(world)
+    with world.store.db.transaction(commit=False) as tx:
+        assert tx.scalar("SELECT value FROM regie_meta WHERE name = 'format_version'") == FORMAT_VERSION
+        assert tx.scalar("SELECT count(*) FROM regie_merkle_cases") > 0  # new records are indexed again
+    world.store.close()
+
+
+def test_a_store_of_a_newer_format_is_refused(settings: Settings) -> None:
+    store = create_store(settings)
+    with store.db.transaction(commit=True) as tx:
+        tx.execute("UPDATE regie_meta SET value = '99' WHERE name = 'format_version'")
+    store.close()
+    with pytest.raises(StoreProblem, match="upgrade casusregie"):
         open_store(settings)

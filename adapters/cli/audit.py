@@ -1,10 +1,13 @@
 """`regie audit …`: checkpoints, verification, proofs, offline bundles, and auditor replay.
 
-Who may run what: ``verify``, ``checkpoint``, ``prove`` and ``consistency`` an auditor or
-the functional administrator (beheerder); ``replay``, ``diff`` and ``bundle`` auditors
-only. Refusals are logged. ``verify-bundle`` needs no store at all (an outside auditor
-runs it on their own machine). A tampered log exits 1 with one line naming the first
-bad position; ``--json`` then still prints the full report on stdout first.
+Who may run what: ``verify`` whoever holds the store's key folder (it opens the store with
+its master key, and needs no user: it must still work, and name the first bad position,
+when the users' own records are what was damaged; with ``--as`` the run is recorded in the
+access log when that user can be read); ``checkpoint``, ``prove`` and ``consistency`` an
+auditor or the functional administrator (beheerder); ``replay``, ``diff`` and ``bundle``
+auditors only. Refusals are logged. ``verify-bundle`` needs no store at all (an outside
+auditor runs it on their own machine). A tampered log exits 1 with one line naming the
+first bad position; ``--json`` then still prints the full report on stdout first.
 """
 
 from __future__ import annotations
@@ -25,20 +28,23 @@ from casusregie.adapters.checkpoint_files import (
     choose_checkpoint,
     read_checkpoint,
     read_key_file,
+    read_signer_key,
     read_verifier_key,
     store_checkpoints,
     write_checkpoint,
 )
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json
+from casusregie.adapters.cli.output import echo
+from casusregie.adapters.files import check_output_path, write_private
 from casusregie.adapters.merkle_log import MerkleReader
 from casusregie.domain.access import Action
 from casusregie.domain.errors import RegieError, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit.proofs import (
     ACCESS_TOPIC_PREFIX,
+    BundleKeyNotPinned,
     b64,
-    build_bundle,
-    case_records,
+    export_bundle,
     prove_consistency,
     prove_inclusion,
     resolve_record,
@@ -52,9 +58,22 @@ from casusregie.privacy_audit.replay import (
     require_auditor,
     resolve_case,
 )
-from casusregie.privacy_audit.verify import EXPLAIN, MISSING, LogTampered, Problem, VerifyReport, verify_store
+from casusregie.privacy_audit.verify import (
+    ALTERED,
+    EXPLAIN,
+    LEAF_TABLE,
+    MISSING,
+    TRUNCATED,
+    UNAUTHENTIC,
+    LogTampered,
+    Problem,
+    VerifyReport,
+    verify_store,
+)
 
 PROGRESS_FROM = 20_000  # show a progress bar from this many records on
+#: Problems at a position that holds (or held) a record: the case index there names its case.
+_AT_A_RECORD = frozenset({ALTERED, UNAUTHENTIC, MISSING, LEAF_TABLE})
 
 
 def register(root: click.Group) -> None:
@@ -82,29 +101,83 @@ def _log(ctx: Context, name: str, action: Action = Action.READ, case_id: UUID | 
     try:
         ctx.session().log_read(name, AUDIT_ACTIVITY, action, case_id, [])
     except RegieError as exc:
-        click.echo(f"regie: warning: this {name} could not be recorded in the access log: {exc}", err=True)
+        echo(f"regie: warning: this {name} could not be recorded in the access log: {exc}", err=True)
+
+
+def _record_verify(ctx: Context) -> None:
+    """With a user given, record the verification in the access log: best effort.
+
+    The verdict never depends on it: the user directory is itself in the log, and may be
+    what was damaged.
+    """
+    if not ctx.user_id():
+        return
+    try:
+        ctx.session().log_read("audit.verify", AUDIT_ACTIVITY, Action.READ, None, [])
+    except Exception as exc:  # a damaged user directory or access log: warn, never hide the verdict
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        echo(f"regie: warning: this verification could not be recorded in the access log: {reason}", err=True)
 
 
 @contextmanager
-def _progress(total: int, enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    if not enabled or total < PROGRESS_FROM:
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr for long runs, started once the total is known."""
+    if not enabled:
         yield None
         return
-    bar = Progress(
-        TextColumn("verifying"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,} records"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    with bar:
-        task = bar.add_task("verify", total=total)
-        yield lambda done: bar.update(task, completed=done)
+    shown: list[tuple[Progress, Any]] = []
+
+    def update(done: int, total: int) -> None:
+        if not shown:
+            if total < PROGRESS_FROM:
+                return
+            bar = Progress(
+                TextColumn("verifying"),
+                BarColumn(),
+                TextColumn("{task.completed:,}/{task.total:,} records"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            bar.start()
+            shown.append((bar, bar.add_task("verify", total=total)))
+        bar, task = shown[0]
+        bar.update(task, completed=done, total=total)
+
+    try:
+        yield update
+    finally:
+        for bar, _task in shown:
+            bar.stop()
+
+
+def _case_ref(store: Any, case_id: str | None) -> str | None:
+    """A case's number from the reference index, else its id."""
+    if not case_id:
+        return None
+    try:
+        with store.db.transaction(commit=False) as tx:
+            ref = tx.scalar("SELECT ref FROM regie_refs WHERE kind = 'case' AND aggregate_id = ?", (case_id,))
+    except Exception:  # a damaged index must not stop the report
+        return case_id
+    return case_id if ref is None else str(ref)
+
+
+def _indexed_cases(store: Any, start: int, end: int) -> list[str]:
+    """The cases the position -> case index names for ``start <= position < end`` (best effort)."""
+    try:
+        with store.db.transaction(commit=False) as tx:
+            rows = tx.execute(
+                "SELECT DISTINCT case_id FROM regie_merkle_cases WHERE position >= ? AND position < ? LIMIT 20",
+                (start, end),
+            ).fetchall()
+    except Exception:  # no index (an older store) or a damaged one: name nothing
+        return []
+    return [str(case_id) for (case_id,) in rows if isinstance(case_id, str)]
 
 
 def _case_number_of(ctx: Context, originator_id: str | None, topic: str | None) -> str | None:
-    """The case number a record belongs to: from the reference index, else by decrypting (best effort)."""
+    """The case a record names itself: its own id, or the case of its access trace (best effort, decrypts)."""
     if not originator_id:
         return None
     try:
@@ -116,11 +189,7 @@ def _case_number_of(ctx: Context, originator_id: str | None, topic: str | None) 
         if topic and topic.startswith(ACCESS_TOPIC_PREFIX):
             trace = ctx.app().repository.get(UUID(originator_id), version=1)
             if trace.case_id is not None:
-                with store.db.transaction(commit=False) as tx:
-                    ref = tx.scalar(
-                        "SELECT ref FROM regie_refs WHERE kind = 'case' AND aggregate_id = ?", (str(trace.case_id),)
-                    )
-                return None if ref is None else str(ref)
+                return _case_ref(store, str(trace.case_id))
     except Exception:  # a damaged row must not stop the report
         return None
     return None
@@ -151,13 +220,23 @@ def _version_gaps(ctx: Context, limit: int = 5) -> list[tuple[str, int]]:
 
 
 def _describe(ctx: Context, problem: Problem) -> dict[str, Any]:
-    """The problem with the case and record it belongs to, as far as can be told."""
+    """The problem with the case and record it belongs to, as far as can be told.
+
+    The position -> case index names the case of a damaged or deleted record, which the
+    record itself can no longer be trusted to tell; failing that, the record's own id.
+    """
+    store = ctx.store()
     data = problem.to_json()
     record = problem.record
     data["case"] = None
-    if record is not None and record.originator_id is not None:
+    if problem.kind in _AT_A_RECORD and problem.position is not None:
+        found = _indexed_cases(store, problem.position, problem.position + 1)
+        data["case"] = _case_ref(store, found[0]) if found else None
+    if problem.kind == TRUNCATED and problem.position is not None and problem.end is not None:
+        data["cases"] = [_case_ref(store, c) for c in _indexed_cases(store, problem.position, problem.end)]
+    if data["case"] is None and record is not None and record.originator_id is not None:
         data["case"] = _case_number_of(ctx, record.originator_id, record.topic)
-    elif problem.kind == MISSING:
+    elif data["case"] is None and problem.kind == MISSING:
         gaps = _version_gaps(ctx)
         if gaps:
             data["possibly"] = [
@@ -174,9 +253,11 @@ def _one_line(report: VerifyReport, first: dict[str, Any]) -> str:
     what = ""
     if record.get("originator_id"):
         what = f": record {record['record']} v{record['version']} of {record['originator_id']}"
-        if first.get("case"):
-            what += f" (case {first['case']})"
-    elif first.get("possibly"):
+    if first.get("case"):
+        what += f" (case {first['case']})"
+    elif first.get("cases"):
+        what += f" (records of case {', '.join(first['cases'])})"
+    elif first.get("possibly") and not record.get("originator_id"):
         guess = first["possibly"][0]
         what = f": probably version {guess['version']} of {guess['originator_id']}" + (
             f" (case {guess['case']})" if guess.get("case") else ""
@@ -203,7 +284,7 @@ def _one_line(report: VerifyReport, first: dict[str, Any]) -> str:
 @json_option
 @pass_ctx
 def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
-    """Sign the current tree head and write it as a checkpoint outside the store; print its path."""
+    """Check the records since the last checkpoint, then sign the tree head outside the store; print its path."""
     _require_role(ctx, "audit.checkpoint", (Role.AUDITOR, Role.BEHEERDER))
     store = ctx.store()
     path = write_checkpoint(store, ctx.app(), out)
@@ -215,12 +296,12 @@ def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
                 "path": str(path),
                 "size": checkpoint.size,
                 "root": b64(checkpoint.root),
-                "timestamp": checkpoint.timestamp.isoformat(),
+                "timestamp": None if checkpoint.timestamp is None else checkpoint.timestamp.isoformat(),
                 "origin": checkpoint.origin,
             }
         )
     else:
-        click.echo(str(path))
+        echo(str(path))
 
 
 # --- verify ----------------------------------------------------------------------------------------------
@@ -236,19 +317,20 @@ def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
 @json_option
 @pass_ctx
 def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> None:
-    """Recompute every leaf, node and root from the stored rows; name the first bad position."""
-    _require_role(ctx, "audit.verify", (Role.AUDITOR, Role.BEHEERDER))
+    """Check every record (leaf and key), the tree and the checkpoints; name the first bad position.
+
+    Needs the store's key folder, no user: it reads nothing it checks before checking it.
+    """
     store = ctx.store()
     if checkpoint_file is not None:
         checkpoints: list[CheckpointFile] = [read_checkpoint(checkpoint_file, read_verifier_key(store), store.origin)]
     else:
         checkpoints = store_checkpoints(store)
-    total = MerkleReader(store.db).head().size
-    with _progress(total, not as_json) as progress:
+    with _progress(not as_json) as progress:
         report = verify_store(store, [c.checkpoint for c in checkpoints], [c.label for c in checkpoints], progress)
     first = report.first
     described = None if first is None else _describe(ctx, first)
-    _log(ctx, "audit.verify")
+    _record_verify(ctx)
     data = report.to_json()
     data["first_bad"] = described
     if as_json:
@@ -261,20 +343,20 @@ def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> N
 
 def _print_verify(report: VerifyReport, checkpoints: list[CheckpointFile]) -> None:
     if report.ok:
-        click.echo(f"log verified: {report.records} records, tree size {report.size}, root {b64(report.root)}")
+        echo(f"log verified: {report.records} records, tree size {report.size}, root {b64(report.root)}")
     else:
-        click.echo(f"log does NOT verify: {report.problem_count} problem(s) in {report.records} records")
+        echo(f"log does NOT verify: {report.problem_count} problem(s) in {report.records} records")
         for problem in report.ordered_problems()[:10]:
-            click.echo(f"  {problem.kind} at {problem.position}: {problem.message}")
+            echo(f"  {problem.kind} at {problem.position}: {problem.message}")
     for check in report.checkpoints:
         mark = "ok" if check.ok else "FAILS"
-        click.echo(f"checkpoint {check.source or check.checkpoint.size}: {mark}: {check.message}")
+        echo(f"checkpoint {check.source or check.checkpoint.size}: {mark}: {check.message}")
     if not checkpoints:
-        click.echo(
+        echo(
             "no checkpoint yet: a removed tail or a restored backup cannot be detected; "
             "write one with `regie audit checkpoint`"
         )
-    click.echo(f"({report.elapsed:.2f} s, {report.rate:,.0f} records/s)")
+    echo(f"({report.elapsed:.2f} s, {report.rate:,.0f} records/s)")
 
 
 # --- proofs ------------------------------------------------------------------------------------------------
@@ -331,13 +413,13 @@ def audit_prove(ctx: Context, record: str, checkpoint_file: Path | None, as_json
     if as_json:
         print_json(data)
         return
-    click.echo(f"record {found.record} v{found.version} of {found.originator_id}")
-    click.echo(f"leaf index {proof.index} in tree size {proof.size} (checkpoint {cp.label})")
-    click.echo(f"leaf hash  {b64(proof.leaf)}")
+    echo(f"record {found.record} v{found.version} of {found.originator_id}")
+    echo(f"leaf index {proof.index} in tree size {proof.size} (checkpoint {cp.label})")
+    echo(f"leaf hash  {b64(proof.leaf)}")
     for i, element in enumerate(proof.proof):
-        click.echo(f"proof[{i:2d}]  {b64(element)}")
-    click.echo(f"root       {b64(proof.root)}")
-    click.echo("verified: the record is in the signed log")
+        echo(f"proof[{i:2d}]  {b64(element)}")
+    echo(f"root       {b64(proof.root)}")
+    echo("verified: the record is in the signed log")
 
 
 @audit.command("consistency")
@@ -359,10 +441,10 @@ def audit_consistency(ctx: Context, checkpoint_a: Path, checkpoint_b: Path, as_j
     if as_json:
         print_json(data)
         return
-    click.echo(f"{a.label} (size {a.size}) is a prefix of {b.label} (size {b.size})")
+    echo(f"{a.label} (size {a.size}) is a prefix of {b.label} (size {b.size})")
     for i, element in enumerate(proof.proof):
-        click.echo(f"proof[{i:2d}]  {b64(element)}")
-    click.echo("verified")
+        echo(f"proof[{i:2d}]  {b64(element)}")
+    echo("verified")
 
 
 # --- bundles -------------------------------------------------------------------------------------------------
@@ -380,24 +462,31 @@ def audit_consistency(ctx: Context, checkpoint_a: Path, checkpoint_b: Path, as_j
 @json_option
 @pass_ctx
 def audit_bundle(ctx: Context, case_ref: str, out: Path, checkpoint_file: Path | None, as_json: bool) -> None:
-    """Export what an outside auditor needs to verify CASE's records offline (no personal data)."""
+    """Export what an outside auditor needs to verify CASE's records offline (no personal data).
+
+    The whole log is verified first; the bundle then carries a statement, signed with the
+    store's key, of exactly which records are the case's, so none can be left out unseen.
+    """
     session = ctx.session()
     case = resolve_case(session, case_ref)  # no decryption: a damaged case still gets a clear verdict
     require_auditor(session, "audit.bundle", case)
+    out = check_output_path(out)
     session.log_read("audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id, [])
     store, app = ctx.store(), ctx.app()
     key = read_verifier_key(store)
     if checkpoint_file is None:
         checkpoint_file = write_checkpoint(store, app)
     cp = read_checkpoint(checkpoint_file, key, store.origin)
-    records, undecryptable = case_records(store.db, app.mapper.to_domain_event, case.id)
-    covered = [r for r in records if r.position is None or r.position < cp.size]
-    bundle = build_bundle(
-        covered,
-        MerkleReader(store.db).nodes,
+    bundle, newer = export_bundle(
+        store,
         case_id=case.id,
-        checkpoint_text=cp.text,
+        case_number=case.case_number,
+        decrypt=app.mapper.to_domain_event,
+        fetch=MerkleReader(store.db).nodes,
+        checkpoint=cp,
+        known_checkpoints=store_checkpoints(store),
         verifier_key=key,
+        signer_key=read_signer_key(store),
         about={
             "case": case.case_number,
             "store": store.origin,
@@ -405,55 +494,78 @@ def audit_bundle(ctx: Context, case_ref: str, out: Path, checkpoint_file: Path |
             "note": "labels in 'about' are not signed; everything else is checked by `regie audit verify-bundle`",
         },
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(bundle, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_private(out, json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
     summary = {
         "path": str(out),
         "case": case.case_number,
         "records": len(bundle["records"]),
         "checkpoint_size": cp.size,
-        "newer_than_checkpoint": len(records) - len(covered),
-        "undecryptable_access_records": undecryptable,
+        "newer_than_checkpoint": newer,
     }
     if as_json:
         print_json(summary)
     else:
-        click.echo(
+        echo(
             f"{out}: {summary['records']} records of case {case.case_number}, proven against the checkpoint "
             f"of size {cp.size}"
         )
 
 
+_UNPINNED = (
+    "the verifier key was taken from the bundle itself: that proves nothing about who signed it; "
+    "pin the store's key with --key VKEY"
+)
+
+
 @audit.command("verify-bundle")
 @click.argument("bundle_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--key", "key", metavar="VKEY", help="Pin the verifier key (a key string or a file holding it).")
+@click.option(
+    "--trust-bundle-key",
+    is_flag=True,
+    help="Without --key, accept the key the bundle carries (it proves nothing about who signed).",
+)
 @json_option
-def audit_verify_bundle(bundle_file: Path, key: str | None, as_json: bool) -> None:
-    """Check a bundle offline: signature, every leaf and inclusion proof. Needs no store."""
+def audit_verify_bundle(bundle_file: Path, key: str | None, trust_bundle_key: bool, as_json: bool) -> None:
+    """Check a bundle offline: signature, every leaf and inclusion proof, and that no record is left out.
+
+    Needs no store. Give the store's verifier key with --key: a bundle checked against the key
+    it carries itself exits 1 unless --trust-bundle-key is given.
+    """
     try:
         data = json.loads(bundle_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValidationFailed(f"{bundle_file} is not a readable JSON bundle: {exc}") from None
     pinned = None if key is None else read_key_file(key)
     report = verify_bundle(data, pinned)
+    trusted = pinned is not None or trust_bundle_key
     if as_json:
-        print_json(report.to_json())
-    elif report.ok:
-        cp = report.checkpoint
-        assert cp is not None
-        click.echo(
-            f"bundle verified: {report.case_events} case events and {report.access_records} access-log records "
-            f"of case {report.case_id} are in the log {cp.origin} of size {cp.size} signed at "
-            f"{cp.timestamp.isoformat()}"
-        )
-        if report.about:
-            labels = ", ".join(f"{k}={v}" for k, v in report.about.items() if k != "note")
-            click.echo(f"unverified labels: {labels}")
+        print_json({**report.to_json(), "key_trusted": trusted})
     if not report.ok:
         count = len(report.problems)
         raise LogTampered(
             f"bundle does not verify: {report.problems[0]}" + (f" (+{count - 1} more)" if count > 1 else "")
         )
+    if not trusted:
+        raise BundleKeyNotPinned(f"{_UNPINNED}, or accept it with --trust-bundle-key")
+    if pinned is None:
+        echo(f"regie: warning: {_UNPINNED}", err=True)
+    if not as_json:
+        _print_bundle(report)
+
+
+def _print_bundle(report: Any) -> None:
+    cp = report.checkpoint
+    assert cp is not None
+    erasures = f" and {report.erasure_records} erasure records" if report.erasure_records else ""
+    echo(
+        f"bundle verified: {report.case_events} case events and {report.access_records} access-log records"
+        f"{erasures} of case {report.case_id}, exactly the {report.stated_records} records its signed statement "
+        f"names, are in the log {cp.origin} of size {cp.size} (signed {cp.when()})"
+    )
+    if report.about:
+        labels = ", ".join(f"{k}={v}" for k, v in report.about.items() if k != "note")
+        echo(f"unverified labels: {labels}")
 
 
 # --- replay and diff -------------------------------------------------------------------------------------------
@@ -472,12 +584,12 @@ def audit_replay(ctx: Context, case_ref: str, as_of: str | None, with_access: bo
     if as_json:
         print_json(data)
         return
-    click.echo(f"case {data['case']} as of {data['as_of']} ({data['events']} events)")
+    echo(f"case {data['case']} as of {data['as_of']} ({data['events']} events)")
     state = data["state"]
     if state is None:
-        click.echo("  not yet referred at that moment")
+        echo("  not yet referred at that moment")
     else:
-        click.echo(
+        echo(
             f"  status {state['status']}, director {state['director'] or '-'}, team {state['team'] or '-'}, "
             f"involved: {', '.join(state['involved'])}",
         )
@@ -498,11 +610,11 @@ def audit_diff(ctx: Context, case_ref: str, t1: str, t2: str, with_access: bool,
     if as_json:
         print_json(data)
         return
-    click.echo(f"case {data['case']}: from {data['from']} to {data['to']}")
+    echo(f"case {data['case']}: from {data['from']} to {data['to']}")
     _print_narrative(data["narrative"])
-    click.echo(f"{len(data['changes'])} field(s) changed:")
+    echo(f"{len(data['changes'])} field(s) changed:")
     for change in data["changes"]:
-        click.echo(f"  {change['path']}: {_short(change['before'])} -> {_short(change['after'])}")
+        echo(f"  {change['path']}: {_short(change['before'])} -> {_short(change['after'])}")
     _print_access(data.get("access_log"))
 
 
@@ -517,7 +629,7 @@ def _print_narrative(entries: list[dict[str, Any]]) -> None:
         if e["role"]:
             who += f" ({e['role_nl']}, {e['organisation']})"
         on = f" [{e['business_date']}]" if e["business_date"] else ""
-        click.echo(f"{e['recorded_at']}{on} v{e['version']} {who}: {e['what']}")
+        echo(f"{e['recorded_at']}{on} v{e['version']} {who}: {e['what']}")
         extra = []
         for key in ("to", "partner", "purpose", "legal_basis", "partner_legal_basis"):
             if e.get(key):
@@ -528,18 +640,18 @@ def _print_narrative(entries: list[dict[str, Any]]) -> None:
                 disclosed = ", ".join(f"{d['category']} about {d['about']}" for d in disclosed)
             extra.append(f"disclosed: {disclosed}")
         if extra:
-            click.echo("    " + "; ".join(extra))
+            echo("    " + "; ".join(extra))
 
 
 def _print_access(access: Any) -> None:
     if access is None:
         return
     if isinstance(access, str):
-        click.echo(f"access log: {access}")
+        echo(f"access log: {access}")
         return
-    click.echo(f"access log ({len(access)} records):")
+    echo(f"access log ({len(access)} records):")
     for r in access:
-        click.echo(
+        echo(
             f"  {r['at']} {r['by']} ({r['role']}, {r['organisation']}) {r['action']} {r['name']} "
             f"[{r['activity']}] {r['outcome']}" + (f": {r['reason']}" if r["reason"] else ""),
         )
