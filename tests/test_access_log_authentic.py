@@ -50,6 +50,11 @@ def test_editing_or_deleting_view_rows_does_not_change_the_log_and_is_found(worl
     found = "\n".join(view_differences(world.app))
     assert f"access record {anna_read} differs" in found
     assert f"access record {carla_read} is missing from the view" in found
+    checked = cli("projections", "check", user="aud")
+    assert checked.code == 1
+    assert "regie projections rebuild" in checked.err
+    assert cli("projections", "rebuild", user="admin").code == 0
+    assert cli("projections", "check", user="aud").code == 0
 
 
 def test_a_forged_view_row_for_a_consultation_fails_closed_in_an_access_answer(world: World, cli: Any) -> None:

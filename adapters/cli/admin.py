@@ -19,6 +19,8 @@ from casusregie.commands.users import AddUser, DeactivateUser, initialise
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
+from casusregie.privacy_audit.access_records import view_differences
+from casusregie.privacy_audit.verify import LogTampered
 from casusregie.projections.reader import view_runner
 
 _USER_RE = re.compile(r"[^a-z0-9._-]")
@@ -186,6 +188,34 @@ def projections_rebuild(ctx: Context) -> None:
         task = bar.add_task("rebuild", total=total)
         applied = runner.rebuild(lambda n: bar.advance(task, n))
     echo(f"rebuilt views from {applied} events")
+
+
+@projections.command("check")
+@json_option
+@pass_ctx
+def projections_check(ctx: Context, as_json: bool) -> None:
+    """Compare the access-log view with the access records it was built from (which `log show` reads).
+
+    A difference means the view's rows were edited or deleted outside the application: the
+    records are the evidence; rebuild the view with `regie projections rebuild`.
+    """
+    session = ctx.session()
+    if session.actor.role not in (Role.BEHEERDER, Role.AUDITOR, Role.PRIVACY_OFFICER):
+        session.deny("projections.check", "beheer", Action.READ, f"a {session.actor.role} does not check views")
+    session.log_read("projections.check", "beheer", Action.READ, None, [])
+    view_runner(ctx.app()).catch_up()
+    differences = view_differences(ctx.app())
+    if as_json:
+        print_json({"ok": not differences, "differences": differences})
+    elif not differences:
+        echo("the access-log view matches its records")
+    for line in [] if as_json else differences:
+        echo(f"  {line}")
+    if differences:
+        raise LogTampered(
+            f"the access-log view differs from its records ({differences[0]}); rebuild it with "
+            "`regie projections rebuild` and treat the edit as a security incident"
+        )
 
 
 @projections.command("status")
