@@ -125,7 +125,7 @@ _PG_PROBE = "SELECT count(*) FROM pg_class WHERE oid = to_regclass('regie_merkle
 def _has_case_index(tx: Tx) -> bool:
     if tx.dialect == "sqlite":
         return bool(tx.scalar(_SQLITE_PROBE))
-    conn = getattr(getattr(tx, "_cursor", None), "connection", None)  # Tx has no public handle on it
+    conn = tx.connection
     if conn is not None and conn in _HAS_CASES:
         return True
     found = bool(tx.scalar(_PG_PROBE))

@@ -26,6 +26,11 @@ class Tx:
         self._cursor = cursor
         self.dialect: Dialect = dialect
 
+    @property
+    def connection(self) -> Any:
+        """The driver connection this transaction runs on (for per-connection caches); None if unknown."""
+        return getattr(self._cursor, "connection", None)
+
     def _sql(self, statement: str) -> str:
         if self.dialect == "postgres":
             # psycopg parses every parameterised statement: a literal % must be doubled.
