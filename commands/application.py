@@ -137,7 +137,8 @@ class RegieApplication(Application[UUID]):
         except AggregateNotFoundError:
             raise StoreProblem(f"store {self.store.name} was never initialised with a profile") from None
         except Exception as exc:  # any damage: a wrong key, a gap, a foreign row
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            reason = _first_line(exc).split(" with text ")[0]  # never echo the damaged bytes themselves
+            reason = reason if len(reason) <= 160 else reason[:160] + "…"
             raise StoreProblem(
                 f"the users and profile of store {self.store.name} cannot be read ({reason}); the log may have been "
                 "tampered with: run `regie audit verify`"

@@ -14,6 +14,8 @@ import contextlib
 import io
 import json
 import shlex
+import shutil
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -59,6 +61,14 @@ class Script:
 
     def json(self, user: str, *args: str) -> dict[str, object]:
         return json.loads(self.run(user, *args, "--json", capture=True))
+
+
+def _path_hint() -> str:
+    """How to reach `regie` when it is not on the PATH yet (run from the Makefile's virtual environment)."""
+    installed = Path(sys.executable).parent / "regie"
+    if shutil.which("regie") or not installed.exists():
+        return ""
+    return f"source {installed.parent / 'activate'}   # puts regie on your PATH\n"
 
 
 def _prepare(folder: Path | None) -> Path:
@@ -464,7 +474,8 @@ def demo(folder: Path | None) -> None:
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
     echo(
-        f"export REGIE_STORE={folder / 'demo.db'} REGIE_KEY_DIR={folder / 'keys'} REGIE_USER=anna\n"
+        _path_hint()
+        + f"export REGIE_STORE={folder / 'demo.db'} REGIE_KEY_DIR={folder / 'keys'} REGIE_USER=anna\n"
         f"regie case show {case}                 # the case view (your read is logged first)\n"
         f"regie worklist --date {ago(40)}        # what was due back then\n"
         f"regie report --from {ago(365)} --to {today.isoformat()}\n"
