@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import astuple
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -29,26 +30,6 @@ _PENDING = 1000  # traces held back in a forward scan while their subject record
 
 Subjects = list[tuple[str, str, str]]  # (span id, subject id, subject type)
 Trace = tuple[AccessRow, Subjects]
-
-
-def _row(event: Any, trace_id: UUID | None = None) -> AccessRow:
-    """An access row from a Started event, or from an AccessTrace aggregate (which holds the same fields)."""
-    return AccessRow(
-        trace_id=(trace_id or event.originator_id).hex,
-        span_id=event.span_id,
-        name=event.name,
-        actor=event.actor,
-        on_behalf_of=event.on_behalf_of,
-        role=event.role,
-        organisation=event.organisation,
-        action=event.action,
-        activity=event.activity,
-        case_id=str(event.case_id) if event.case_id else None,
-        outcome=event.outcome,
-        reason=event.reason,
-        started_at=event.started_at.isoformat(),
-        ended_at=event.ended_at.isoformat(),
-    )
 
 
 def _decode(app: Any, notification: Any) -> Any:
@@ -81,7 +62,7 @@ def newest_first(app: Any) -> Iterator[Trace]:
             kids = children.pop(event.originator_id, [])
             if event.subject_id is not None:
                 kids.insert(0, (event.span_id, event.subject_id, event.subject_type))
-            yield _row(event), kids
+            yield AccessRow.of(event), kids
         top = start - 1
 
 
@@ -111,7 +92,7 @@ def oldest_first(app: Any, since: datetime | None = None) -> Iterator[Trace]:
     """Every trace, oldest first (for exports); ``since`` keeps those started at or after it."""
     for _, event, kids in _forward(app):
         if since is None or event.started_at >= since:
-            yield _row(event), kids
+            yield AccessRow.of(event), kids
 
 
 def authenticated(app: Any, rows: list[tuple[AccessRow, str]]) -> list[tuple[AccessRow, str]]:
@@ -125,7 +106,7 @@ def authenticated(app: Any, rows: list[tuple[AccessRow, str]]) -> list[tuple[Acc
                 f"the access-log view lists record {viewed.trace_id}, which the log does not hold as written; "
                 "run `regie audit verify` and `regie projections rebuild`"
             ) from None
-        out.append((_row(trace, trace.id), span))
+        out.append((AccessRow.of(trace, trace.id), span))
     return out
 
 
@@ -144,8 +125,8 @@ def view_differences(app: Any, limit: int = 10) -> list[str]:
     for notification_id, event, kids in _forward(app):
         if notification_id > position:
             continue  # the view has not caught up with it yet
-        row = _row(event)
-        recorded[row.trace_id] = tuple(getattr(row, c) for c in _FIELDS)
+        row = AccessRow.of(event)
+        recorded[row.trace_id] = astuple(row)
         recorded_subjects |= {(row.trace_id, *kid) for kid in kids}
     out = []
     for trace_id in sorted(set(recorded) | set(viewed)):
@@ -156,21 +137,3 @@ def view_differences(app: Any, limit: int = 10) -> list[str]:
     for subject in sorted(viewed_subjects ^ recorded_subjects):
         out.append(f"subject span {subject[1]} of access record {subject[0]} differs between the view and the log")
     return out[:limit] + ([f"... and {len(out) - limit} more"] if len(out) > limit else [])
-
-
-_FIELDS = (
-    "trace_id",
-    "span_id",
-    "name",
-    "actor",
-    "on_behalf_of",
-    "role",
-    "organisation",
-    "action",
-    "activity",
-    "case_id",
-    "outcome",
-    "reason",
-    "started_at",
-    "ended_at",
-)

@@ -9,7 +9,7 @@ and random person ids, never names.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any
 from uuid import UUID
 
@@ -68,6 +68,26 @@ class AccessRow:
     started_at: str
     ended_at: str
 
+    @classmethod
+    def of(cls, started: Any, trace_id: UUID | None = None) -> AccessRow:
+        """From a Started event, or an AccessTrace aggregate (which holds the same fields) and its id."""
+        return cls(
+            trace_id=(trace_id or started.originator_id).hex,
+            span_id=started.span_id,
+            name=started.name,
+            actor=started.actor,
+            on_behalf_of=started.on_behalf_of,
+            role=started.role,
+            organisation=started.organisation,
+            action=started.action,
+            activity=started.activity,
+            case_id=str(started.case_id) if started.case_id else None,
+            outcome=started.outcome,
+            reason=started.reason,
+            started_at=started.started_at.isoformat(),
+            ended_at=started.ended_at.isoformat(),
+        )
+
 
 class AccessLogProjection(TableProjection):
     ddl = DDL
@@ -81,24 +101,7 @@ class AccessLogProjection(TableProjection):
         traces, subjects = [], []
         for _, event in events:
             if isinstance(event, AccessTrace.Started):
-                traces.append(
-                    (
-                        event.originator_id.hex,
-                        event.span_id,
-                        event.name,
-                        event.actor,
-                        event.on_behalf_of,
-                        event.role,
-                        event.organisation,
-                        event.action,
-                        event.activity,
-                        str(event.case_id) if event.case_id else None,
-                        event.outcome,
-                        event.reason,
-                        event.started_at.isoformat(),
-                        event.ended_at.isoformat(),
-                    )
-                )
+                traces.append(astuple(AccessRow.of(event)))
                 if event.subject_id is not None:  # the root record carries the first person touched
                     subjects.append((event.originator_id.hex, event.span_id, event.subject_id, event.subject_type))
             elif isinstance(event, AccessTrace.SubjectTouched):
