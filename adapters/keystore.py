@@ -44,6 +44,8 @@ class KeyRecord:
         return self.shredded_at is not None
 
 
+# Tables from which an erasure deletes or blanks rows: the keys, and the search digests.
+SHREDDED_TABLES = ("regie_keys", "regie_person_index")
 _COLUMNS = "key_id, purpose, subject, master_key_id, wrapped, created_at, shredded_at, shred_ground"
 
 
@@ -124,7 +126,7 @@ class SqlKeyStorage:
             )
 
     def purge(self, wait_seconds: float = 10.0) -> bool:
-        """Make shredded key bytes physically gone, not just logically deleted.
+        """Make shredded keys and deleted search digests physically gone, not just logically deleted.
 
         SQLite overwrites deleted cells (secure_delete); a WAL checkpoint then also empties
         the log file. PostgreSQL keeps an updated row's old version as a dead tuple while any
@@ -154,5 +156,6 @@ class SqlKeyStorage:
                     clear = older == 0
                     break
                 time.sleep(0.1)
-            conn.execute("VACUUM FULL regie_keys")
+            for table in SHREDDED_TABLES:
+                conn.execute(f"VACUUM FULL {table}")
         return clear

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import World
+from helpers import World, raw_store_bytes
 from readable import readable
 from scenarios import day, taken_on_case
 
+from casusregie.adapters.person_index import terms
 from casusregie.commands.closure import CloseCase
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
@@ -184,8 +185,13 @@ def test_nothing_of_an_erased_person_opens_in_any_table_or_any_output(
         assert marker in before, what  # the scan sees the data while it exists
     assert OTHER in before
 
+    digests = [world.store.persons.digest(kind, value) for kind, value in terms(NAME, BORN, BSN)]
+    assert all(d.encode() in raw_store_bytes(world.settings) for d in digests)
+
     erase(world, how, file)
 
+    raw = raw_store_bytes(world.settings)  # every byte of the database, free space and old row versions too
+    assert not any(d.encode() in raw for d in digests), "a search digest of the erased person is still on disk"
     after = readable(world)
     for what, marker in PERSON_MARKERS.items():
         assert marker not in after, f"{what} still opens after erasure ({how})"
