@@ -277,9 +277,8 @@ def _consultation_items(profile: Profile, consultations: list[tuple[AccessRow, s
     """Dates and purposes of the consultations, never who consulted (CJEU C-579/21)."""
     grouped: Counter[tuple[str, str, str]] = Counter()
     for row, _ in consultations:
-        if row.outcome != "ok" or handles_a_request(row):
-            continue
-        grouped[(row.started_at[:10], row.activity, row.action)] += 1
+        if is_consultation(row):
+            grouped[(row.started_at[:10], row.activity, row.action)] += 1
     out = []
     for (day, activity, action), count in sorted(grouped.items()):
         try:
@@ -300,18 +299,28 @@ def _consultation_items(profile: Profile, consultations: list[tuple[AccessRow, s
     return out
 
 
-def handles_a_request(row: AccessRow) -> bool:
-    """A step in handling the person's own requests (this answer among them).
+CONSULTING = frozenset({"read", "search", "export", "print"})
 
-    Left out of the consultations: the decision itself tells how the request was handled,
-    and counting those steps would betray a withholding the person is not told about.
-    A refused attempt did not consult the data either; the caller drops those.
+
+def is_consultation(row: AccessRow) -> bool:
+    """A look at the person's data (raadpleging) that the answer lists (CJEU C-579/21).
+
+    What was written or passed on is in the answer already, as data, sources and recipients,
+    and withholding one of those must withhold it everywhere: listing the write as well would
+    count what was withheld. A refused attempt consulted nothing; handling the person's own
+    requests is told by the decision itself.
     """
+    return row.outcome == "ok" and row.action in CONSULTING and not handles_a_request(row)
+
+
+def handles_a_request(row: AccessRow) -> bool:
+    """A step in handling the person's own requests (this answer among them): counting those
+    steps would betray a withholding the person is not told about."""
     return row.activity == RIGHTS_ACTIVITY and row.name.startswith("request.")
 
 
 def _purposes(profile: Profile, trail: list[TrailEntry], consultations: list[tuple[AccessRow, str]]) -> list[Purpose]:
-    used = {row.activity for row, _ in consultations if row.outcome == "ok" and not handles_a_request(row)}
+    used = {row.activity for row, _ in consultations if is_consultation(row)}
     if trail:
         used |= {"aanmelding-toetsing", "regie-uitvoering"}
     if any(e.request_id for e in trail):

@@ -53,8 +53,11 @@ def other_world(backend: str, tmp_path: Path) -> Iterator[World]:
         drop_schema(schema)
 
 
-def police_round(world: World, *, investigation: bool) -> tuple[str, str]:
-    """The police answer a request about the main resident; with or without the investigation item."""
+def police_round(world: World, *, investigation: bool, reports: bool = True) -> tuple[str, str]:
+    """The police answer a request about the main resident: the reports and/or the investigation item.
+
+    With neither, the request stays unanswered.
+    """
     case = taken_on_case(world)
     person = first_person(world, case)
     world.run(
@@ -69,10 +72,13 @@ def police_round(world: World, *, investigation: bool) -> tuple[str, str]:
             on=day(4),
         ),
     )
-    items = [DisclosureItem(category="politie.meldingen", subject=person, content="12 meldingen sinds juni")]
+    items = []
+    if reports:
+        items.append(DisclosureItem(category="politie.meldingen", subject=person, content="12 meldingen sinds juni"))
     if investigation:
         items.append(DisclosureItem(category="politie.lopend-onderzoek", subject=person, content=INVESTIGATION))
-    world.run("pol", DiscloseInformation(case=case, request="R1", items=items, om_consent="OM-2026-17", on=day(5)))
+    if items:
+        world.run("pol", DiscloseInformation(case=case, request="R1", items=items, om_consent="OM-2026-17", on=day(5)))
     return case, person
 
 
@@ -101,8 +107,11 @@ def _normal(text: str, reference: str, case: str) -> str:
     return re.sub(r"\bP[A-Z2-9]{6}\b", "P?", text.replace(reference, "REF").replace(case, "CASE"))
 
 
-def test_a_silent_withholding_makes_the_letter_as_if_the_item_never_existed(world: World, other_world: World) -> None:
-    case_a, person_a = police_round(world, investigation=True)
+@pytest.mark.parametrize("reports", [True, False], ids=["with-other-items", "only-item"])
+def test_a_silent_withholding_makes_the_letter_as_if_the_item_never_existed(
+    world: World, other_world: World, reports: bool
+) -> None:
+    case_a, person_a = police_round(world, investigation=True, reports=reports)
     reference_a = access(world, person_a)
     item = next(
         i["item"]
@@ -124,7 +133,7 @@ def test_a_silent_withholding_makes_the_letter_as_if_the_item_never_existed(worl
     assert any(s and s.endswith(f"with {item}") for s in states.values())  # its source goes with it
     with_item = decide(world, reference_a)
 
-    case_b, person_b = police_round(other_world, investigation=False)
+    case_b, person_b = police_round(other_world, investigation=False, reports=reports)
     reference_b = access(other_world, person_b)
     without_item = decide(other_world, reference_b)
 

@@ -154,7 +154,8 @@ def test_requests_appear_in_the_privacy_officers_worklist(world: World) -> None:
 
 
 def test_an_access_answer_withholds_an_item_lawfully_and_the_auditor_sees_why(world: World, tmp_path: Path) -> None:
-    _, main, _ = two_person_case(world)
+    case, main, _ = two_person_case(world)
+    Reader(world.session("anna")).case(case)  # a consultation of their data
     reference = register(world, person=main)
     items = {i["item"]: i for i in request_items(world.session("pim"), reference)}
     assert "data:name" in items
