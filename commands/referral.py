@@ -119,10 +119,7 @@ def refer_case(s: Session, cmd: ReferCase) -> Result:
         partner = next((p for p in profile.partners if p.id == cmd.home_corporation), None)
         if partner is None or not partner.housing_corporation:
             raise ValidationFailed(f"{cmd.home_corporation!r} is not a housing corporation of this profile")
-    director = cmd.director or (s.actor.user_id if s.actor.role == Role.REGISSEUR else None)
-    if director is not None:
-        s.require_director_user(director)
-    team = cmd.team or (s.actor.user.team if s.actor.role == Role.REGISSEUR else "")
+    team, director = _team_and_director(s, cmd)
     case_id = uuid4()
     s.new_key(case_key_id(case_id), purpose="case", subject=f"case {case_id}")
     members = [new_member(s, case_id, m, cmd.on) for m in cmd.members]
@@ -152,13 +149,33 @@ def refer_case(s: Session, cmd: ReferCase) -> Result:
     )
 
 
+def _team_and_director(s: Session, cmd: ReferCase) -> tuple[str, str | None]:
+    """Where a referral lands: a named director brings their own team; a team must exist.
+
+    A director who refers without naming a director or a team directs the case themselves.
+    """
+    acting_director = s.actor.role == Role.REGISSEUR and not cmd.team
+    named = cmd.director or (s.actor.user_id if acting_director else None)
+    if named is not None:
+        director = s.require_director_user(named)
+        if cmd.team and cmd.team != director.team:
+            raise ValidationFailed(
+                f"{director.user_id} works in team {director.team or '(none)'}, not {cmd.team}: name a director of "
+                "that team, or only the team"
+            )
+        return director.team, director.user_id
+    if cmd.team:
+        return s.known_team(cmd.team), None
+    return "", None
+
+
 class AssignDirector(CaseCommand):
     """Assign a case director (regisseur toewijzen)."""
 
     name: ClassVar[str] = "case.assign"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
-    director: str = Field(min_length=1)
+    director: str = Field(min_length=1, description="a case director, or self")
     team: str | None = None
 
 
@@ -166,16 +183,16 @@ class AssignDirector(CaseCommand):
 def assign_director(s: Session, cmd: AssignDirector) -> Result:
     case = s.case(cmd.case)
     user = s.require_director_user(cmd.director)
-    team = cmd.team if cmd.team is not None else user.team
+    team = s.known_team(cmd.team) if cmd.team is not None else user.team
     s.require(
         can_assign(s.actor, case, team),
         cmd,
         "only a manager, or a director of the case's own team (within that team), assigns cases",
         case,
     )
-    case.assign_director(cmd.director, team, cmd.on, s.actor.user_id)
+    case.assign_director(user.user_id, team, cmd.on, s.actor.user_id)
     s.commit(cmd, case, case=case, subjects=[])
-    return Result(f"{cmd.director} now directs case {case.case_number}")
+    return Result(f"{user.user_id} now directs case {case.case_number}")
 
 
 class AddMember(CaseCommand):

@@ -137,13 +137,29 @@ class Session:
         self._extras.append(RefIndex.insert_op(ref, kind, aggregate_id, case_id))
 
     def require_director_user(self, user_id: str) -> User:
-        """A user who can direct cases: an active regisseur."""
+        """A user who can direct cases: an active regisseur (``self``: the acting user)."""
+        if user_id == "self":
+            user_id = self.actor.user_id
         user = self.app.setup().user(user_id)
-        if user is None or not user.active:
+        if user is None:
             raise NotFound(f"unknown user {user_id}")
+        if not user.active:
+            raise ValidationFailed(f"user {user_id} is deactivated and cannot direct cases")
         if user.role != Role.REGISSEUR:
             raise ValidationFailed(f"{user_id} is a {user.role}, not a case director (regisseur)")
         return user
+
+    def known_team(self, team: str) -> str:
+        """A team some active case director belongs to (teams exist only through their directors)."""
+        teams = {
+            str(data.get("team", ""))
+            for data in self.app.setup().users.values()
+            if data.get("role") == Role.REGISSEUR and data.get("active", True)
+        }
+        if team not in teams:
+            known = ", ".join(sorted(t for t in teams if t)) or "none yet"
+            raise ValidationFailed(f"no case director works in team {team!r} (teams: {known})")
+        return team
 
     # --- keys and sealing ---------------------------------------------------------------
 

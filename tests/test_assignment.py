@@ -9,7 +9,8 @@ from helpers import World
 from scenarios import START
 
 from casusregie.commands.referral import AssignDirector, MemberInput, ReferCase
-from casusregie.domain.errors import AccessDenied
+from casusregie.commands.users import DeactivateUser
+from casusregie.domain.errors import AccessDenied, ValidationFailed
 from casusregie.projections.reader import Reader
 
 
@@ -97,3 +98,33 @@ def test_the_cli_refuses_a_takeover_from_another_team(cli: object) -> None:
     assert taken.code == 1
     assert "refused" in taken.err
     assert run("case", "assign", case, "--director", "anna", user="anna").code == 0
+
+
+def test_a_referral_lands_in_the_named_directors_own_team_only(world: World) -> None:
+    def refer(**where: str) -> ReferCase:
+        return ReferCase(
+            referring_org="mitros",
+            referring_worker="J. Jansen",
+            reason="overlast",
+            problems={"overlast": "lawaai"},
+            members=[MemberInput(name="Karel de Vries", birth_date=date(1979, 4, 12))],
+            on=START,
+            **where,
+        )
+
+    with pytest.raises(ValidationFailed, match="works in team oost, not west"):
+        world.run("piet", refer(director="bram", team="west"))
+    with pytest.raises(ValidationFailed, match="no case director works in team 'noord'"):
+        world.run("piet", refer(team="noord"))
+    case = str(world.run("piet", refer(director="bram")).data["case"])
+    found = world.session("bram").case(case)
+    assert (found.director, found.team) == ("bram", "oost")
+
+
+def test_self_names_the_acting_director_and_a_deactivated_one_is_named_as_such(world: World) -> None:
+    case = partner_referral(world, team="west")
+    world.run("anna", AssignDirector(case=case, director="self"))
+    assert world.session("anna").case(case).director == "anna"
+    world.run("admin", DeactivateUser(user_id="carla", reason="uit dienst"))
+    with pytest.raises(ValidationFailed, match="carla is deactivated"):
+        world.run("anna", AssignDirector(case=case, director="carla"))
