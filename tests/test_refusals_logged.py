@@ -38,7 +38,10 @@ ATTEMPTS = (
     ("log", "show"),
     ("projections", "rebuild"),
     ("audit", "replay", "{case}"),
+    ("audit", "verify"),
     ("user", "list"),
+    ("profile", "show"),
+    ("projections", "status"),
 )  # fmt: skip
 
 

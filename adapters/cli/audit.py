@@ -12,6 +12,7 @@ first bad position; ``--json`` then still prints the full report on stdout first
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,7 +39,7 @@ from casusregie.adapters.cli.output import echo
 from casusregie.adapters.files import check_output_path, write_private
 from casusregie.adapters.merkle_log import MerkleReader
 from casusregie.domain.access import Action
-from casusregie.domain.errors import RegieError, ValidationFailed
+from casusregie.domain.errors import NotFound, RegieError, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit.proofs import (
     ACCESS_TOPIC_PREFIX,
@@ -320,8 +321,11 @@ def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> N
     """Check every record (leaf and key), the tree and the checkpoints; name the first bad position.
 
     Needs the store's key folder, no user: it reads nothing it checks before checking it.
+    A deactivated user who names themselves is refused, like for any other command.
     """
     store = ctx.store()
+    with contextlib.suppress(NotFound):  # an unknown name may be the very damage to find; recording it warns
+        ctx.check_named_user()
     if checkpoint_file is not None:
         checkpoints: list[CheckpointFile] = [read_checkpoint(checkpoint_file, read_verifier_key(store), store.origin)]
     else:

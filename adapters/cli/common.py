@@ -7,6 +7,7 @@ and validation errors exit 1 with one line on stderr (see ``casusregie.cli.main`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from casusregie.adapters.store import Store, open_store
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.base import Command, Result
 from casusregie.commands.session import Session, open_session
-from casusregie.domain.errors import ValidationFailed
+from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.domain.roles import Actor
 
 
@@ -59,9 +60,21 @@ class Context:
             self._store = open_store(self.settings())
         return self._store
 
+    def check_named_user(self) -> None:
+        """Whoever names themselves is checked as soon as a store is opened, whatever the command.
+
+        So a deactivated user is refused (and the attempt logged) even by commands that need no
+        user. A user directory that cannot be read is left for the commands that need it to
+        report: `audit verify` must still run then.
+        """
+        if self.user_id():
+            with contextlib.suppress(StoreProblem):
+                self.session()
+
     def app(self) -> RegieApplication:
         if self._app is None:
             self._app = RegieApplication(self.store())
+            self.check_named_user()
         return self._app
 
     def user_id(self) -> str | None:
