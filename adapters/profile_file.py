@@ -193,7 +193,7 @@ def _message(error: Mapping[str, Any], loc: tuple[int | str, ...]) -> str:
         return "must not be empty"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
-    return str(error.get("msg", kind))
+    return str(error.get("msg", kind)).removeprefix("Value error, ")
 
 
 def _pattern_message(loc: tuple[int | str, ...], value: object) -> str:

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Literal, Protocol, TypeVar
+from typing import Annotated, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from casusregie.domain.text import unsafe_character
 
 __all__ = [
     "GENERIC_CATEGORIES",
@@ -94,9 +96,34 @@ Positive = Annotated[int, Field(gt=0)]
 
 
 class _Model(BaseModel):
-    """Base for profile value models: strict, frozen, no unknown keys."""
+    """Base for profile value models: strict, frozen, no unknown keys, printable text only.
+
+    Profile texts end up in every user's terminal and in letters to residents: a control or
+    text-reordering character (see ``domain.text``) is refused like any other typo.
+    """
 
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+    @model_validator(mode="after")
+    def _printable(self) -> Self:
+        for name in type(self).model_fields:
+            for text in _texts(getattr(self, name)):
+                found = unsafe_character(text, multiline=True)
+                if found is not None:
+                    raise ValueError(f"{name} holds {found}")
+        return self
+
+
+def _texts(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(key)
+            yield from _texts(item)
 
 
 class ProfileInvalid(ValueError):

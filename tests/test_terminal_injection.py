@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 from scenarios import START, take_on
 
+from casusregie.adapters.profile_file import builtin_profiles
 from casusregie.adapters.render.letter_markdown import render_markdown
 from casusregie.commands.information import DeclineRequest, RequestInformation
 from casusregie.commands.referral import MemberInput, ReferCase
@@ -140,3 +141,15 @@ def test_letters_from_old_records_carry_no_control_characters(world: World, tmp_
     assert "Karel" in decision.to_json()
     for text in (decision.to_json(), render_markdown(decision)):
         assert not any(c in text for c in ("\x1b", BIDI, CR))
+
+
+def test_a_profile_with_control_characters_is_refused(cli: Any, tmp_path: Any) -> None:
+    text = builtin_profiles()["utrecht-extreme-woonoverlast"].read_text(encoding="utf-8")
+    evil = text.replace('name = "Lister"', 'name = "Lis\\u001B[31mter\\u202E"')
+    assert evil != text
+    profile = tmp_path / "evil.toml"
+    profile.write_text(evil, encoding="utf-8")
+    checked = cli("profile", "check", str(profile))
+    assert checked.code == 1
+    assert "name holds the invisible or control character U+001B" in checked.out
+    assert cli("init", "--profile", str(profile)).code == 1
