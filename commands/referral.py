@@ -131,7 +131,7 @@ def refer_case(s: Session, cmd: ReferCase) -> Result:
         case_number=case_number,
         referred_on=cmd.on,
         referring_org=cmd.referring_org,
-        referring_worker=cmd.referring_worker,
+        referring_worker=s.seal_case_text(case_id, "referring_worker", cmd.referring_worker),
         reason=s.seal_case_text(case_id, "reason", cmd.reason),
         problems={d: s.seal_case_text(case_id, f"problem:{d}", t) for d, t in cmd.problems.items()},
         members=members,

@@ -70,7 +70,7 @@ class Case(Aggregate):
         case_number: str,
         referred_on: date,
         referring_org: str,
-        referring_worker: str,
+        referring_worker: Sealed | str,  # the referring professional's name; sealed (plain in older records)
         reason: Sealed,
         problems: dict[str, Sealed],
         members: list[dict[str, Any]],
@@ -121,7 +121,7 @@ class Case(Aggregate):
         case_number: str,
         referred_on: date,
         referring_org: str,
-        referring_worker: str,
+        referring_worker: Sealed | str,  # the referring professional's name; sealed (plain in older records)
         reason: Sealed,
         problems: dict[str, Sealed],
         members: list[dict[str, Any]],

@@ -68,7 +68,7 @@ def render_case(
             for m in case.members.values()
         ]
     if v.sees("signals"):
-        doc["referring_worker"] = case.referring_worker
+        doc["referring_worker"] = open_(case.referring_worker)
         doc["reason"] = open_(case.reason)
         doc["problems"] = {domain: open_(text) for domain, text in case.problems.items()}
         doc["home_corporation"] = case.home_corporation

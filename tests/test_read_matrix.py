@@ -36,8 +36,9 @@ FIELDS = {
     "measure": "MAATREGEL-4715",
     "escalation": "OPSCHALING-4716",
     "withholding": "MOTIVERING-4717",
+    "worker": "Wijkconsulent Werkernaam-4718",  # the referring professional, named in the referral
 }
-ALL_CASE = {"name", "bsn", "household", "purpose", "police", "minutes", "measure", "escalation"}
+ALL_CASE = {"name", "bsn", "household", "purpose", "police", "minutes", "measure", "escalation", "worker"}
 REFUSED = "refused"
 ROLES = ("anna", "bram", "piet", "pol", "lies", "mia", "pim", "aud", "admin")
 
@@ -47,7 +48,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         "anna": ALL_CASE,
         "piet": {"name", "measure"},  # Mitros: the household's names, the measure it owns
         "pol": {"name", "purpose", "police"},  # the police: the request addressed to it, its own answer
-        "mia": {"name", "household", "measure", "escalation"},  # the manager: an escalated case
+        "mia": {"name", "household", "measure", "escalation", "worker"},  # the manager: an escalated case
         "aud": set(),  # this profile grants auditors the case history, not personal data
     },
     "case list": {"anna": {"name"}, "bram": set(), "piet": {"name"}, "pol": {"name"}, "lies": set(), "mia": {"name"},
@@ -77,7 +78,7 @@ def build(world: World) -> dict[str, str]:
         "piet",
         ReferCase(
             referring_org="mitros",
-            referring_worker="J. Jansen",
+            referring_worker=FIELDS["worker"],
             reason=FIELDS["household"],
             problems={"overlast": "lawaai"},
             members=[

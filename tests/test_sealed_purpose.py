@@ -60,6 +60,8 @@ def test_retention_shreds_the_purpose(world: World, cli: Any) -> None:
     world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(10)))
     years = world.app.profile.activity("regie-uitvoering").retention.years
     world.run("pim", RunRetention(on=day(10).replace(year=day(10).year + years) + timedelta(days=1)))
-    assert "Dorresteijn" not in readable(world)
+    after = readable(world)
+    assert "Dorresteijn" not in after
+    assert "J. Jansen" not in after  # the referring professional's name went with the case
     shown = cli("trail", "--case", case, "--json", user="pim").json()
     assert {e["purpose"] for e in shown if e["request"]} == {"[gewist]"}
