@@ -139,6 +139,8 @@ class RegieApplication(Application[UUID]):
         except Exception as exc:  # any damage: a wrong key, a gap, a foreign row
             reason = _first_line(exc).split(" with text ")[0]  # never echo the damaged bytes themselves
             reason = reason if len(reason) <= 160 else reason[:160] + "…"
+            if not isinstance(exc, StoreProblem):
+                reason = f"{type(exc).__name__}: {reason}"  # e.g. a version gap where a record was deleted
             raise StoreProblem(
                 f"the users and profile of store {self.store.name} cannot be read ({reason}); the log may have been "
                 "tampered with: run `regie audit verify`"
