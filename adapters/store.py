@@ -8,6 +8,7 @@ The database records only *which* master key wraps its data keys, never the key 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import shutil
 import sqlite3
@@ -168,6 +169,8 @@ def create_store(settings: Settings) -> Store:
         else:
             assert location.path is not None
             location.path.parent.mkdir(parents=True, exist_ok=True)
+            # Owner-only from the first byte; SQLite gives its -wal and -shm files the same mode.
+            os.close(os.open(location.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         store = _assemble(location, settings, master, key_paths, meta=None, create=True)
         _initialise_tables(store, master, store_id)
         return store
@@ -205,6 +208,12 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
             ],
         )
     store.meta.update(format_version=FORMAT_VERSION, created_at=now, **ledger)
+
+
+def discard_new_store(store: Store) -> None:
+    """Remove a store this process has just created (its first events failed): nothing stays behind."""
+    store.close()
+    _undo_create(store.location, store.key_paths, created_schema=True)
 
 
 def _undo_create(location: StoreLocation, key_paths: KeyPaths, created_schema: bool) -> None:

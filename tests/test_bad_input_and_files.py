@@ -133,3 +133,15 @@ def test_a_key_folder_open_to_others_is_refused(world: World, cli: Any) -> None:
         assert "chmod 700" in result.err
     finally:
         folder.chmod(0o700)
+
+
+def test_init_with_a_bad_first_user_creates_nothing(cli: Any, env: dict[str, str], tmp_path: Path) -> None:
+    one_line_refusal(cli("init", "--profile", "utrecht", "--admin", "X"))
+    assert not Path(env["REGIE_STORE"]).exists() or "://" in env["REGIE_STORE"]
+    assert not (tmp_path / "keys").exists() or not any((tmp_path / "keys").iterdir())
+
+
+def test_a_new_sqlite_store_is_readable_by_its_owner_only(world: World, backend: str) -> None:
+    if backend == "sqlite":
+        assert stat.S_IMODE(Path(world.settings.store or "").stat().st_mode) == 0o600
+    assert stat.S_IMODE(world.store.key_paths.folder.stat().st_mode) == 0o700

@@ -13,12 +13,13 @@ from rich.table import Table
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report, terminal
 from casusregie.adapters.cli.output import echo
 from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
-from casusregie.adapters.store import create_store
+from casusregie.adapters.store import create_store, discard_new_store
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.users import AddUser, DeactivateUser, initialise
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
+from casusregie.domain.setup import USER_ID_RE
 from casusregie.privacy_audit.access_records import view_differences
 from casusregie.privacy_audit.verify import LogTampered
 from casusregie.projections.reader import view_runner
@@ -47,13 +48,15 @@ def init(ctx: Context, profile_name: str, admin: str | None) -> None:
     """Create a new store with fresh keys; refuses to overwrite an existing one."""
     profile_model, text = resolve_profile(profile_name)
     admin_id = admin or _USER_RE.sub("", getpass.getuser().lower()) or "beheerder"
+    if not USER_ID_RE.match(admin_id):
+        raise ValidationFailed(f"user id {admin_id!r} must be 2-64 lowercase letters, digits, '.', '_' or '-'")
     store = create_store(ctx.settings())
     try:
         app = RegieApplication(store)
         initialise(app, profile_model, text, admin_id)
         view_runner(app).ensure_tables()
     except BaseException:
-        store.close()
+        discard_new_store(store)
         raise
     store.close()
     echo(f"created store {store.name} ({store.store_id}) with profile {profile_model.id}")
