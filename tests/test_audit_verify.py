@@ -486,3 +486,15 @@ def test_cli_verify_with_an_altered_checkpoint_file_fails(world: World, cli: Any
     result = cli("audit", "verify", "--checkpoint", str(forged), user="aud")
     assert result.code == 1
     assert "does not verify" in result.err
+
+
+def test_verify_says_how_many_records_no_signature_covers_yet(world: World, cli: Any) -> None:
+    refer(world)
+    write_checkpoint(world.store, world.app)
+    assert cli("audit", "verify", "--json").json()["unsigned_records"] == 0
+    refer(world)
+    unsigned = cli("audit", "verify", "--json").json()["unsigned_records"]
+    assert unsigned > 0  # the referral and its access record, after the newest checkpoint
+    shown = cli("audit", "verify")
+    assert shown.code == 0
+    assert f"the last {unsigned} record(s) are newer than the newest checkpoint" in shown.out

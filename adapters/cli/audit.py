@@ -337,6 +337,7 @@ def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> N
     _record_verify(ctx)
     data = report.to_json()
     data["first_bad"] = described
+    data["unsigned_records"] = _unsigned(report, checkpoints)
     if as_json:
         print_json(data)
     else:
@@ -360,7 +361,18 @@ def _print_verify(report: VerifyReport, checkpoints: list[CheckpointFile]) -> No
             "no checkpoint yet: a removed tail or a restored backup cannot be detected; "
             "write one with `regie audit checkpoint`"
         )
+    elif unsigned := _unsigned(report, checkpoints):
+        echo(
+            f"the last {unsigned} record(s) are newer than the newest checkpoint: no signature covers them yet, "
+            "so their removal could not be detected; `regie audit checkpoint` signs them"
+        )
     echo(f"({report.elapsed:.2f} s, {report.rate:,.0f} records/s)")
+
+
+def _unsigned(report: VerifyReport, checkpoints: list[CheckpointFile]) -> int:
+    """Records after the newest signed checkpoint: the tail no signature vouches for yet."""
+    newest = max((c.size for c in checkpoints), default=0)
+    return max(report.size - newest, 0)
 
 
 # --- proofs ------------------------------------------------------------------------------------------------
