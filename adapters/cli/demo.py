@@ -474,8 +474,7 @@ def demo(folder: Path | None) -> None:
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
     echo(
-        _path_hint()
-        + f"export REGIE_STORE={folder / 'demo.db'} REGIE_KEY_DIR={folder / 'keys'} REGIE_USER=anna\n"
+        _path_hint() + f"export REGIE_STORE={folder / 'demo.db'} REGIE_KEY_DIR={folder / 'keys'} REGIE_USER=anna\n"
         f"regie case show {case}                 # the case view (your read is logged first)\n"
         f"regie worklist --date {ago(40)}        # what was due back then\n"
         f"regie report --from {ago(365)} --to {today.isoformat()}\n"
