@@ -40,6 +40,17 @@ def _spans_lines(field: FieldInfo) -> bool:
     return FREE_TEXT in field.metadata or marked(field.annotation)
 
 
+_RULES: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _line_rules(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
+    """(field, may span lines) for every field of a model; worked out once per model."""
+    rules = _RULES.get(model)
+    if rules is None:
+        rules = _RULES[model] = tuple((name, _spans_lines(info)) for name, info in model.model_fields.items())
+    return rules
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value
@@ -79,9 +90,10 @@ class Input(BaseModel):
 
     @model_validator(mode="after")
     def _printable(self) -> Self:
-        for name, info in type(self).model_fields.items():
-            multiline = _spans_lines(info)
-            for text in _strings(getattr(self, name)):
+        for name, multiline in _line_rules(type(self)):
+            value = getattr(self, name)
+            texts = (value,) if type(value) is str else _strings(value) if isinstance(value, dict | list) else ()
+            for text in texts:
                 found = unsafe_character(text, multiline=multiline)
                 if found is not None:
                     raise ValueError(f"{name} holds {found}; only plain text is accepted")
