@@ -65,7 +65,7 @@ def _strings(value: Any) -> Iterator[str]:
 
 def _plain(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\r\n", "\n")
+        return value.replace("\r\n", "\n") if "\r" in value else value
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -1299,13 +1299,16 @@ def authenticate_tail(log: SqlLog, start: Frontier, authenticator: RowAuthentica
                 events.append((row_nid, *row))  # type: ignore[arg-type]
             checked = checker.check(first, events)
             for offset, (entry, computed) in enumerate(zip(chunk, checked.leaves, strict=True)):
-                label = LogVerifier._ref(events[offset]).label()
                 if entry[2] != computed:
-                    _refuse(f"record {label} at position {entry[0]} does not match its leaf hash")
+                    _refuse(f"record {_label(events[offset])} at position {entry[0]} does not match its leaf hash")
                 if offset in checked.failures:
-                    _refuse(f"record {label} at position {entry[0]} {checked.failures[offset]}")
+                    _refuse(f"record {_label(events[offset])} at position {entry[0]} {checked.failures[offset]}")
                 frontier.append(computed)
     return frontier
+
+
+def _label(row: EventRow) -> str:
+    return LogVerifier._ref(row).label()
 
 
 def _refuse(why: str) -> None:
