@@ -14,21 +14,22 @@ from casusregie.domain.errors import AccessDenied, ValidationFailed
 from casusregie.projections.reader import Reader
 
 
+def referral(**where: str) -> ReferCase:
+    """Mitros refers a household; ``where`` names a team and/or a director."""
+    return ReferCase(
+        referring_org="mitros",
+        referring_worker="J. Jansen",
+        reason="overlast",
+        problems={"overlast": "lawaai"},
+        members=[MemberInput(name="Karel de Vries", birth_date=date(1979, 4, 12))],
+        on=START,
+        **where,
+    )
+
+
 def partner_referral(world: World, team: str) -> str:
     """Mitros refers a household to a team, without naming a director."""
-    result = world.run(
-        "piet",
-        ReferCase(
-            referring_org="mitros",
-            referring_worker="J. Jansen",
-            reason="overlast",
-            problems={"overlast": "lawaai"},
-            members=[MemberInput(name="Karel de Vries", birth_date=date(1979, 4, 12))],
-            team=team,
-            on=START,
-        ),
-    )
-    return str(result.data["case"])
+    return str(world.run("piet", referral(team=team)).data["case"])
 
 
 def denials(world: World, user: str) -> int:
@@ -101,22 +102,11 @@ def test_the_cli_refuses_a_takeover_from_another_team(cli: object) -> None:
 
 
 def test_a_referral_lands_in_the_named_directors_own_team_only(world: World) -> None:
-    def refer(**where: str) -> ReferCase:
-        return ReferCase(
-            referring_org="mitros",
-            referring_worker="J. Jansen",
-            reason="overlast",
-            problems={"overlast": "lawaai"},
-            members=[MemberInput(name="Karel de Vries", birth_date=date(1979, 4, 12))],
-            on=START,
-            **where,
-        )
-
     with pytest.raises(ValidationFailed, match="works in team oost, not west"):
-        world.run("piet", refer(director="bram", team="west"))
+        world.run("piet", referral(director="bram", team="west"))
     with pytest.raises(ValidationFailed, match="no case director works in team 'noord'"):
-        world.run("piet", refer(team="noord"))
-    case = str(world.run("piet", refer(director="bram")).data["case"])
+        world.run("piet", referral(team="noord"))
+    case = str(world.run("piet", referral(director="bram")).data["case"])
     found = world.session("bram").case(case)
     assert (found.director, found.team) == ("bram", "oost")
 
