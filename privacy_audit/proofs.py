@@ -284,10 +284,15 @@ def record_at(db: Any, position: int) -> StoredRecord | None:
     return None if row is None else _record(row)
 
 
+_LARGEST = 1 << 63  # a signed 64-bit column holds nothing at or beyond this
+
+
 def resolve_record(db: Any, spec: str) -> StoredRecord:
     """``RECORD``: a position number, or ``<originator-id>:<version>``."""
     spec = spec.strip()
     if spec.isdigit():
+        if int(spec) >= _LARGEST:  # beyond any column's range: no such record, and no driver error either
+            raise NotFound(f"no record at position {spec}")
         found = record_at(db, int(spec))
         if found is None:
             raise NotFound(f"no record at position {spec}")
@@ -300,6 +305,8 @@ def resolve_record(db: Any, spec: str) -> StoredRecord:
         raise ValidationFailed(f"record {spec!r}: give a position number or <originator-id>:<version>") from None
     if not sep:
         raise ValidationFailed(f"record {spec!r}: give a position number or <originator-id>:<version>")
+    if not 0 <= version < _LARGEST:
+        raise NotFound(f"no stored record {originator} version {version}")
     with db.transaction(commit=False) as tx:
         row = tx.execute(
             _select(db) + "WHERE e.originator_id = ? AND e.originator_version = ?",

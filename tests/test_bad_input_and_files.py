@@ -145,3 +145,13 @@ def test_a_new_sqlite_store_is_readable_by_its_owner_only(world: World, backend:
     if backend == "sqlite":
         assert stat.S_IMODE(Path(world.settings.store or "").stat().st_mode) == 0o600
     assert stat.S_IMODE(world.store.key_paths.folder.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize(
+    "record",
+    ["9223372036854775808", "99999999999999999999999", "00000000-0000-0000-0000-000000000000:9223372036854775808"],
+)
+def test_a_record_beyond_any_range_is_not_found(world: World, cli: Any, record: str) -> None:
+    refer(world, director="anna")
+    assert cli("audit", "checkpoint", user="aud").code == 0
+    one_line_refusal(cli("audit", "prove", record, user="aud"))
