@@ -8,7 +8,7 @@ written, so bad input never leaves a trace in the store.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Annotated, Any, ClassVar, Self, TypeVar, get_args
@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.fields import FieldInfo
 
 from casusregie.domain.access import Action
-from casusregie.domain.text import unsafe_character
+from casusregie.domain.text import texts_in, unsafe_character
 
 
 class _FreeText:
@@ -51,18 +51,6 @@ def _line_rules(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
     return rules
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list | tuple | set | frozenset):
-        for item in value:
-            yield from _strings(item)
-
-
 def _plain(value: Any) -> Any:
     if isinstance(value, str):
         return value.replace("\r\n", "\n") if "\r" in value else value
@@ -92,7 +80,7 @@ class Input(BaseModel):
     def _printable(self) -> Self:
         for name, multiline in _line_rules(type(self)):
             value = getattr(self, name)
-            texts = (value,) if type(value) is str else _strings(value) if isinstance(value, dict | list) else ()
+            texts = (value,) if type(value) is str else texts_in(value) if isinstance(value, dict | list) else ()
             for text in texts:
                 found = unsafe_character(text, multiline=multiline)
                 if found is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from datetime import date
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 from uuid import UUID, uuid4
 
 from pydantic import Field, model_validator
@@ -368,9 +368,9 @@ def issue_access_decision(s: Session, cmd: IssueAccessDecision) -> Result:
     decision = build_decision(s, request, cmd)
     document = s.seal(text_key(s, request), "decision", decision.to_json())
     outcome = "partly-granted" if request.withheld else ("granted" if decision.processes_data else "not-found")
-    opened = s.app.store.keyring
+    opened = keyring_opener(s.app.store.keyring)
     motivation = "; ".join(
-        f"{w.item}: grond {w.regime} {w.ground}: {_text(opened, w.motivation)}" for w in request.withheld.values()
+        f"{w.item}: grond {w.regime} {w.ground}: {opened(w.motivation)}" for w in request.withheld.values()
     )
     request.decide(outcome, seal_text(s, request, "motivation", motivation), document, cmd.on, s.actor.user_id)
     s.commit(cmd, request, subjects=[request.person_id] if request.person_id else [])
@@ -392,16 +392,6 @@ def issued_decision(s: Session, request: SubjectRequest) -> AccessDecision:
             f"the decision on {request.reference} was erased with the person's data; it can no longer be shown "
             "or printed"
         ) from None
-
-
-def _text(keyring: Any, value: Sealed | str | None) -> str:
-    """A request text for composing another (sealed again by the caller); erased shows as such."""
-    if value is None or isinstance(value, str):
-        return value or ""
-    try:
-        return str(keyring.unseal(value))
-    except KeyShredded:
-        return "[gewist]"
 
 
 # --- the other rights ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Annotated, Literal, Protocol, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from casusregie.domain.text import unsafe_character
+from casusregie.domain.text import texts_in, unsafe_character
 
 __all__ = [
     "GENERIC_CATEGORIES",
@@ -107,23 +107,11 @@ class _Model(BaseModel):
     @model_validator(mode="after")
     def _printable(self) -> Self:
         for name in type(self).model_fields:
-            for text in _texts(getattr(self, name)):
+            for text in texts_in(getattr(self, name)):
                 found = unsafe_character(text, multiline=True)
                 if found is not None:
                     raise ValueError(f"{name} holds {found}")
         return self
-
-
-def _texts(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _texts(item)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _texts(key)
-            yield from _texts(item)
 
 
 class ProfileInvalid(ValueError):

@@ -10,11 +10,30 @@ Input refuses them; output shows any that an older record holds as a visible esc
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # C0 controls except tab and newline, DEL, C1 controls, and the format characters that reorder
 # or hide text (Arabic letter mark, zero-width characters, directional marks, line/paragraph
 # separators, bidi embeddings/overrides/isolates, word joiner and invisible operators, BOM).
 UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
+def texts_in(value: object) -> Iterator[str]:
+    """Every string in a value: itself, or inside lists, tuples and dicts (keys too)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from texts_in(key)
+            yield from texts_in(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from texts_in(item)
+
+
+def json_escaped(text: str) -> str:
+    """JSON text with every unsafe character written as ``\\uXXXX`` (inside a string: the same value)."""
+    return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _REFUSED_IN_TEXT = re.compile(r"\t|" + UNSAFE.pattern)

@@ -21,7 +21,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from casusregie.domain.text import UNSAFE
+from casusregie.domain.text import json_escaped
 
 # UAVG art. 41 lid 1: "De verwerkingsverantwoordelijke kan de verplichtingen en rechten, bedoeld in
 # de artikelen 12 tot en met 21 en artikel 34 van de verordening buiten toepassing laten voor zover
@@ -224,7 +224,7 @@ class AccessDecision(_Model):
         """The machine-readable copy: indented UTF-8 JSON in field order, dates as ISO 8601, ending in a newline."""
         text = json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
         # Within JSON strings \uXXXX is the same character; written so, none can steer a terminal or editor.
-        return UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return json_escaped(text)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> AccessDecision:

@@ -93,8 +93,8 @@ def generations(meta: dict[str, str], current: str, key_folder: Path, keys: Iter
 def _overlaps(key: KeyRow, active_from: str | None, retired_at: str | None) -> bool:
     """Whether a backup taken while the generation was current could hold this key (alive then).
 
-    Times are whole seconds, so a tie counts: over-counting asks for one destruction too many,
-    under-counting would leave a copy readable.
+    A tie counts (older records have whole seconds): over-counting asks for one destruction
+    too many, under-counting would leave a copy readable.
     """
     started_before_retirement = not retired_at or key.created_at <= retired_at
     destroyed_after_start = active_from is None or (key.shredded_at or "") >= active_from

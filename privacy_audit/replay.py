@@ -26,9 +26,16 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import ROLE_NAMES_NL, Role
 from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.need_to_know import FULL_SECTIONS, Refusal, Visibility, case_visibility, opener_for
+from casusregie.privacy_audit.need_to_know import (
+    FULL_SECTIONS,
+    Refusal,
+    Visibility,
+    case_visibility,
+    keyring_opener,
+    opener_for,
+)
 from casusregie.privacy_audit.proofs import access_traces_of_case
-from casusregie.projections.case_view import ERASED, REDACTED, Opener, erased_aware, render_case
+from casusregie.projections.case_view import ERASED, REDACTED, Opener, render_case
 
 __all__ = [
     "AUDIT_ACTIVITY",
@@ -407,7 +414,7 @@ def replay_case(session: Any, case_ref: str, as_of: datetime, *, with_access: bo
     events = case_events(app, case.id)
     erasures = erasure_records(app, case.id)
     state = case_state_at(events, as_of)
-    opener = erased_aware(app.store.keyring)
+    opener = keyring_opener(app.store.keyring)
     refs = _refs(events)
     upto = [e for e in events if e.timestamp <= as_of]
     told = sorted(upto + [r for r in erasures if r.timestamp <= as_of], key=lambda e: e.timestamp)
@@ -479,7 +486,7 @@ def diff_case(session: Any, case_ref: str, t1: datetime, t2: datetime, *, with_a
     app = session.app
     events = case_events(app, case.id)
     erasures = erasure_records(app, case.id)
-    opener = erased_aware(app.store.keyring)
+    opener = keyring_opener(app.store.keyring)
     refs = _refs(events)
     rendered = []
     for moment in (t1, t2):

@@ -20,13 +20,10 @@ from casusregie.privacy_audit.need_to_know import (
     REDACTED,
     Opener,
     Visibility,
-    keyring_opener,
     opener_for,
 )
 
-__all__ = ["ERASED", "FULL", "REDACTED", "Opener", "erased_aware", "render_case", "subjects_shown"]
-
-erased_aware = keyring_opener  # the name the read side has always used
+__all__ = ["ERASED", "FULL", "REDACTED", "Opener", "render_case", "subjects_shown"]
 
 FULL = Visibility(sections=FULL_SECTIONS)
 

@@ -18,8 +18,8 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
-from casusregie.privacy_audit.need_to_know import Refusal, case_visibility
-from casusregie.projections.case_view import erased_aware, render_case, subjects_shown
+from casusregie.privacy_audit.need_to_know import Refusal, case_visibility, keyring_opener
+from casusregie.projections.case_view import render_case, subjects_shown
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.registry import projections_for
 from casusregie.projections.report import period_report
@@ -50,7 +50,7 @@ class Reader:
         self.app = session.app
         self.runner = view_runner(self.app)
         self.cases: CaseProjection = next(p for p in self.runner.projections if isinstance(p, CaseProjection))
-        self.open = erased_aware(self.app.store.keyring)
+        self.open = keyring_opener(self.app.store.keyring)
 
     def case_state(self, ref: str) -> Case:
         found = self.session.refs.resolve(ref, "case")

@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import click
 from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
 from rich.segment import Segment
 
-from casusregie.domain.text import UNSAFE
-
-_UNSAFE = UNSAFE
+from casusregie.domain.text import UNSAFE, json_escaped
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -30,17 +28,12 @@ def _escape(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """``text`` with every control or reordering character shown as a visible escape (``\\x1b``)."""
-    return _UNSAFE.sub(_escape, text)
-
-
-def _json_escape(match: re.Match[str]) -> str:
-    return f"\\u{ord(match.group()):04x}"
+    return UNSAFE.sub(_escape, text)
 
 
 def json_text(data: Any) -> str:
     """JSON for --json: readable Unicode, but never a raw control or bidi character (escaped as \\uXXXX)."""
-    text = json.dumps(data, ensure_ascii=False, indent=2, default=str)
-    return _UNSAFE.sub(_json_escape, text)  # inside JSON strings, \\uXXXX is the same value
+    return json_escaped(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 def echo(text: str = "", *, err: bool = False) -> None:
@@ -74,7 +67,3 @@ def safe_console(**options: Any) -> Console:
     console = Console(highlight=False, markup=False, emoji=False, **options)
     console.push_render_hook(PrintableHook())
     return console
-
-
-def printable_all(values: Iterable[str]) -> list[str]:
-    return [printable(v) for v in values]
