@@ -238,13 +238,16 @@ def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Pa
     del app  # the signature matches auto_checkpoint; the log is all a checkpoint needs
     folder, target = _destination(store, out)
     verifier = read_verifier_key(store)
+    signer = read_signer_key(store)  # a missing key fails here, before the costly checks
+    # The folders are listed before the head is read. The head only grows, so every checkpoint
+    # listed signed a head no newer than the one read next: a checkpoint another process
+    # signs meanwhile can never look like a removed tail (a false alarm).
+    newest_paths = [
+        known[-1][1] for place in dict.fromkeys([store.checkpoint_dir, folder]) if (known := list_checkpoints(place))
+    ]
     with open_log(store.location) as log:
         head = _stored_head(log)
-        newest = [
-            read_checkpoint(known[-1][1], verifier, store.origin)
-            for place in dict.fromkeys([store.checkpoint_dir, folder])
-            if (known := list_checkpoints(place))
-        ]
+        newest = [read_checkpoint(path, verifier, store.origin) for path in newest_paths]
         for previous in newest:
             _check_against(previous, head, log)
         _check_new_records(log, max(newest, key=lambda c: c.size, default=None), head, store)
@@ -265,7 +268,7 @@ def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Pa
     else:
         private_folder(target.parent)
     checkpoint = Checkpoint(origin=store.origin, size=head.size, root=head.root(), timestamp=datetime.now(UTC))
-    write_private(target, sign(checkpoint, read_signer_key(store)))
+    write_private(target, sign(checkpoint, signer))
     _remember(store, target, checkpoint)
     return target
 

@@ -8,7 +8,9 @@ shredded keys) in a single database transaction.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, ClassVar
 from uuid import UUID
@@ -19,13 +21,16 @@ from eventsourcing.persistence import EventStore, PersistenceError, RecordConfli
 from casusregie.adapters import merkle_log
 from casusregie.adapters.backends import library_env
 from casusregie.adapters.checkpoint_files import HEAD_SIZE, auto_checkpoint
+from casusregie.adapters.db_errors import Trouble, explain, trouble
 from casusregie.adapters.mapper import RowBoundMapper, make_transcoder
 from casusregie.adapters.profile_file import load_profile_text
 from casusregie.adapters.store import Store
+from casusregie.domain.access import AccessTrace, Action, Outcome, new_span_id
 from casusregie.domain.case import Case
-from casusregie.domain.errors import Conflict, StoreProblem
+from casusregie.domain.errors import Conflict, RegieError, StoreProblem
 from casusregie.domain.profile import Profile
 from casusregie.domain.setup import Setup
+from casusregie.privacy_audit.replay import AUDIT_ACTIVITY
 from casusregie.privacy_audit.verify import LogTampered
 
 
@@ -39,6 +44,8 @@ class RegieApplication(Application[UUID]):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.alerts: list[str] = []
+        self.writing = False  # a commit is under way (an error now may or may not have been stored)
+        self.written = 0  # commits this application made
         super().__init__(env=library_env(store.location, create=store.created))
 
     def construct_env(self, name: str, env: Any = None) -> Any:
@@ -88,9 +95,10 @@ class RegieApplication(Application[UUID]):
         self, *aggregates: Any, extras: Sequence[Callable[[Any], None]] = (), new_keys: Sequence[str] = ()
     ) -> None:
         """Store everything in one transaction; on failure nothing is written."""
+        self.writing = True
         try:
             self.save(*aggregates, extras=list(extras))
-            self._checkpoint_if_due()
+            self.written += 1
         except RecordConflictError as exc:
             self.store.keyring.forget(list(new_keys))
             if _is_version_clash(exc):
@@ -103,22 +111,50 @@ class RegieApplication(Application[UUID]):
             cause = getattr(self.recorder, "take_failure", lambda: None)()
             if cause is not None:  # our own insert hook failed; the database error only stood in for it
                 raise cause from None
-            raise StoreProblem(f"store {self.store.name} refused the write: {_first_line(exc)}") from None
+            raise StoreProblem(write_failure(self.store.name, exc)) from None
         except BaseException:
             self.store.keyring.forget(list(new_keys))
             raise
+        finally:
+            self.writing = False
+        self._checkpoint_if_due(aggregates)
 
-    def _checkpoint_if_due(self) -> None:
+    def _checkpoint_if_due(self, aggregates: Sequence[Any]) -> None:
         """Sign a checkpoint every N records (profile ``checkpoint_every``), after the commit.
 
-        The write has committed by now; if the log no longer extends the last checkpoint, the
-        command must not look as if all is well, but undoing it is not possible either: the
-        alarm is kept for the caller to show (the CLI prints it on stderr).
+        The write has committed by now, so whatever happens here the command succeeded: a
+        failure must not make it look failed (a retry would store it twice). If the log no
+        longer extends the last checkpoint, that is an alarm; any other failure (a missing
+        signing key, an unreadable checkpoint folder) is a warning. Either is kept for the
+        caller to show on stderr and recorded in the access log; the newest-checkpoint mark
+        does not move, so the next command tries again (`regie audit status` shows it).
         """
         try:
             auto_checkpoint(self.store, self)
         except LogTampered as exc:
-            self.alerts.append(f"ALARM: {exc} (run `regie audit verify`)")
+            advice = "" if "regie audit verify" in str(exc) else " (run `regie audit verify`)"
+            self.alerts.append(f"ALARM: {exc}{advice}")
+            self._record_checkpoint_failure(aggregates, f"alarm: {_first_line(exc)}")
+        except Exception as exc:
+            reason = _checkpoint_reason(exc)
+            self.alerts.append(
+                f"warning: the command was stored, but the automatic checkpoint failed: {reason}; "
+                "the next command tries again (see `regie audit status`)"
+            )
+            self._record_checkpoint_failure(aggregates, reason)
+
+    def _record_checkpoint_failure(self, aggregates: Sequence[Any], reason: str) -> None:
+        """An access record (outcome ``error``) of the failed checkpoint, by whoever's command triggered it.
+
+        Best effort: the command's own records are stored; if the store cannot take this one
+        either, the warning on stderr is all that can be done.
+        """
+        trace = next((a for a in aggregates if isinstance(a, AccessTrace)), None)
+        if trace is None:
+            return
+        record = checkpoint_failure_trace(trace, reason)
+        with contextlib.suppress(Exception):
+            self.save(record)
 
     # --- set-up ----------------------------------------------------------------------------
 
@@ -157,6 +193,47 @@ class RegieApplication(Application[UUID]):
 
     def get(self, aggregate_id: UUID) -> Any:
         return self.repository.get(aggregate_id)
+
+
+CHECKPOINT = "audit.checkpoint"
+
+
+def checkpoint_failure_trace(cause: AccessTrace, reason: str) -> AccessTrace:
+    """The access record of an automatic checkpoint that failed after ``cause``'s command."""
+    now = datetime.now(UTC)
+    return AccessTrace(
+        span_id=new_span_id(),
+        name=CHECKPOINT,
+        actor=cause.actor,
+        on_behalf_of=cause.on_behalf_of,
+        role=cause.role,
+        organisation=cause.organisation,
+        action=str(Action.ADMIN),
+        activity=AUDIT_ACTIVITY,
+        case_id=None,
+        outcome=str(Outcome.ERROR),
+        reason=reason,
+        started_at=now,
+        ended_at=now,
+    )
+
+
+def write_failure(store: str, exc: BaseException) -> str:
+    """One line on a write the database did not take: what is wrong, and whether it was stored."""
+    if trouble(exc) is Trouble.CONNECTION:
+        return (
+            f"store {store}: {explain(exc)} while saving; it is not known whether this was stored: look "
+            "(e.g. `regie log show`) before running it again, or run it again with the same --request-id"
+        )
+    return f"store {store} did not store this: {explain(exc)}; nothing was saved"
+
+
+def _checkpoint_reason(exc: BaseException) -> str:
+    if isinstance(exc, RegieError):
+        return _first_line(exc)
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or type(exc).__name__}: {exc.filename}" if exc.filename else _first_line(exc)
+    return f"{type(exc).__name__}: {_first_line(exc)}"
 
 
 def _is_version_clash(exc: BaseException) -> bool:
