@@ -17,8 +17,10 @@ from pydantic import ValidationError
 
 from casusregie import __version__
 from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, views
-from casusregie.adapters.cli.common import Context
+from casusregie.adapters.cli.common import Context, current_application
 from casusregie.adapters.cli.output import echo, printable
+from casusregie.adapters.db_errors import explain, is_database_error
+from casusregie.commands.application import write_failure
 from casusregie.domain.errors import AccessDenied, RegieError
 
 
@@ -66,6 +68,19 @@ def _validation_line(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _database_line(exc: BaseException) -> str:
+    """A database error outside a save (those say for themselves): what is wrong, and what was stored."""
+    app = current_application()
+    if app is not None and app.writing:
+        return write_failure(app.store.name, exc)
+    stored = (
+        "what this command saved before the error stays saved"
+        if app is not None and app.written
+        else "nothing was stored"
+    )
+    return f"the store could not be read: {explain(exc)}; {stored}"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run ``regie``; returns the exit code (also used by the console script)."""
     try:
@@ -88,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("error", "interrupted", 130)
     except Exception as exc:
+        if is_database_error(exc):
+            return _fail("error", _database_line(exc), 1)
         if os.environ.get("REGIE_DEBUG"):
             traceback.print_exc()
         return _fail("internal error", f"{type(exc).__name__}: {exc} (set REGIE_DEBUG=1 for details)", 3)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -29,8 +30,10 @@ from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
+    SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteTransaction,
 )
 from psycopg.sql import SQL, Identifier
 
@@ -49,9 +52,35 @@ def _run_extras(tx: Tx, kwargs: dict[str, Any]) -> None:
 # --- SQLite -------------------------------------------------------------------------------
 
 
+class _WriteFirstTransaction(SQLiteTransaction):
+    """A writing transaction that takes the write lock when it begins (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads first and writes later cannot wait for the lock: when
+    another process committed in between, SQLite answers "database is locked" at once. Taken
+    up front, the lock is waited for (the connection's busy timeout), as a writer should.
+    """
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
+
+
+class _RegieSQLiteConnection(SQLiteConnection):
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        if not commit:
+            with super().transaction(commit=False) as cursor:
+                yield cursor
+            return
+        with _WriteFirstTransaction(self, commit=True) as cursor, cursor:
+            yield cursor
+
+
 class _SecureDeletePool(SQLiteConnectionPool):
     def _create_connection(self) -> SQLiteConnection:
         connection = super()._create_connection()
+        connection.__class__ = _RegieSQLiteConnection  # same state; writers begin immediately
         cursor = connection.cursor()
         cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -174,6 +203,9 @@ class RegiePostgresFactory(PostgresFactory):
             pool_size=2,
             max_overflow=4,
             lock_timeout=int(self.env.get(self.POSTGRES_LOCK_TIMEOUT) or 10),
+            # A long-running process (the API server) outlives server restarts: a pooled
+            # connection that was closed is replaced before use instead of failing a command.
+            pre_ping=True,
             schema=old.schema,
         )
 

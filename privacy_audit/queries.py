@@ -44,7 +44,7 @@ class PrivacyReader(Reader):
         """Disclosure trail entries for a person, a case or a partner organisation."""
         if not (person or case or organisation):
             raise ValidationFailed("give --person, --case or --partner")
-        self.runner.catch_up()
+        self.runner.refresh()
         actor = self.session.actor
         person_id = self.session.person(person)[0] if person else None
         case_state = self.case_state(case) if case else None
@@ -78,7 +78,7 @@ class PrivacyReader(Reader):
         pairs = [p for p in terms(name, born, bsn) if not (p[0] == "name" and born is not None)]
         if not pairs:
             raise ValidationFailed("search by --name (and --born) or --bsn")
-        self.runner.catch_up()
+        self.runner.refresh()
         found = self.app.store.persons.find(pairs)
         with self.app.store.db.transaction(commit=False) as tx:
             rows = {

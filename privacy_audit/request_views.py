@@ -43,7 +43,7 @@ def _may_read(s: Session, what: str, request: SubjectRequest | None = None) -> s
 def request_list(s: Session) -> list[dict[str, Any]]:
     activity = _may_read(s, "request.list")
     reader = Reader(s)
-    reader.runner.catch_up()
+    reader.runner.refresh()
     with s.app.store.db.transaction(commit=False) as tx:
         rows = RequestProjection.all(tx)
     s.log_read("request.list", activity, Action.READ, None, [])

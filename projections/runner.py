@@ -9,13 +9,18 @@ moves with a compare-and-set, and a batch that loses the race rolls back.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from eventsourcing.persistence import PersistenceError
+
+from casusregie.adapters.db_errors import Trouble, explain, trouble
 from casusregie.adapters.sql import Database, Tx
 
 POSITION_DDL = "CREATE TABLE IF NOT EXISTS regie_view_position (name TEXT PRIMARY KEY, position {bigint} NOT NULL)"
 RUNNER = "views"
+SCHEMA_KEY = "views_schema"  # regie_meta: the fingerprint of the view tables this store has
 ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
 
 
@@ -66,10 +71,32 @@ class ViewRunner:
         # Events applied per transaction: a case touched many times in a chunk is stored once.
         self.commit_every = commit_every
         self._ready = False
+        self.behind = 0  # records the views lacked at the last refresh() that could not catch up
+
+    @property
+    def schema(self) -> str:
+        """A fingerprint of every view's tables: when it changes (an upgrade), they are made again."""
+        digest = hashlib.sha256(POSITION_DDL.encode())
+        for projection in self.projections:
+            digest.update(projection.name.encode())
+            for statement in getattr(projection, "ddl", ()):
+                digest.update(statement.encode())
+        return digest.hexdigest()[:16]
 
     def ensure_tables(self) -> None:
+        """Make the views' tables if this store does not have them yet (at init and after an upgrade).
+
+        Known from the store's metadata, which is read when it is opened: a read then takes no
+        write lock, so it works next to a busy writer and on a store that cannot be written.
+        """
         if self._ready:
             return
+        meta = self.app.store.meta
+        if meta.get(SCHEMA_KEY) != self.schema:
+            self.create_tables()
+        self._ready = True
+
+    def create_tables(self) -> None:
         with self.db.transaction(commit=True) as tx:
             tx.execute(self.db.ddl(POSITION_DDL))
             for projection in self.projections:
@@ -78,6 +105,11 @@ class ViewRunner:
                 "INSERT INTO regie_view_position (name, position) VALUES (?, 0) ON CONFLICT (name) DO NOTHING",
                 (RUNNER,),
             )
+            tx.execute(
+                "INSERT INTO regie_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = ?",
+                (SCHEMA_KEY, self.schema, self.schema),
+            )
+        self.app.store.meta[SCHEMA_KEY] = self.schema
         self._ready = True
 
     def position(self) -> int:
@@ -109,6 +141,30 @@ class ViewRunner:
                 progress(len(events))
             if applied >= ANALYZE_AFTER and applied - len(events) < ANALYZE_AFTER:
                 self.analyze()
+
+    def refresh(self) -> int:
+        """Catch up before a read; when the store cannot take that write now, serve the views as they are.
+
+        The catch-up is a short write of its own that waits for the lock (the busy timeout).
+        If the store stays busy, cannot be written or is full, the read goes on from the last
+        committed views and ``behind`` says by how many records (also as a warning in
+        ``app.alerts``). What decides access is not taken from a view that is behind: see
+        ``Reader.case_state``.
+        """
+        self.behind = 0
+        try:
+            return self.catch_up()
+        except PersistenceError as exc:
+            if trouble(exc) not in (Trouble.BUSY, Trouble.READ_ONLY, Trouble.FULL):
+                raise
+            reason = explain(exc)
+        self.behind = max(self.head() - self.position(), 0)
+        if self.behind:
+            self.app.alerts.append(
+                f"warning: the views are {self.behind} record(s) behind the log ({reason}); "
+                "lists are shown as last brought up to date"
+            )
+        return 0
 
     def analyze(self) -> None:
         """Refresh the planner's statistics after a large catch-up, so lookups by person stay indexed."""

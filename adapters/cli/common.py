@@ -38,12 +38,20 @@ def terminal() -> Console:
     return safe_console(width=width)
 
 
+_CURRENT: list[Context] = []  # the invocation under way: its error handler asks what was stored
+
+
+def current_application() -> RegieApplication | None:
+    return _CURRENT[-1]._app if _CURRENT else None
+
+
 class Context:
     """Lazily opened store, application and session for one CLI invocation."""
 
     def __init__(
         self, store: str | None, key_dir: str | None, config: str | None, as_user: str | None, on_behalf_of: str | None
     ) -> None:
+        _CURRENT[:] = [self]
         self._args = {"store": store, "key_dir": key_dir, "config": config}
         self._as_user = as_user
         self._on_behalf_of = on_behalf_of
