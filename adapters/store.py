@@ -243,7 +243,9 @@ def _assemble(
     try:
         factory = open_factory(location, create=create)
     except (PersistenceError, OSError, psycopg.Error) as exc:
-        raise StoreProblem(f"cannot open store {location.display()}: {exc}") from None
+        place = "" if location.path is None else where_it_cannot_be_written(location.path)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreProblem(f"cannot open store {location.display()}: {place or first}") from None
     db = database_of(factory)
     keys = SqlKeyStorage(db)
     store_id = (meta or {}).get("store_id", master.store_id)
@@ -290,8 +292,42 @@ def read_meta(location: StoreLocation) -> dict[str, str]:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{location.path}?mode=ro", uri=True)) as conn:
             return dict(conn.execute("SELECT name, value FROM regie_meta").fetchall())
-    except sqlite3.DatabaseError:
-        raise StoreProblem(f"{location.display()} is not a casusregie store") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreProblem(_unreadable(location.path, exc)) from None
+
+
+def _unreadable(path: Path, exc: sqlite3.DatabaseError) -> str:
+    """Why an SQLite store cannot be read: a file that is no store, or a place it cannot be used from."""
+    text = str(exc).lower()
+    if "not a database" in text or "no such table" in text or "malformed" in text:
+        return f"{path} is not a casusregie store"
+    place = where_it_cannot_be_written(path)
+    if place:
+        return f"cannot open store {path}: {place}"
+    return f"cannot open store {path}: {str(exc).strip() or type(exc).__name__}"
+
+
+def where_it_cannot_be_written(path: Path) -> str:
+    """'' if the folder of ``path`` can take writes; else why not (read-only file system, full disk, permissions).
+
+    SQLite must write beside the store (its -wal and -shm files) even to read it, and casusregie
+    logs every read: a store on a read-only or full disk cannot be used until that is mended.
+    """
+    folder = path.parent
+    try:
+        stats = os.statvfs(folder)
+    except OSError as exc:
+        return f"its folder cannot be reached ({exc.strerror})"
+    if stats.f_flag & os.ST_RDONLY:
+        return (
+            f"it lies on a read-only file system ({folder}); casusregie writes even to read (every read is "
+            "logged), so make it writable or copy the store and its keys elsewhere"
+        )
+    if stats.f_bavail == 0:
+        return f"the disk holding it is full ({folder}); free some space and try again"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.R_OK | os.W_OK)):
+        return f"this user may not write to it or its folder ({folder}); casusregie writes even to read"
+    return ""
 
 
 def open_store(settings: Settings) -> Store:
