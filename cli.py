@@ -30,6 +30,12 @@ from casusregie.domain.errors import AccessDenied, RegieError
 @click.option("--config", metavar="FILE", help="Config file (env REGIE_CONFIG; default ./regie.toml).")
 @click.option("--as", "as_user", metavar="USER", help="Acting user (env REGIE_USER).")
 @click.option("--on-behalf-of", metavar="USER", help="The responsible user this action is done for (NEN 7513).")
+@click.option(
+    "--request-id",
+    metavar="ID",
+    help="Makes a command that changes the store safe to run again: with the same ID it is carried out once, "
+    "and a retry prints the first answer (env REGIE_REQUEST_ID; e.g. a UUID).",
+)
 @click.version_option(__version__, prog_name="regie")
 @click.pass_context
 def regie(
@@ -39,13 +45,14 @@ def regie(
     config: str | None,
     as_user: str | None,
     on_behalf_of: str | None,
+    request_id: str | None,
 ) -> None:
     """casusregie: case direction for multi-problem households (regie op multiprobleemhuishoudens).
 
     Every action is an encrypted event in a tamper-evident log, and every read of personal
     data is logged before it is shown. Start with `regie init`, or see `regie demo`.
     """
-    context = Context(store, key_dir, config, as_user, on_behalf_of)
+    context = Context(store, key_dir, config, as_user, on_behalf_of, request_id)
     ctx.obj = context
     ctx.call_on_close(context.close)
 

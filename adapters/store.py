@@ -35,6 +35,7 @@ from casusregie.adapters.keyfile import (
 from casusregie.adapters.keystore import KeyRecord, SqlKeyStorage
 from casusregie.adapters.location import StoreLocation, parse_location
 from casusregie.adapters.lookup import RefIndex
+from casusregie.adapters.request_ids import RequestIds
 from casusregie.adapters.person_index import INDEX_KEY_ID, PersonIndex
 from casusregie.adapters.sql import Database
 from casusregie.domain.errors import StoreProblem, ValidationFailed
@@ -43,7 +44,7 @@ from casusregie.privacy_audit.key_generations import ledger_rows, moment
 from casusregie.privacy_audit.key_hierarchy import Keyring
 from casusregie.privacy_audit.rotation import resume_interrupted_rotation
 
-FORMAT_VERSION = "2"  # 2: the tree's position -> case index (regie_merkle_cases)
+FORMAT_VERSION = "3"  # 2: the tree's position -> case index (regie_merkle_cases); 3: request ids
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -92,6 +93,10 @@ class Store:
     @cached_property
     def refs(self) -> RefIndex:
         return RefIndex(self.db)
+    @cached_property
+    def request_ids(self) -> RequestIds:
+        return RequestIds(self.db)
+
 
     @property
     def persons(self) -> PersonIndex:
@@ -189,6 +194,7 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
         store.keys.create_table(tx)
         merkle_log.create_tables(store.db, tx)
         RefIndex.create_table(tx)
+        RequestIds.create_table(tx)
         PersonIndex.create_table(tx)
     extras = [
         store.keyring.create(row_key_id, purpose="rows", subject="store"),
@@ -273,6 +279,7 @@ def _migrate(store: Store) -> None:
             f"store {store.name} has format {found}; this casusregie reads format {FORMAT_VERSION}: upgrade casusregie"
         )
     with store.db.transaction(commit=True) as tx:
+        RequestIds.create_table(tx)
         merkle_log.create_tables(store.db, tx)  # adds the position -> case index; older positions stay unindexed
         tx.execute("UPDATE regie_meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,))
     store.meta["format_version"] = FORMAT_VERSION

@@ -7,6 +7,7 @@ domain events, access records, new keys and references in one transaction.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -19,9 +20,10 @@ from eventsourcing.application import AggregateNotFoundError
 from casusregie.adapters.lookup import RefIndex
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.base import HANDLERS, Command, Result
+from casusregie.commands.idempotency import answer_text, checked_request_id, fingerprint, replay
 from casusregie.domain.access import Action, Outcome
 from casusregie.domain.case import Case
-from casusregie.domain.errors import AccessDenied, NotFound, ValidationFailed
+from casusregie.domain.errors import AccessDenied, Conflict, NotFound, ValidationFailed
 from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Role, User
 from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
@@ -63,6 +65,7 @@ class Session:
         self._extras: list[Callable[[Any], None]] = []
         self._new_keys: list[str] = []
         self._started: datetime | None = None  # set while a command runs; a read starts when it logs
+        self._claim: Callable[[Any], None] | None = None  # the request id to store with the next commit
 
     @property
     def profile(self) -> Profile:
@@ -74,8 +77,37 @@ class Session:
 
     # --- running commands ---------------------------------------------------------------
 
-    def execute(self, command: Command) -> Result:
-        """Check the declared activity, then run the command's handler."""
+    def execute(self, command: Command, request_id: str | None = None) -> Result:
+        """Check the declared activity, then run the command's handler.
+
+        With a ``request_id`` the command is carried out at most once: a retry with the same
+        id gets the first answer back (see ``commands.idempotency``).
+        """
+        if request_id is None:
+            return self._execute(command)
+        memory = self.app.store.request_ids
+        request_id = checked_request_id(request_id)
+        print_ = fingerprint(command, self.actor.user_id, self.actor.on_behalf_of)
+        earlier = memory.find(request_id)
+        if earlier is None:
+            self._claim = memory.claim(request_id, self.actor.user_id, print_)
+            try:
+                result = self._execute(command)
+            except Conflict:
+                earlier = memory.find(request_id)  # a simultaneous retry won the race: its answer is ours
+                if earlier is None:
+                    raise
+            else:
+                if self._claim is None:  # claimed: the command was stored with its id
+                    with contextlib.suppress(Exception):  # the answer is a convenience; the claim is the guarantee
+                        memory.answer(request_id, answer_text(result))
+                return result
+            finally:
+                self._claim = None
+        self.app.alerts.append(f"note: request {request_id} was carried out before; nothing was done again")
+        return replay(request_id, earlier, print_)
+
+    def _execute(self, command: Command) -> Result:
         if command.activity not in self._activities:
             reason = (
                 f"{command.name} performs processing activity {command.activity!r}, which is not in the "
@@ -236,7 +268,10 @@ class Session:
         )
         extras, keys = self._extras, self._new_keys
         self._extras, self._new_keys = [], []
+        if self._claim is not None:  # the request id is stored with the command's first commit, or not at all
+            extras.append(self._claim)
         self.app.commit(*aggregates, trace, extras=extras, new_keys=keys)
+        self._claim = None
 
     def log_read(
         self,

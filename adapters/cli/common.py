@@ -49,9 +49,16 @@ class Context:
     """Lazily opened store, application and session for one CLI invocation."""
 
     def __init__(
-        self, store: str | None, key_dir: str | None, config: str | None, as_user: str | None, on_behalf_of: str | None
+        self,
+        store: str | None,
+        key_dir: str | None,
+        config: str | None,
+        as_user: str | None,
+        on_behalf_of: str | None,
+        request_id: str | None = None,
     ) -> None:
         _CURRENT[:] = [self]
+        self.request_id = request_id or os.environ.get("REGIE_REQUEST_ID") or None
         self._args = {"store": store, "key_dir": key_dir, "config": config}
         self._as_user = as_user
         self._on_behalf_of = on_behalf_of
@@ -101,7 +108,7 @@ class Context:
         return self._session
 
     def run(self, command: Command) -> Result:
-        return self.session().execute(command)
+        return self.session().execute(command, request_id=self.request_id)
 
     def close(self) -> None:
         if self._app is not None:
