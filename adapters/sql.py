@@ -53,6 +53,16 @@ class Tx:
         row = self._cursor.fetchone()
         return None if row is None else self._row(row)
 
+    def serialise(self, name: str) -> None:
+        """Run the rest of this transaction alone among those that serialise on ``name``.
+
+        For schema changes that several processes may attempt at once (PostgreSQL's
+        ``CREATE TABLE IF NOT EXISTS`` is not safe against a concurrent twin). SQLite needs
+        nothing: a writing transaction holds the database's one write lock from its start.
+        """
+        if self.dialect == "postgres":
+            self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
+
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         row = self.execute(statement, params).fetchone()
         return None if row is None else row[0]

@@ -279,6 +279,7 @@ def _migrate(store: Store) -> None:
             f"store {store.name} has format {found}; this casusregie reads format {FORMAT_VERSION}: upgrade casusregie"
         )
     with store.db.transaction(commit=True) as tx:
+        tx.serialise("casusregie migration")
         RequestIds.create_table(tx)
         merkle_log.create_tables(store.db, tx)  # adds the position -> case index; older positions stay unindexed
         tx.execute("UPDATE regie_meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,))

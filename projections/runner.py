@@ -98,6 +98,7 @@ class ViewRunner:
 
     def create_tables(self) -> None:
         with self.db.transaction(commit=True) as tx:
+            tx.serialise("casusregie views")
             tx.execute(self.db.ddl(POSITION_DDL))
             for projection in self.projections:
                 projection.create_tables(self.db, tx)
