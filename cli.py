@@ -16,7 +16,7 @@ import click
 from pydantic import ValidationError
 
 from casusregie import __version__
-from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, views
+from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, status, views
 from casusregie.adapters.cli.common import Context, current_application
 from casusregie.adapters.cli.output import echo, printable
 from casusregie.adapters.db_errors import explain, is_database_error
@@ -57,7 +57,7 @@ def regie(
     ctx.call_on_close(context.close)
 
 
-for module in (admin, case, info, plan, views, privacy, requests, audit, demo):
+for module in (admin, case, info, plan, views, privacy, requests, audit, status, demo):
     module.register(regie)
 
 

@@ -298,12 +298,12 @@ def _head_size(store: Any) -> int | None:
         return None
 
 
-def _newest(store: Any) -> tuple[int, datetime]:
-    """Size and time of the newest checkpoint in the store's folder (cached per process).
+def newest_signed(store: Any, *, fresh: bool = False) -> tuple[int, datetime]:
+    """Size and time of the newest checkpoint in the store's folder (cached per process unless ``fresh``).
 
     With none yet, the log has gone unsigned since the store was created.
     """
-    if LAST_SIZE not in store.extra or LAST_TIME not in store.extra:
+    if fresh or LAST_SIZE not in store.extra or LAST_TIME not in store.extra:
         known = list_checkpoints(store.checkpoint_dir)
         if known:
             newest = read_checkpoint(known[-1][1], read_verifier_key(store), store.origin).checkpoint
@@ -350,7 +350,7 @@ def auto_checkpoint(store: Any, app: Any, now: datetime | None = None) -> Path |
     if not every and not minutes:
         return None
     size = _head_size(store)
-    last_size, last_time = _newest(store)
+    last_size, last_time = newest_signed(store)
     if size is not None and not checkpoint_due(size, last_size, last_time, every, minutes, now or datetime.now(UTC)):
         return None
     return write_checkpoint(store, app)

@@ -114,6 +114,7 @@ def test_cli_exits_0_with_one_warning_line_when_the_signing_key_is_gone(
     assert cli("init", "--profile", profile, "--admin", "beheer").code == 0
     assert cli("user", "add", "anna", "--role", "regisseur", "--team", "west", user="beheer").code == 0
     signing = next(Path(env["REGIE_KEY_DIR"]).rglob("signing.key"))
+    kept = signing.read_bytes()
     signing.unlink()
 
     added = cli("user", "add", "bram", "--role", "regisseur", "--team", "oost", user="beheer")
@@ -125,6 +126,21 @@ def test_cli_exits_0_with_one_warning_line_when_the_signing_key_is_gone(
     assert "stored" in lines[0]
     again = cli("user", "add", "bram", "--role", "regisseur", "--team", "oost", user="beheer")
     assert again.code == 1  # a retry is refused: bram exists once
+
+    status = cli("audit", "status", "--json").json()
+    failure = status["checkpoints"]["last_failure"]
+    assert failure["user"] == "beheer"
+    assert "signing key" in failure["reason"]
+    assert any("automatic checkpoint failed" in item for item in status["attention"])
+    assert any("signing key file is missing" in item for item in status["attention"])
+    assert "attention:" in cli("audit", "status").out
+
+    signing.write_bytes(kept)  # mended: the next command signs, and all is well again
+    signing.chmod(0o600)
+    assert cli("user", "add", "carla", "--role", "regisseur", "--team", "west", user="beheer").code == 0
+    mended = cli("audit", "status", "--json").json()
+    assert mended["attention"] == []
+    assert mended["checkpoints"]["unsigned_records"] == 0
 
 
 def _goal(case: str, text: str = "rust in huis"):
