@@ -19,7 +19,7 @@ from casusregie import __version__
 from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, status, views
 from casusregie.adapters.cli.common import Context, current_application
 from casusregie.adapters.cli.output import echo, printable
-from casusregie.adapters.db_errors import explain, is_database_error
+from casusregie.adapters.db_errors import Trouble, explain, is_database_error, trouble
 from casusregie.commands.application import write_failure
 from casusregie.domain.errors import AccessDenied, RegieError
 
@@ -88,8 +88,19 @@ def _database_line(exc: BaseException) -> str:
     return f"the store could not be read: {explain(exc)}; {stored}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run ``regie``; returns the exit code (also used by the console script)."""
+def _safe_to_run_again(exc: BaseException) -> bool:
+    """A lost connection before anything was written: running the command again cannot do anything twice."""
+    app = current_application()
+    nothing_written = app is None or (not app.writing and not app.written)
+    return nothing_written and trouble(exc) is Trouble.CONNECTION
+
+
+def main(argv: list[str] | None = None, *, retry: bool = True) -> int:
+    """Run ``regie``; returns the exit code (also used by the console script).
+
+    A command that lost its database connection before it wrote anything is run once more
+    (with new connections), as the library retries its own reads and writes.
+    """
     try:
         regie.main(args=argv, prog_name="regie", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -111,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail("error", "interrupted", 130)
     except Exception as exc:
         if is_database_error(exc):
+            if retry and _safe_to_run_again(exc):
+                return main(argv, retry=False)
             return _fail("error", _database_line(exc), 1)
         if os.environ.get("REGIE_DEBUG"):
             traceback.print_exc()

@@ -181,6 +181,29 @@ def test_a_lost_connection_during_a_read_is_one_line_saying_nothing_was_stored(
     assert "nothing was stored" in result.err
 
 
+def test_a_read_that_lost_its_connection_once_is_run_again(
+    world: World, env: dict[str, str], cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = taken_on_case(world)
+    world.store.close()
+    from casusregie.adapters import lookup
+
+    real = lookup.RefIndex.resolve
+    calls: list[int] = []
+
+    def lost_once(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError(LOST)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(lookup.RefIndex, "resolve", lost_once)
+    result = cli("case", "show", case, user="anna")
+
+    assert result.code == 0, result.err
+    assert len(calls) >= 2
+
+
 def test_a_lost_connection_while_saving_says_it_is_not_known_whether_it_was_stored(
     world: World, env: dict[str, str], cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
