@@ -64,13 +64,13 @@ def test_a_forged_view_row_for_a_consultation_fails_closed_in_an_access_answer(w
     with world.store.db.transaction(commit=True) as tx:
         person_id = tx.scalar("SELECT person_id FROM regie_persons WHERE ref = ?", (person,))
         tx.execute(
-            "INSERT INTO regie_access_traces SELECT 'f' || substr(trace_id, 2), span_id, name, actor, on_behalf_of, "
+            "INSERT INTO regie_access_traces SELECT 'z' || substr(trace_id, 2), span_id, name, actor, on_behalf_of, "
             "role, organisation, action, activity, case_id, outcome, reason, started_at, ended_at "
             "FROM regie_access_traces WHERE name = 'case.show' AND actor = 'anna'"
         )
         tx.execute(
             "INSERT INTO regie_access_subjects (trace_id, span_id, subject_id, subject_type) "
-            "SELECT trace_id, span_id, ?, 'person' FROM regie_access_traces WHERE trace_id LIKE 'f%' "
+            "SELECT trace_id, span_id, ?, 'person' FROM regie_access_traces WHERE trace_id LIKE 'z%' "
             "AND name = 'case.show'",
             (person_id,),
         )
