@@ -1,9 +1,11 @@
 """Finding the store, the key folder and the checkpoint folder.
 
 Order, first wins: command-line option, environment variable, config file, default.
-The config file is TOML (``store = "..."``, ``key_dir = "..."``, ``checkpoint_dir = "..."``)
-found at ``--config``, ``$REGIE_CONFIG``, ``./regie.toml`` or ``~/.config/regie/config.toml``.
-Relative paths in a config file are relative to the file.
+The config file is TOML (``store = "..."``, ``key_dir = "..."``, ``checkpoint_dir = "..."``,
+``key_cache_size = 10000``) found at ``--config``, ``$REGIE_CONFIG``, ``./regie.toml`` or
+``~/.config/regie/config.toml``. Relative paths in a config file are relative to the file.
+``key_cache_size`` bounds how many unwrapped data keys one process keeps in memory; it is a
+config file setting only (no option or environment variable).
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from casusregie.domain.errors import ValidationFailed
+from casusregie.privacy_audit.key_hierarchy import DEFAULT_CACHE_SIZE
 
-CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir")
+CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size")
+NUMBERS = ("key_cache_size",)  # the settings that are whole numbers, not paths
 
 
 def _home() -> Path:
@@ -28,6 +33,7 @@ class Settings:
     key_dir: Path
     checkpoint_dir: Path | None
     config_file: Path | None
+    key_cache_size: int = DEFAULT_CACHE_SIZE
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -48,7 +54,7 @@ def find_config(explicit: str | None) -> Path | None:
     return None
 
 
-def read_config(path: Path | None) -> dict[str, str]:
+def read_config(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     try:
@@ -62,8 +68,11 @@ def read_config(path: Path | None) -> dict[str, str]:
         raise ValidationFailed(
             f"config file {path}: unknown setting {', '.join(unknown)} (known: {', '.join(CONFIG_KEYS)})"
         )
-    out: dict[str, str] = {}
+    out: dict[str, Any] = {}
     for key, value in data.items():
+        if key in NUMBERS:
+            out[key] = _positive_number(path, key, value)
+            continue
         if not isinstance(value, str):
             raise ValidationFailed(f"config file {path}: {key} must be a string")
         if not value.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
@@ -72,6 +81,15 @@ def read_config(path: Path | None) -> dict[str, str]:
             value = str((path.parent / Path(value).expanduser()).resolve())
         out[key] = value
     return out
+
+
+def _positive_number(path: Path, key: str, value: object) -> int:
+    # TOML already tells numbers from text; true/false would pass as int in Python, so refuse them too.
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationFailed(
+            f"config file {path}: {key} must be a positive whole number, such as {DEFAULT_CACHE_SIZE}"
+        )
+    return value
 
 
 def resolve_settings(
@@ -90,4 +108,5 @@ def resolve_settings(
         key_dir=Path(chosen_keys).expanduser().resolve(),
         checkpoint_dir=Path(chosen_cp).expanduser().resolve() if chosen_cp else None,
         config_file=path,
+        key_cache_size=file.get("key_cache_size", DEFAULT_CACHE_SIZE),
     )

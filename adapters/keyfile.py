@@ -2,15 +2,20 @@
 
 Files are created with mode 0600 inside a 0700 folder and refused when others can read
 them, the way ssh treats private keys. Nothing here ever prints or logs key material.
+A new key file is on disk, name included, before the function that writes it returns:
+the database may refer to it from then on (see privacy_audit.rotation).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
 import os
 import secrets
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,8 +44,36 @@ def ensure_private_dir(folder: Path) -> None:
     os.chmod(folder, 0o700)
 
 
+def sync_folder(folder: Path) -> None:
+    """Make the names in a folder durable: a created, linked or renamed file survives a power cut."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the key folder's exclusive lock: one rotation or recovery at a time, across processes.
+
+    A flock on the folder itself: no lock file to leave behind, and the kernel releases it when
+    the holder dies, even by kill -9, so a crash never leaves the folder locked.
+    """
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_secret_file(path: Path, text: str) -> None:
-    """Write a new file readable by its owner only; never overwrite an existing one."""
+    """Write a new file readable by its owner only; never overwrite an existing one.
+
+    Content and name are fsynced before returning; a crash before that can leave an empty or
+    half-written file, which readers refuse as damaged.
+    """
     ensure_private_dir(path.parent)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -50,6 +83,7 @@ def write_secret_file(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+    sync_folder(path.parent)
 
 
 def write_master_key(path: Path, master: MasterKey) -> None:
@@ -68,6 +102,8 @@ def check_private_dir(folder: Path) -> None:
         info = folder.stat()
     except FileNotFoundError:
         raise StoreProblem(f"key folder {folder} not found") from None
+    except OSError as exc:  # e.g. a file where one of its parent folders should be
+        raise StoreProblem(f"key folder {folder} cannot be reached: {exc.strerror}") from None
     if not stat.S_ISDIR(info.st_mode):
         raise StoreProblem(f"key folder {folder} is not a folder")
     if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from casusregie.adapters.sql import Database, Tx
+from casusregie.domain.errors import StoreProblem
 
 DDL = """
 CREATE TABLE IF NOT EXISTS regie_keys (
@@ -112,13 +113,38 @@ class SqlKeyStorage:
 
         return shred
 
+    def master_key_of(self, key_id: str, *, wait: bool = False) -> str | None:
+        """Which master key wraps a key now (None: no such key, or shredded).
+
+        ``wait``: on PostgreSQL, first wait for any transaction still changing that row, such
+        as a rotation whose process died after sending its commit: the answer is then final.
+        """
+        lock = " FOR SHARE" if wait and self.db.dialect == "postgres" else ""
+        with self.db.transaction(commit=False) as tx:
+            return tx.scalar(f"SELECT master_key_id FROM regie_keys WHERE key_id = ?{lock}", (key_id,))
+
     def rewrap(self, rewrapped: dict[str, bytes], new_master_key_id: str, meta: dict[str, str] | None = None) -> None:
-        """Replace wrapped keys in one transaction (master key rotation), with the store metadata that records it."""
+        """Replace wrapped keys in one transaction (master key rotation), with the store metadata that records it.
+
+        A key shredded meanwhile stays shredded. If any live key is then not wrapped by the new
+        master key (one made by another process meanwhile), nothing is changed: otherwise that
+        key would stay wrapped by a master key the store no longer keeps in place.
+        """
         with self.db.transaction(commit=True) as tx:
             tx.executemany(
-                "UPDATE regie_keys SET wrapped = ?, master_key_id = ? WHERE key_id = ?",
+                "UPDATE regie_keys SET wrapped = ?, master_key_id = ? WHERE key_id = ? AND shredded_at IS NULL",
                 [(w, new_master_key_id, k) for k, w in rewrapped.items()],
             )
+            behind = tx.scalar(
+                "SELECT count(*) FROM regie_keys WHERE shredded_at IS NULL "
+                "AND (master_key_id IS NULL OR master_key_id <> ?)",
+                (new_master_key_id,),
+            )
+            if behind:
+                raise StoreProblem(
+                    f"{behind} data key(s) were made while the master key was being replaced; nothing was "
+                    "changed: run `regie keys rotate` again"
+                )
             tx.executemany(
                 "INSERT INTO regie_meta (name, value) VALUES (?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET value = excluded.value",

@@ -28,21 +28,20 @@ from casusregie.adapters.config import Settings
 from casusregie.adapters.keyfile import (
     MasterKey,
     new_master_key,
-    read_master_key,
     write_master_key,
     write_secret_file,
 )
 from casusregie.adapters.keystore import KeyRecord, SqlKeyStorage
 from casusregie.adapters.location import StoreLocation, parse_location
 from casusregie.adapters.lookup import RefIndex
-from casusregie.adapters.request_ids import RequestIds
 from casusregie.adapters.person_index import INDEX_KEY_ID, PersonIndex
+from casusregie.adapters.request_ids import RequestIds
 from casusregie.adapters.sql import Database
 from casusregie.domain.errors import StoreProblem, ValidationFailed
 from casusregie.privacy_audit import checkpoint
 from casusregie.privacy_audit.key_generations import ledger_rows, moment
 from casusregie.privacy_audit.key_hierarchy import Keyring
-from casusregie.privacy_audit.rotation import resume_interrupted_rotation
+from casusregie.privacy_audit.rotation import master_key_on_open, settle_rotation
 
 FORMAT_VERSION = "3"  # 2: the tree's position -> case index (regie_merkle_cases); 3: request ids
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -93,10 +92,10 @@ class Store:
     @cached_property
     def refs(self) -> RefIndex:
         return RefIndex(self.db)
+
     @cached_property
     def request_ids(self) -> RequestIds:
         return RequestIds(self.db)
-
 
     @property
     def persons(self) -> PersonIndex:
@@ -194,8 +193,8 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
         store.keys.create_table(tx)
         merkle_log.create_tables(store.db, tx)
         RefIndex.create_table(tx)
-        RequestIds.create_table(tx)
         PersonIndex.create_table(tx)
+        RequestIds.create_table(tx)
     extras = [
         store.keyring.create(row_key_id, purpose="rows", subject="store"),
         store.keyring.create(INDEX_KEY_ID, purpose="index", subject="store"),
@@ -255,7 +254,7 @@ def _assemble(
     db = database_of(factory)
     keys = SqlKeyStorage(db)
     store_id = (meta or {}).get("store_id", master.store_id)
-    keyring = Keyring(store_id, master, keys, KeyRecord, location.display())
+    keyring = Keyring(store_id, master, keys, KeyRecord, location.display(), settings.key_cache_size)
     return Store(
         location=location,
         factory=factory,
@@ -280,8 +279,8 @@ def _migrate(store: Store) -> None:
         )
     with store.db.transaction(commit=True) as tx:
         tx.serialise("casusregie migration")
-        RequestIds.create_table(tx)
         merkle_log.create_tables(store.db, tx)  # adds the position -> case index; older positions stay unindexed
+        RequestIds.create_table(tx)
         tx.execute("UPDATE regie_meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,))
     store.meta["format_version"] = FORMAT_VERSION
 
@@ -348,15 +347,13 @@ def open_store(settings: Settings) -> Store:
     if not store_id:
         raise StoreProblem(f"{location.display()} is not a casusregie store (no store id)")
     key_paths = KeyPaths(settings.key_dir / store_id)
-    master = read_master_key(key_paths.master)
+    master = master_key_on_open(key_paths.master)
     if master.store_id != store_id:
         raise StoreProblem(
             f"key file {key_paths.master} belongs to store {master.store_id}, not to {store_id} at {location.display()}"
         )
     store = _assemble(location, settings, master, key_paths, meta)
     _migrate(store)
-    row_key = store.keys.get(store.row_key_id)
-    if row_key is not None and row_key.master_key_id != master.key_id:
-        resume_interrupted_rotation(store, row_key.master_key_id)
+    settle_rotation(store)  # a key rotation cut short is completed or undone: the key in force is in master.key
     store.keyring.key(store.row_key_id)  # fails clearly now if the master key is wrong
     return store

@@ -1,16 +1,20 @@
 """The keyring (sleutelbos): data keys per store, person and case, under the master key.
 
-* ``key(key_id)`` unwraps a data key once per process and caches it;
+* ``key(key_id)`` unwraps a data key and keeps it, with its prepared cipher, in a bounded
+  cache (least recently used out first; ``key_cache_size`` in the config);
 * ``create(...)`` makes a new data key and returns the row to store *in the same
   transaction* as the events that first use it;
 * ``shred(...)`` destroys a key (crypto-shredding): its row keeps only a tombstone, and a
-  key for that id can never be created again;
+  key for that id can never be created again; the process drops it from its cache at once
+  and never caches it again;
 * ``seal`` / ``unseal`` encrypt one personal field, bound to its key and field name.
 """
 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import date
 from typing import Any, Protocol
@@ -73,6 +77,77 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot seal {type(value).__name__}")
 
 
+DEFAULT_CACHE_SIZE = 10_000  # data keys kept unwrapped per process: ~2.7 KiB each with its cipher, ~27 MiB
+
+
+class _Entry:
+    """One unwrapped data key and, once it is used for AES-GCM, its prepared cipher."""
+
+    __slots__ = ("cipher", "key")
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self.cipher: AESGCM | None = None
+
+    def aead(self) -> AESGCM:
+        if self.cipher is None:
+            self.cipher = AESGCM(self.key)
+        return self.cipher
+
+
+class KeyCache:
+    """Unwrapped data keys with their ciphers, at most ``size`` of them; the least recently used goes first.
+
+    A long-lived process (an API server) would otherwise keep every key it ever opened.
+    A destroyed key is dropped at once and refused from then on: a key id is never reused
+    (a shredded key cannot be made again), so refusing it for good is always right, and it
+    also shuts out another thread that read the key just before it was destroyed. Thread-safe.
+    """
+
+    def __init__(self, size: int = DEFAULT_CACHE_SIZE) -> None:
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise ValueError(f"the key cache size must be a positive whole number, not {size!r}")
+        self.size = size
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._destroyed: set[str] = set()  # ids only, no key material
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key_id: object) -> bool:
+        return key_id in self._entries
+
+    def get(self, key_id: str) -> _Entry | None:
+        with self._lock:
+            entry = self._entries.get(key_id)
+            if entry is not None:
+                self._entries.move_to_end(key_id)
+            return entry
+
+    def put(self, key_id: str, entry: _Entry) -> _Entry:
+        """Keep a key (unless destroyed); returns its entry either way, for the caller's use now."""
+        with self._lock:
+            if key_id in self._destroyed:
+                return entry
+            self._entries[key_id] = entry
+            self._entries.move_to_end(key_id)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+        return entry
+
+    def drop(self, key_ids: list[str]) -> None:
+        with self._lock:
+            for key_id in key_ids:
+                self._entries.pop(key_id, None)
+
+    def destroy(self, key_id: str) -> None:
+        """The key is (being) shredded: out of the cache now, and never in it again."""
+        with self._lock:
+            self._destroyed.add(key_id)
+            self._entries.pop(key_id, None)
+
+
 class Keyring:
     """Data keys of one store, unwrapped on demand with its master key."""
 
@@ -83,30 +158,32 @@ class Keyring:
         storage: KeyStorage,
         record_factory: Callable[..., Any],
         store_name: str,
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.store_id = store_id
         self.master = master
         self.storage = storage
         self._record = record_factory
         self._store_name = store_name
-        self._cache: dict[str, bytes] = {}
-        self._ciphers: dict[str, AESGCM] = {}
+        self.cache = KeyCache(cache_size)
+        # Keys made by a unit of work that is not stored yet: held apart, because the cache may
+        # evict and the database cannot give them back until the transaction that stores them.
+        self._new: dict[str, _Entry] = {}
 
     # --- data keys ---------------------------------------------------------------------
 
     def key(self, key_id: str) -> bytes:
-        cached = self._cache.get(key_id)
-        if cached is not None:
-            return cached
-        record = self.storage.get(key_id)
-        return self._unwrap(key_id, record)
+        return self._entry(key_id).key
 
     def cipher(self, key_id: str) -> AESGCM:
-        """The data key ready for AES-GCM, prepared once per process."""
-        prepared = self._ciphers.get(key_id)
-        if prepared is None:
-            prepared = self._ciphers[key_id] = AESGCM(self.key(key_id))
-        return prepared
+        """The data key ready for AES-GCM, prepared once while it stays in the cache."""
+        return self._entry(key_id).aead()
+
+    def _entry(self, key_id: str) -> _Entry:
+        entry = self._new.get(key_id) or self.cache.get(key_id)
+        if entry is not None:
+            return entry
+        return self.cache.put(key_id, _Entry(self._unwrap(key_id, self.storage.get(key_id))))
 
     def _unwrap(self, key_id: str, record: KeyRecordLike | None) -> bytes:
         if record is None:
@@ -125,7 +202,6 @@ class Keyring:
                 f"the master key {self.master.key_id} does not open key {key_id} of store "
                 f"{self._store_name}: wrong key file, or the key row was damaged or moved"
             ) from None
-        self._cache[key_id] = data_key
         return data_key
 
     def create(self, key_id: str, purpose: str, subject: str) -> Callable[[Any], None]:
@@ -133,7 +209,7 @@ class Keyring:
         existing = self.storage.get(key_id)
         if existing is not None and existing.is_shredded:
             raise DomainRuleViolation(f"{subject} was erased; no new key may be created for erased data")
-        if existing is not None or key_id in self._cache:
+        if existing is not None or key_id in self._new or key_id in self.cache:
             raise StoreProblem(f"key {key_id} already exists in store {self._store_name}")
         data_key = new_key()
         wrapped = wrap_key(self.master.key, self.master.key_id, data_key, store_id=self.store_id, key_id=key_id)
@@ -145,14 +221,22 @@ class Keyring:
             wrapped=wrapped,
             created_at=moment(),
         )
-        self._cache[key_id] = data_key
-        return self.storage.insert_op(record)
+        entry = self._new[key_id] = _Entry(data_key)
+        insert = self.storage.insert_op(record)
+
+        def store(tx: Any) -> None:
+            insert(tx)
+            # Its row is in the transaction now; should the commit fail, the caller forgets the key.
+            self._new.pop(key_id, None)
+            self.cache.put(key_id, entry)
+
+        return store
 
     def forget(self, key_ids: list[str]) -> None:
-        """Drop cached keys: after a failed save, or after shredding."""
+        """Drop keys made by a unit of work that was not stored."""
         for key_id in key_ids:
-            self._cache.pop(key_id, None)
-            self._ciphers.pop(key_id, None)
+            self._new.pop(key_id, None)
+        self.cache.drop(key_ids)
 
     def shred(self, key_id: str, ground: str) -> Callable[[Any], None]:
         """The extra that destroys a key in the same transaction as the erasure event."""
@@ -161,8 +245,11 @@ class Keyring:
             raise StoreProblem(f"store {self._store_name} has no key {key_id}")
         if record.is_shredded:
             raise DomainRuleViolation(f"{record.subject} was already erased")
-        self._cache.pop(key_id, None)
-        self._ciphers.pop(key_id, None)
+        # Out of the cache now, not after the commit, and never back in (another thread's read
+        # included): from here on this process reads the key only from the database, which
+        # serves it until the erasure commits and never after. Should the erasure fail, the key
+        # is merely read uncached.
+        self.cache.destroy(key_id)
         return self.storage.shred_op(key_id, moment(), ground)
 
     def is_shredded(self, key_id: str) -> bool:
@@ -195,7 +282,7 @@ class Keyring:
     # --- master key rotation ---------------------------------------------------------
 
     def rewrapped_under(self, new_master: MasterKeyLike) -> dict[str, bytes]:
-        """Every live data key wrapped anew under ``new_master`` (nothing is stored yet)."""
+        """Every live data key wrapped anew under ``new_master`` (nothing is stored yet, nothing cached)."""
         out: dict[str, bytes] = {}
         for record in self.storage.all():
             if record.is_shredded:
