@@ -45,6 +45,9 @@ class KeyRecord:
         return self.shredded_at is not None
 
 
+# Other processes ask which keys were shredded lately (``shredded_since``): a short index lookup.
+INDEX_DDL = "CREATE INDEX IF NOT EXISTS regie_keys_shredded ON regie_keys (shredded_at)"
+
 # Tables from which an erasure deletes or blanks rows: the keys, and the search digests.
 SHREDDED_TABLES = ("regie_keys", "regie_person_index")
 _COLUMNS = "key_id, purpose, subject, master_key_id, wrapped, created_at, shredded_at, shred_ground"
@@ -58,6 +61,13 @@ class SqlKeyStorage:
 
     def create_table(self, tx: Tx) -> None:
         tx.execute(self.db.ddl(DDL))
+        tx.execute(INDEX_DDL)
+
+    def shredded_since(self, at: str) -> list[str]:
+        """Ids of keys shredded at or after ``at`` (a ``moment()`` string), by any process."""
+        with self.db.transaction(commit=False) as tx:
+            rows = tx.execute("SELECT key_id FROM regie_keys WHERE shredded_at >= ?", (at,)).fetchall()
+        return [str(row[0]) for row in rows]
 
     def get(self, key_id: str) -> KeyRecord | None:
         with self.db.transaction(commit=False) as tx:

@@ -43,7 +43,7 @@ from casusregie.privacy_audit.key_generations import ledger_rows, moment
 from casusregie.privacy_audit.key_hierarchy import Keyring
 from casusregie.privacy_audit.rotation import master_key_on_open, settle_rotation
 
-FORMAT_VERSION = "3"  # 2: the tree's position -> case index (regie_merkle_cases); 3: request ids
+FORMAT_VERSION = "3"  # 2: the tree's position -> case index (regie_merkle_cases); 3: request ids, shredded index
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -279,6 +279,7 @@ def _migrate(store: Store) -> None:
         )
     with store.db.transaction(commit=True) as tx:
         tx.serialise("casusregie migration")
+        store.keys.create_table(tx)  # format 3: the index on shredded_at
         merkle_log.create_tables(store.db, tx)  # adds the position -> case index; older positions stay unindexed
         RequestIds.create_table(tx)
         tx.execute("UPDATE regie_meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,))

@@ -62,6 +62,7 @@ class Session:
         self.app = app
         self.actor = actor
         self.refs = app.store.refs
+        app.store.keyring.sync_erasures()  # a long-lived process learns of erasures done elsewhere
         self._extras: list[Callable[[Any], None]] = []
         self._new_keys: list[str] = []
         self._started: datetime | None = None  # set while a command runs; a read starts when it logs

@@ -16,7 +16,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -55,6 +55,7 @@ class KeyStorage(Protocol):
     def all(self) -> list[Any]: ...
     def insert_op(self, record: Any) -> Callable[[Any], None]: ...
     def shred_op(self, key_id: str, at: str, ground: str) -> Callable[[Any], None]: ...
+    def shredded_since(self, at: str) -> list[str]: ...
     def rewrap(self, rewrapped: dict[str, bytes], new_master_key_id: str) -> None: ...
 
 
@@ -77,6 +78,7 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot seal {type(value).__name__}")
 
 
+ERASURE_CLOCK_MARGIN = timedelta(minutes=5)
 DEFAULT_CACHE_SIZE = 10_000  # data keys kept unwrapped per process: ~2.7 KiB each with its cipher, ~27 MiB
 
 
@@ -166,6 +168,7 @@ class Keyring:
         self._record = record_factory
         self._store_name = store_name
         self.cache = KeyCache(cache_size)
+        self._erasures_seen = moment()  # keys shredded before this were never cached here
         # Keys made by a unit of work that is not stored yet: held apart, because the cache may
         # evict and the database cannot give them back until the transaction that stores them.
         self._new: dict[str, _Entry] = {}
@@ -251,6 +254,19 @@ class Keyring:
         # is merely read uncached.
         self.cache.destroy(key_id)
         return self.storage.shred_op(key_id, moment(), ground)
+
+    def sync_erasures(self) -> None:
+        """Drop keys that another process shredded since the last look (one indexed query).
+
+        Run at the start of every unit of work, so a long-lived process (the API server) never
+        opens data with a key that an erasure elsewhere destroyed. The look goes back a margin
+        further than the last one: other machines' clocks may run a little behind this one's.
+        """
+        now = moment()
+        since = (datetime.fromisoformat(self._erasures_seen) - ERASURE_CLOCK_MARGIN).isoformat(timespec="microseconds")
+        for key_id in self.storage.shredded_since(since):
+            self.cache.destroy(key_id)
+        self._erasures_seen = now
 
     def is_shredded(self, key_id: str) -> bool:
         record = self.storage.get(key_id)

@@ -104,6 +104,33 @@ def test_an_erased_persons_key_leaves_the_cache_with_the_erasure(world: World) -
     assert key_id not in keyring.cache
 
 
+def test_a_long_running_process_drops_a_key_another_process_erased(world: World) -> None:
+    """The API server keeps keys cached; an erasure by the CLI must reach it by its next unit of work."""
+    from casusregie.commands.application import RegieApplication
+    from casusregie.commands.session import Session
+    from casusregie.domain.roles import Actor
+
+    case = taken_on_case(world)
+    person = first_person(world, case)
+    key_id = person_key_id(world.session("pim").person(person)[0])
+    server = RegieApplication(open_store(world.settings))  # a second process on the same store
+
+    def anna() -> Session:  # a unit of work of the server (one per request)
+        return Session(server, Actor(server.setup().user("anna")))
+
+    assert Reader(anna()).case(case)["members"][0]["name"] == NAME
+    assert key_id in server.store.keyring.cache
+
+    world.run("pim", ErasePerson(person=person, ground="granted-request"))  # elsewhere
+
+    shown = Reader(anna()).case(case)
+    assert key_id not in server.store.keyring.cache
+    assert NAME not in str(shown)
+    with pytest.raises(KeyShredded):
+        server.store.keyring.key(key_id)
+    server.store.close()
+
+
 def test_retention_drops_every_key_it_destroys(world: World) -> None:
     case = taken_on_case(world)
     world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(10)))
