@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from casusregie.adapters.sql import Database, Tx
 from casusregie.domain.errors import StoreProblem
+from casusregie.privacy_audit.key_generations import RETIRED_AT
+from casusregie.privacy_audit.key_hierarchy import MasterKeyReplaced
 
 DDL = """
 CREATE TABLE IF NOT EXISTS regie_keys (
@@ -107,6 +109,11 @@ class SqlKeyStorage:
                     None,
                 ),
             )
+            # A key wrapped by a master key that a rotation elsewhere has retired would be lost with
+            # it. The rotation locks this table first (PostgreSQL) or holds the one write lock
+            # (SQLite), so it either sees this key or is seen here.
+            if tx.scalar("SELECT 1 FROM regie_meta WHERE name = ?", (RETIRED_AT.format(record.master_key_id),)):
+                raise MasterKeyReplaced(str(record.master_key_id))
 
         return insert
 
@@ -141,6 +148,8 @@ class SqlKeyStorage:
         key would stay wrapped by a master key the store no longer keeps in place.
         """
         with self.db.transaction(commit=True) as tx:
+            if tx.dialect == "postgres":  # no key is made while this runs, nor does this run while one is made
+                tx.execute("LOCK TABLE regie_keys IN SHARE ROW EXCLUSIVE MODE")
             tx.executemany(
                 "UPDATE regie_keys SET wrapped = ?, master_key_id = ? WHERE key_id = ? AND shredded_at IS NULL",
                 [(w, new_master_key_id, k) for k, w in rewrapped.items()],

@@ -254,7 +254,15 @@ def _assemble(
     db = database_of(factory)
     keys = SqlKeyStorage(db)
     store_id = (meta or {}).get("store_id", master.store_id)
-    keyring = Keyring(store_id, master, keys, KeyRecord, location.display(), settings.key_cache_size)
+    keyring = Keyring(
+        store_id,
+        master,
+        keys,
+        KeyRecord,
+        location.display(),
+        settings.key_cache_size,
+        reload_master=lambda: master_key_on_open(key_paths.master),
+    )
     return Store(
         location=location,
         factory=factory,

@@ -30,6 +30,7 @@ from casusregie.domain.case import Case
 from casusregie.domain.errors import Conflict, RegieError, StoreProblem
 from casusregie.domain.profile import Profile
 from casusregie.domain.setup import Setup
+from casusregie.privacy_audit.key_hierarchy import MasterKeyReplaced
 from casusregie.privacy_audit.replay import AUDIT_ACTIVITY
 from casusregie.privacy_audit.verify import LogTampered
 
@@ -112,6 +113,10 @@ class RegieApplication(Application[UUID]):
             if cause is not None:  # our own insert hook failed; the database error only stood in for it
                 raise cause from None
             raise StoreProblem(write_failure(self.store.name, exc)) from None
+        except MasterKeyReplaced:
+            self.store.keyring.forget(list(new_keys))
+            self.store.keyring.reload_master()  # so that running it again uses the key in force
+            raise
         except BaseException:
             self.store.keyring.forget(list(new_keys))
             raise

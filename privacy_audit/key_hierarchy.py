@@ -72,6 +72,16 @@ class KeyShredded(StoreProblem):
         self.key_id = key_id
 
 
+class MasterKeyReplaced(StoreProblem):
+    """Another process rotated the master key since this one read it: nothing was saved."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(
+            f"the master key {key_id} was replaced (`regie keys rotate`) while this process held it; "
+            "nothing was saved: run the command again"
+        )
+
+
 def _json_default(value: object) -> object:
     if isinstance(value, date):
         return value.isoformat()
@@ -161,12 +171,14 @@ class Keyring:
         record_factory: Callable[..., Any],
         store_name: str,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        reload_master: Callable[[], MasterKeyLike] | None = None,
     ) -> None:
         self.store_id = store_id
         self.master = master
         self.storage = storage
         self._record = record_factory
         self._store_name = store_name
+        self._reload = reload_master  # reads the master key in force again (after a rotation elsewhere)
         self.cache = KeyCache(cache_size)
         self._erasures_seen = moment()  # keys shredded before this were never cached here
         # Keys made by a unit of work that is not stored yet: held apart, because the cache may
@@ -193,6 +205,8 @@ class Keyring:
             raise StoreProblem(f"store {self._store_name} has no key {key_id}")
         if record.is_shredded or record.wrapped is None:
             raise KeyShredded(key_id)
+        if record.master_key_id != self.master.key_id and self._reload is not None:
+            self.reload_master()  # another process rotated the master key: take up the one in force
         if record.master_key_id != self.master.key_id:
             raise StoreProblem(
                 f"key {key_id} of store {self._store_name} is wrapped by master key "
@@ -254,6 +268,11 @@ class Keyring:
         # is merely read uncached.
         self.cache.destroy(key_id)
         return self.storage.shred_op(key_id, moment(), ground)
+
+    def reload_master(self) -> None:
+        """Take up the master key now in force; the data keys in the cache stay valid (rotation re-wraps only)."""
+        if self._reload is not None:
+            self.master = self._reload()
 
     def sync_erasures(self) -> None:
         """Drop keys that another process shredded since the last look (one indexed query).
