@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from casusregie import __version__
 from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, status, views
-from casusregie.adapters.cli.common import Context, current_application
+from casusregie.adapters.cli.common import Context, current_application, show_alerts
 from casusregie.adapters.cli.output import echo, printable
 from casusregie.adapters.db_errors import Trouble, explain, is_database_error, trouble
 from casusregie.commands.application import write_failure
@@ -95,12 +95,18 @@ def _safe_to_run_again(exc: BaseException) -> bool:
     return nothing_written and trouble(exc) is Trouble.CONNECTION
 
 
-def main(argv: list[str] | None = None, *, retry: bool = True) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run ``regie``; returns the exit code (also used by the console script).
 
     A command that lost its database connection before it wrote anything is run once more
     (with new connections), as the library retries its own reads and writes.
     """
+    code = _main(argv, retry=True)
+    show_alerts(failed=code != 0)
+    return code
+
+
+def _main(argv: list[str] | None, retry: bool) -> int:
     try:
         regie.main(args=argv, prog_name="regie", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -123,7 +129,7 @@ def main(argv: list[str] | None = None, *, retry: bool = True) -> int:
     except Exception as exc:
         if is_database_error(exc):
             if retry and _safe_to_run_again(exc):
-                return main(argv, retry=False)
+                return _main(argv, retry=False)
             return _fail("error", _database_line(exc), 1)
         if os.environ.get("REGIE_DEBUG"):
             traceback.print_exc()

@@ -24,7 +24,17 @@ class Trouble(StrEnum):
 
 
 _SIGNS: tuple[tuple[Trouble, tuple[str, ...]], ...] = (
-    (Trouble.BUSY, ("database is locked", "database is busy", "lock timeout", "could not obtain lock")),
+    (
+        Trouble.BUSY,
+        (
+            "database is locked",
+            "database is busy",
+            "lock timeout",
+            "could not obtain lock",
+            "deadlock detected",
+            "could not serialize access",
+        ),
+    ),
     (Trouble.READ_ONLY, ("readonly database", "read-only", "read only")),
     (Trouble.FULL, ("disk is full", "database or disk is full", "no space left", "could not extend file")),
     (

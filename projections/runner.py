@@ -29,6 +29,11 @@ def read_position(tx: Tx) -> int:
     return int(tx.scalar("SELECT position FROM regie_view_position WHERE name = ?", (RUNNER,)) or 0)
 
 
+def _recorded_schema(tx: Tx) -> str | None:
+    row = tx.execute("SELECT value FROM regie_meta WHERE name = ?", (SCHEMA_KEY,)).fetchone()
+    return None if row is None else str(row[0])
+
+
 class Projection(Protocol):
     """One read model: its tables, how a batch of events changes it, and how to empty it."""
 
@@ -99,6 +104,12 @@ class ViewRunner:
     def create_tables(self) -> None:
         with self.db.transaction(commit=True) as tx:
             tx.serialise("casusregie views")
+            if _recorded_schema(tx) == self.schema:
+                # Another process made them while this one waited. Doing it again is not harmless
+                # on PostgreSQL: its index statements lock tables that a catch-up is writing.
+                self.app.store.meta[SCHEMA_KEY] = self.schema
+                self._ready = True
+                return
             tx.execute(self.db.ddl(POSITION_DDL))
             for projection in self.projections:
                 projection.create_tables(self.db, tx)

@@ -338,3 +338,45 @@ def test_a_store_on_a_full_disk_says_so(small_disk: Path, regie: _Regie) -> None
     assert "not a casusregie store" not in err
     (small_disk / "filler").unlink()
     assert regie("user", "add", "bram", "--role", "regisseur", "--team", "oost", user="beheer")[0] == 0
+
+
+def test_a_read_only_postgresql_store_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A database that refuses writes (a read-only replica, a read-only role): one line, exit 1."""
+    import secrets
+
+    import psycopg
+    from helpers import PG_DSN, drop_schema, new_schema, require_postgres
+    from psycopg.sql import SQL, Identifier
+
+    require_postgres()
+    schema, role = new_schema(), f"ro_{secrets.token_hex(4)}"
+    writable = f"{PG_DSN}?schema={schema}"
+    regie = _Regie(tmp_path / "disk", capsys, monkeypatch)
+    monkeypatch.setenv("REGIE_STORE", writable)
+    assert regie("init", "--profile", "utrecht", "--admin", "beheer")[0] == 0
+    assert regie("user", "add", "anna", "--role", "regisseur", "--team", "west", user="beheer")[0] == 0
+    try:
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            admin.execute(SQL("CREATE ROLE {} LOGIN").format(Identifier(role)))
+            admin.execute(SQL("GRANT USAGE ON SCHEMA {} TO {}").format(Identifier(schema), Identifier(role)))
+            admin.execute(
+                SQL("GRANT ALL ON ALL TABLES IN SCHEMA {} TO {}").format(Identifier(schema), Identifier(role))
+            )
+            admin.execute(
+                SQL("GRANT ALL ON ALL SEQUENCES IN SCHEMA {} TO {}").format(Identifier(schema), Identifier(role))
+            )
+            admin.execute(SQL("ALTER ROLE {} SET default_transaction_read_only = on").format(Identifier(role)))
+        read_only = writable.replace("postgresql://postgres@", f"postgresql://{role}@")
+        assert read_only != writable
+        monkeypatch.setenv("REGIE_STORE", read_only)
+
+        for args in (("case", "list"), ("user", "add", "bram", "--role", "regisseur", "--team", "oost")):
+            code, err = regie(*args, user="anna" if args[0] == "case" else "beheer")
+            assert code == 1, (args, err)
+            assert len(err.strip().splitlines()) == 1
+            assert "cannot be written" in err
+            assert "nothing was saved" in err
+    finally:
+        drop_schema(schema)
+        with psycopg.connect(PG_DSN, autocommit=True) as admin:
+            admin.execute(SQL("DROP ROLE IF EXISTS {}").format(Identifier(role)))

@@ -111,11 +111,23 @@ class Context:
         return self.session().execute(command, request_id=self.request_id)
 
     def close(self) -> None:
-        if self._app is not None:
-            for alert in self._app.alerts:
-                echo(f"regie: {alert}", err=True)
         if self._store is not None:
             self._store.close()
+
+
+def show_alerts(*, failed: bool) -> None:
+    """Print what the application noticed on the way (stderr), once the command has ended.
+
+    After a failure only alarms are shown: the one error line says what matters, and a note
+    such as "the views are behind" would only distract from it.
+    """
+    app = current_application()
+    if app is None:
+        return
+    alerts, app.alerts = list(app.alerts), []
+    for alert in alerts:
+        if not failed or alert.startswith("ALARM"):
+            echo(f"regie: {alert}", err=True)
 
 
 def _attempt() -> str:
