@@ -7,6 +7,7 @@ in one line (set REGIE_DEBUG=1 for the traceback).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -111,6 +112,8 @@ def _main(argv: list[str] | None, retry: bool) -> int:
         regie.main(args=argv, prog_name="regie", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
+    except SystemExit as exc:  # click's own ending, e.g. on a closed output pipe
+        return exc.code if isinstance(exc.code, int) else 1
     except click.exceptions.Abort:
         return _fail("error", "aborted", 1)
     except click.ClickException as exc:
@@ -126,6 +129,12 @@ def _main(argv: list[str] | None, retry: bool) -> int:
         return _fail("invalid input", _validation_line(exc), 1)
     except KeyboardInterrupt:
         return _fail("error", "interrupted", 130)
+    except BrokenPipeError:
+        # The reader went away (`regie log export | head`): not an error of ours, and nothing
+        # more can be written to it; silence the interpreter's own flush at exit too.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # as a shell reports a command ended by SIGPIPE
     except Exception as exc:
         if is_database_error(exc):
             if retry and _safe_to_run_again(exc):

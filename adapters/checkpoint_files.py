@@ -214,17 +214,21 @@ def _check_new_records(log: SqlLog, previous: CheckpointFile | None, head: Front
         )
 
 
-def _destination(store: Any, out: Path | None) -> tuple[Path, Path | None]:
-    """(folder whose checkpoints the new one must extend, file to write or None for the default name)."""
+def _destination(store: Any, out: Path | str | None) -> tuple[Path, Path | None]:
+    """(folder whose checkpoints the new one must extend, file to write or None for the default name).
+
+    A trailing separator marks a folder: seen on the text as given (a ``Path`` drops it).
+    """
     if out is None:
         return store.checkpoint_dir, None
-    out = Path(out).expanduser()
-    if out.is_dir() or str(out).endswith(os.sep) or (not out.exists() and not out.suffix):
-        return out, None
-    return store.checkpoint_dir, out
+    marked_folder = isinstance(out, str) and out.endswith(os.sep)
+    path = Path(out).expanduser()
+    if marked_folder or path.is_dir() or (not path.exists() and not path.suffix):
+        return path, None
+    return store.checkpoint_dir, path
 
 
-def write_checkpoint(store: Any, app: Any = None, out: Path | None = None) -> Path:
+def write_checkpoint(store: Any, app: Any = None, out: Path | str | None = None) -> Path:
     """Sign the current tree head and write it as a checkpoint file; return its path.
 
     ``out``: a folder (an existing one, or a new path without a suffix; the file is then named

@@ -43,6 +43,8 @@ class RefIndex:
     def resolve(self, value: str, kind: str) -> tuple[UUID, UUID] | None:
         """(aggregate id, case id) for a ref or an id of the given kind, or None."""
         value = value.strip()
+        if not value.isascii() or not value.isprintable():
+            return None  # refs and ids are printable ASCII; anything else (a NUL, a lone surrogate) is no ref
         known = self._known.get((kind, value))
         if known is not None:
             return known
