@@ -25,16 +25,28 @@ def _why(exc: OSError) -> str:
     return exc.strerror or type(exc).__name__
 
 
-def check_output_path(path: Path) -> Path:
-    """The file a command will write, checked before any work is done: a clear error, not a trace."""
+def _expanded(path: str | Path) -> Path:
+    """``~`` and ``~user`` expanded; an unknown user is the user's mistake, not a crash."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        raise ValidationFailed(f"{path}: cannot find the home folder that '~' names") from None
+
+
+def check_output_path(path: str | Path) -> Path:
+    """The file a command will write, checked before any work is done: a clear error, not a trace.
+
+    Give the name as typed: ``Path("")`` is already ``.``, a folder, where the user gave nothing.
+    """
     text = str(path)
     if not text.strip():
         raise ValidationFailed("no output file given")
     if "\x00" in text:
         raise ValidationFailed("the output file name contains a NUL character")
-    path = Path(path).expanduser()
-    if len(path.name.encode()) > 200:  # room for the temporary name beside it
-        raise ValidationFailed(f"output file name is too long ({len(path.name.encode())} bytes; at most 200)")
+    path = _expanded(path)
+    size = len(os.fsencode(path.name))  # as the file system counts: a name from argv may hold undecodable bytes
+    if size > 200:  # room for the temporary name beside it
+        raise ValidationFailed(f"output file name is too long ({size} bytes; at most 200)")
     try:
         if text.endswith(os.sep) or path.is_dir():
             raise ValidationFailed(f"{path} is a folder; give a file name")
@@ -89,11 +101,11 @@ def write_private(path: Path, data: bytes | str, *, replace: bool = True) -> Pat
     return Path(path).expanduser()
 
 
-def check_output_folder(folder: Path) -> Path:
-    """A folder a command will write into, checked without creating anything yet."""
-    folder = Path(folder).expanduser()
+def check_output_folder(folder: str | Path) -> Path:
+    """A folder a command will write into, checked without creating anything yet (give the name as typed)."""
     if "\x00" in str(folder) or not str(folder).strip():
         raise ValidationFailed(f"{str(folder)!r} is not a usable folder name")
+    folder = _expanded(folder)
     try:
         return _writable_folder(folder)
     except OSError as exc:

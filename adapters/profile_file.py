@@ -98,13 +98,23 @@ def resolve_profile(name_or_path: str) -> tuple[Profile, str]:
     if profile_id in builtin:
         return _read_and_load(builtin[profile_id])
     path = Path(name_or_path)
-    if path.is_file():
+    if _is_file(path):
         return _read_and_load(path)
     known = ", ".join([*sorted(builtin), *sorted(ALIASES)])
     raise ProfileError([f"{name_or_path}: not a built-in profile or alias ({known}) and no such profile file"])
 
 
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` names a file; a name no file can have (far too long, a NUL) names none."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
 def _read_and_load(path: Path) -> tuple[Profile, str]:
+    if "\x00" in str(path):
+        raise ProfileError([f"{path}: a file name cannot contain a NUL character"])
     try:
         text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:

@@ -14,8 +14,12 @@ from collections.abc import Iterator
 
 # C0 controls except tab and newline, DEL, C1 controls, and the format characters that reorder
 # or hide text (Arabic letter mark, zero-width characters, directional marks, line/paragraph
-# separators, bidi embeddings/overrides/isolates, word joiner and invisible operators, BOM).
-UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]")
+# separators, bidi embeddings/overrides/isolates, word joiner and invisible operators, BOM);
+# and lone surrogates: how Python hands over command-line bytes that are not UTF-8, which no
+# UTF-8 file, database or terminal can take.
+UNSAFE = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
 
 
 def texts_in(value: object) -> Iterator[str]:

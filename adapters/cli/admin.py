@@ -12,6 +12,7 @@ from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report, terminal
 from casusregie.adapters.cli.output import echo
+from casusregie.adapters.cli.paths import InputPath
 from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store, discard_new_store
 from casusregie.commands.application import RegieApplication
@@ -70,7 +71,7 @@ def profile() -> None:
 
 
 @profile.command("check")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=InputPath(path_type=Path))
 def profile_check(path: Path) -> None:
     """Validate a profile file on its own and list every problem."""
     try:

@@ -36,8 +36,11 @@ from casusregie.adapters.checkpoint_files import (
 )
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json
 from casusregie.adapters.cli.output import echo
-from casusregie.adapters.files import check_output_path, write_private
+from casusregie.adapters.cli.paths import InputPath, OutputPath
+from casusregie.adapters.cli.refs import REF
+from casusregie.adapters.files import check_output_folder, check_output_path, write_private
 from casusregie.adapters.merkle_log import MerkleReader
+from casusregie.commands.outcome import failure_recorded
 from casusregie.domain.access import Action
 from casusregie.domain.errors import NotFound, RegieError, ValidationFailed
 from casusregie.domain.roles import Role
@@ -279,16 +282,17 @@ def _one_line(report: VerifyReport, first: dict[str, Any]) -> str:
 @audit.command("checkpoint")
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
+    type=OutputPath(),
     help="File (with a suffix) or folder; default the store's checkpoint folder.",
 )
 @json_option
 @pass_ctx
-def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
+def audit_checkpoint(ctx: Context, out: str | None, as_json: bool) -> None:
     """Check the records since the last checkpoint, then sign the tree head outside the store; print its path."""
+    destination = None if out is None else _checkpoint_destination(out)
     _require_role(ctx, "audit.checkpoint", (Role.AUDITOR, Role.BEHEERDER))
     store = ctx.store()
-    path = write_checkpoint(store, ctx.app(), out)
+    path = write_checkpoint(store, ctx.app(), destination)
     checkpoint = read_checkpoint(path, read_verifier_key(store), store.origin).checkpoint
     _log(ctx, "audit.checkpoint", Action.CREATE)
     if as_json:
@@ -305,6 +309,19 @@ def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
         echo(str(path))
 
 
+def _checkpoint_destination(out: str) -> Path:
+    """``--out`` checked before any work, read as ``write_checkpoint`` reads it: an existing folder or a
+    new name without a suffix is a folder, anything else a file."""
+    if not out.strip() or "\x00" in out:
+        check_output_path(out)  # one clear line: nothing given, or a NUL character
+    path = Path(out)
+    try:
+        is_folder = path.expanduser().is_dir() or (not path.expanduser().exists() and not path.suffix)
+    except (OSError, RuntimeError):
+        is_folder = False  # a name too long, or an unknown ~user: the file check says which
+    return check_output_folder(out) if is_folder else check_output_path(out)
+
+
 # --- verify ----------------------------------------------------------------------------------------------
 
 
@@ -312,7 +329,7 @@ def audit_checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
 @click.option(
     "--checkpoint",
     "checkpoint_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputPath(path_type=Path, dir_okay=False),
     help="Check against this checkpoint (default: every checkpoint in the store's folder).",
 )
 @json_option
@@ -391,7 +408,7 @@ def _need_checkpoint(ctx: Context, given: Path | None) -> CheckpointFile:
 @click.option(
     "--checkpoint",
     "checkpoint_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputPath(path_type=Path, dir_okay=False),
     help="Prove against this checkpoint (default: the newest).",
 )
 @json_option
@@ -439,8 +456,8 @@ def audit_prove(ctx: Context, record: str, checkpoint_file: Path | None, as_json
 
 
 @audit.command("consistency")
-@click.argument("checkpoint_a", type=click.Path(path_type=Path, dir_okay=False))
-@click.argument("checkpoint_b", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("checkpoint_a", type=InputPath(path_type=Path, dir_okay=False))
+@click.argument("checkpoint_b", type=InputPath(path_type=Path, dir_okay=False))
 @json_option
 @pass_ctx
 def audit_consistency(ctx: Context, checkpoint_a: Path, checkpoint_b: Path, as_json: bool) -> None:
@@ -467,52 +484,52 @@ def audit_consistency(ctx: Context, checkpoint_a: Path, checkpoint_b: Path, as_j
 
 
 @audit.command("bundle")
-@click.argument("case_ref", metavar="CASE")
-@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True, help="Bundle file to write.")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@click.option("--out", type=OutputPath(dir_okay=False), required=True, help="Bundle file to write.")
 @click.option(
     "--checkpoint",
     "checkpoint_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=InputPath(path_type=Path, dir_okay=False),
     help="Prove against this checkpoint (default: a fresh one, written now).",
 )
 @json_option
 @pass_ctx
-def audit_bundle(ctx: Context, case_ref: str, out: Path, checkpoint_file: Path | None, as_json: bool) -> None:
+def audit_bundle(ctx: Context, case_ref: str, out: str, checkpoint_file: Path | None, as_json: bool) -> None:
     """Export what an outside auditor needs to verify CASE's records offline (no personal data).
 
     The whole log is verified first; the bundle then carries a statement, signed with the
     store's key, of exactly which records are the case's, so none can be left out unseen.
     """
+    target = check_output_path(out)  # the inputs first: bad input is refused before anything is read or logged
     session = ctx.session()
     case = resolve_case(session, case_ref)  # no decryption: a damaged case still gets a clear verdict
     require_auditor(session, "audit.bundle", case)
-    out = check_output_path(out)
-    session.log_read("audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id, [])
     store, app = ctx.store(), ctx.app()
-    key = read_verifier_key(store)
-    if checkpoint_file is None:
-        checkpoint_file = write_checkpoint(store, app)
-    cp = read_checkpoint(checkpoint_file, key, store.origin)
-    bundle, newer = export_bundle(
-        store,
-        case_id=case.id,
-        case_number=case.case_number,
-        decrypt=app.mapper.to_domain_event,
-        fetch=MerkleReader(store.db).nodes,
-        checkpoint=cp,
-        known_checkpoints=store_checkpoints(store),
-        verifier_key=key,
-        signer_key=read_signer_key(store),
-        about={
-            "case": case.case_number,
-            "store": store.origin,
-            "exported_by": session.actor.user_id,
-            "note": "labels in 'about' are not signed; everything else is checked by `regie audit verify-bundle`",
-        },
-    )
-    write_private(out, json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
+    key, signer = read_verifier_key(store), read_signer_key(store)
+    given = None if checkpoint_file is None else read_checkpoint(checkpoint_file, key, store.origin)
+    session.log_read("audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id, [])
+    with failure_recorded(session, "audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id):
+        cp = given or read_checkpoint(write_checkpoint(store, app), key, store.origin)
+        bundle, newer = export_bundle(
+            store,
+            case_id=case.id,
+            case_number=case.case_number,
+            decrypt=app.mapper.to_domain_event,
+            fetch=MerkleReader(store.db).nodes,
+            checkpoint=cp,
+            known_checkpoints=store_checkpoints(store),
+            verifier_key=key,
+            signer_key=signer,
+            about={
+                "case": case.case_number,
+                "store": store.origin,
+                "exported_by": session.actor.user_id,
+                "note": "labels in 'about' are not signed; everything else is checked by `regie audit verify-bundle`",
+            },
+        )
+        write_private(target, json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
     summary = {
-        "path": str(out),
+        "path": str(target),
         "case": case.case_number,
         "records": len(bundle["records"]),
         "checkpoint_size": cp.size,
@@ -522,7 +539,7 @@ def audit_bundle(ctx: Context, case_ref: str, out: Path, checkpoint_file: Path |
         print_json(summary)
     else:
         echo(
-            f"{out}: {summary['records']} records of case {case.case_number}, proven against the checkpoint "
+            f"{target}: {summary['records']} records of case {case.case_number}, proven against the checkpoint "
             f"of size {cp.size}"
         )
 
@@ -534,7 +551,7 @@ _UNPINNED = (
 
 
 @audit.command("verify-bundle")
-@click.argument("bundle_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("bundle_file", type=InputPath(path_type=Path, dir_okay=False, exists=True))
 @click.option("--key", "key", metavar="VKEY", help="Pin the verifier key (a key string or a file holding it).")
 @click.option(
     "--trust-bundle-key",
@@ -588,7 +605,7 @@ def _print_bundle(report: Any) -> None:
 
 
 @audit.command("replay")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--as-of", "as_of", metavar="TIME", help="ISO date (end of that day) or date-time, UTC; default now.")
 @click.option("--access", "with_access", is_flag=True, help="Also list the case's access-log records.")
 @json_option
@@ -614,7 +631,7 @@ def audit_replay(ctx: Context, case_ref: str, as_of: str | None, with_access: bo
 
 
 @audit.command("diff")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("t1")
 @click.argument("t2")
 @click.option("--access", "with_access", is_flag=True, help="Also list the access-log records in between.")

@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, case_command, day, json_option, on_option, pass_ctx, print_json
+from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.render.case_text import render_case_text
 from casusregie.commands import closure, decision, escalation, meetings, referral
 from casusregie.domain.closure import ClosureOutcome, Judgement
@@ -128,7 +129,7 @@ def case_refer(
 
 
 @case.command("assign")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--director", required=True, metavar="USER")
 @click.option("--team")
 @on_option
@@ -139,7 +140,7 @@ def case_assign(case_ref: str, director: str, team: str | None, on: Any) -> dict
 
 
 @case.command("add-member")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--member", required=True, metavar="SPEC", help="As for `case refer`.")
 @on_option
 @case_command(referral.AddMember)
@@ -149,7 +150,7 @@ def case_add_member(case_ref: str, member: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("consent")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--given/--refused", required=True, help="The residents' answer.")
 @on_option
 @case_command(referral.RecordConsent)
@@ -159,7 +160,7 @@ def case_consent(case_ref: str, given: bool, on: Any) -> dict[str, Any]:
 
 
 @case.command("ask-corporation")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @on_option
 @case_command(referral.RequestCorporationConsent)
 def case_ask_corporation(case_ref: str, on: Any) -> dict[str, Any]:
@@ -168,7 +169,7 @@ def case_ask_corporation(case_ref: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("corporation-answer")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--consent/--no-consent", required=True)
 @on_option
 @case_command(referral.AnswerCorporationConsent)
@@ -178,7 +179,7 @@ def case_corporation_answer(case_ref: str, consent: bool, on: Any) -> dict[str, 
 
 
 @case.command("home-visit")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--invited", is_flag=True, help="The client was invited rather than visited at home.")
 @click.option("--note", help="What was agreed (e.g. the client agrees to mediation).")
 @on_option
@@ -189,7 +190,7 @@ def case_home_visit(case_ref: str, invited: bool, note: str | None, on: Any) -> 
 
 
 @case.command("assess")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--criterion", "criteria", multiple=True, metavar="ID", help="A criterion that holds (repeat).")
 @click.option("--acute-reason", help="Set the criteria aside in an acute situation, with this reason.")
 @on_option
@@ -200,7 +201,7 @@ def case_assess(case_ref: str, criteria: tuple[str, ...], acute_reason: str | No
 
 
 @case.command("take-on")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @on_option
 @case_command(decision.TakeOn)
 def case_take_on(case_ref: str, on: Any) -> dict[str, Any]:
@@ -209,7 +210,7 @@ def case_take_on(case_ref: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("decline")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--advice", required=True, help="Advice to the referrer.")
 @on_option
 @case_command(decision.DeclineCase)
@@ -219,7 +220,7 @@ def case_decline(case_ref: str, advice: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("letter")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @on_option
 @case_command(decision.InformResidents)
 def case_letter(case_ref: str, on: Any) -> dict[str, Any]:
@@ -228,7 +229,7 @@ def case_letter(case_ref: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("no-letter")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--ground", required=True, help="e.g. veiligheid-derden")
 @click.option("--motivation", required=True)
 @on_option
@@ -239,7 +240,7 @@ def case_no_letter(case_ref: str, ground: str, motivation: str, on: Any) -> dict
 
 
 @case.command("involve")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("partner")
 @on_option
 @case_command(meetings.InvolvePartner)
@@ -249,7 +250,7 @@ def case_involve(case_ref: str, partner: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("escalate")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--level", required=True, type=int, help="Level of the profile's escalation ladder.")
 @click.option("--reason", required=True)
 @on_option
@@ -260,7 +261,7 @@ def case_escalate(case_ref: str, level: int, reason: str, on: Any) -> dict[str, 
 
 
 @case.command("escalation-outcome")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("escalation_id", metavar="ESCALATION")
 @click.option("--outcome", required=True)
 @on_option
@@ -271,7 +272,7 @@ def case_escalation_outcome(case_ref: str, escalation_id: str, outcome: str, on:
 
 
 @case.command("close")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--outcome", required=True, type=click.Choice([o.value for o in ClosureOutcome]))
 @click.option("--neighbours", type=click.Choice([j.value for j in Judgement]), help="Judgement by the neighbours.")
 @click.option("--partners", type=click.Choice([j.value for j in Judgement]), help="Judgement by the partners.")
@@ -304,7 +305,7 @@ def case_close(
 
 
 @case.command("reopen")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--reason", required=True)
 @on_option
 @case_command(closure.ReopenCase)
@@ -314,7 +315,7 @@ def case_reopen(case_ref: str, reason: str, on: Any) -> dict[str, Any]:
 
 
 @case.command("show")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option(
     "--restriction-ground",
     type=click.Choice(sorted(RESTRICTION_GROUNDS)),
@@ -361,7 +362,7 @@ def meeting() -> None:
 
 
 @meeting.command("schedule")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--date", "when", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option(
     "--with",
@@ -379,7 +380,7 @@ def meeting_schedule(case_ref: str, when: Any, participants: tuple[str, ...], ki
 
 
 @meeting.command("held")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("meeting_id", metavar="MEETING")
 @click.option("--attended", multiple=True, required=True, metavar="PARTNER")
 @click.option("--minutes", required=True, help="Minutes (verslag).")

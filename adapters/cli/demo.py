@@ -25,6 +25,8 @@ from rich.rule import Rule
 
 from casusregie.adapters.cli.common import terminal
 from casusregie.adapters.cli.output import echo
+from casusregie.adapters.cli.paths import OutputPath
+from casusregie.adapters.files import check_output_folder
 from casusregie.domain.errors import ValidationFailed
 
 
@@ -93,15 +95,15 @@ def _prepare(folder: Path | None) -> Path:
 @click.option(
     "--dir",
     "folder",
-    type=click.Path(path_type=Path),
+    type=OutputPath(file_okay=False),
     default=None,
     help="A new (or empty) folder for the demo store and its keys; default regie-demo/<date-time>.",
 )
-def demo(folder: Path | None) -> None:
+def demo(folder: str | None) -> None:
     """Run a realistic case from referral to closure on a fresh embedded store."""
     console = terminal()
-    folder = _prepare(folder)
-    s = Script(folder, console)
+    place = _prepare(None if folder is None else check_output_folder(folder))  # checked as typed: "" is not "."
+    s = Script(place, console)
     today = date.today()
 
     def ago(days: int) -> str:
@@ -465,7 +467,7 @@ def demo(folder: Path | None) -> None:
         "--what",
         "de weergave van klachten van omwonenden in de reden van aanmelding",
     )
-    s.run("privacy.pia", "request", "decide", reference, "--signatory", "P. Jansen", "--out", str(folder / "besluiten"))
+    s.run("privacy.pia", "request", "decide", reference, "--signatory", "P. Jansen", "--out", str(place / "besluiten"))
 
     console.print(Rule("9. the auditor signs a checkpoint and verifies that the log is complete and unaltered"))
     s.run("audit.ali", "audit", "checkpoint")
@@ -474,7 +476,7 @@ def demo(folder: Path | None) -> None:
     console.print(Rule("explore the store yourself"))
     # Plain echo: these lines are meant to be copied, so they must never be wrapped.
     echo(
-        _path_hint() + f"export REGIE_STORE={folder / 'demo.db'} REGIE_KEY_DIR={folder / 'keys'} REGIE_USER=anna\n"
+        _path_hint() + f"export REGIE_STORE={place / 'demo.db'} REGIE_KEY_DIR={place / 'keys'} REGIE_USER=anna\n"
         f"regie case show {case}                 # the case view (your read is logged first)\n"
         f"regie worklist --date {ago(40)}        # what was due back then\n"
         f"regie report --from {ago(365)} --to {today.isoformat()}\n"

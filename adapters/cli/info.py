@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from casusregie.adapters.cli.common import case_command, day, on_option
+from casusregie.adapters.cli.refs import REF
 from casusregie.commands import information
 
 
@@ -29,12 +30,14 @@ def info() -> None:
 
 
 @info.command("request")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--partner", required=True)
 @click.option("--purpose", required=True, help="Why the information is needed (doel).")
 @click.option("--basis", "legal_basis", required=True, help="Legal basis of the request (grondslag).")
 @click.option("--category", "categories", multiple=True, required=True, help="Data category asked for (repeat).")
-@click.option("--about", "subjects", multiple=True, metavar="PERSON", help="Person ref; default the household.")
+@click.option(
+    "--about", "subjects", multiple=True, metavar="PERSON", type=REF, help="Person ref; default the household."
+)
 @on_option
 @case_command(information.RequestInformation)
 def info_request(
@@ -59,8 +62,8 @@ def info_request(
 
 
 @info.command("disclose")
-@click.argument("case_ref", metavar="CASE")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@click.argument("request_id", metavar="REQUEST", type=REF)
 @click.option(
     "--item",
     "items",
@@ -88,8 +91,8 @@ def info_disclose(
 
 
 @info.command("decline")
-@click.argument("case_ref", metavar="CASE")
-@click.argument("request_id", metavar="REQUEST")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@click.argument("request_id", metavar="REQUEST", type=REF)
 @click.option("--reason", required=True)
 @on_option
 @case_command(information.DeclineRequest)

@@ -37,8 +37,13 @@ def json_text(data: Any) -> str:
 
 
 def echo(text: str = "", *, err: bool = False) -> None:
-    """``click.echo`` for lines that may hold user text."""
-    click.echo(printable(text), err=err)
+    """``click.echo`` for lines that may hold user text.
+
+    On stderr a message is one line, whatever it quotes: a line break in a name someone typed
+    (``unknown request a<newline>b``) is shown as ``\\n``, so scripts and people see one error.
+    """
+    shown = printable(text)
+    click.echo(shown.replace("\n", "\\n") if err else shown, err=err)
 
 
 class _Printable:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from casusregie.adapters.cli.common import case_command, day, on_option
+from casusregie.adapters.cli.refs import REF
 from casusregie.commands import plan as commands
 
 
@@ -20,7 +21,7 @@ def plan() -> None:
 
 
 @plan.command("goal")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--domain", "life_domain", required=True, help="Life domain (leefgebied).")
 @click.option("--text", "description", required=True)
 @on_option
@@ -31,13 +32,13 @@ def plan_goal(case_ref: str, life_domain: str, description: str, on: Any) -> dic
 
 
 @plan.command("measure")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--domain", "life_domain", required=True)
 @click.option("--owner", required=True, metavar="ORG", help="Organisation that carries it out.")
 @click.option("--text", "description", required=True)
 @click.option("--due", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--goal", help="Goal it serves (e.g. G1).")
-@click.option("--about", "subject", metavar="PERSON", help="Person ref, if it concerns one person.")
+@click.option("--about", "subject", metavar="PERSON", type=REF, help="Person ref, if it concerns one person.")
 @click.option(
     "--kind", type=click.Choice(["zorg", "bestuursrechtelijk", "strafrechtelijk"]), default="zorg", show_default=True
 )
@@ -69,7 +70,7 @@ def plan_measure(
 
 
 @plan.command("progress")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("measure_id", metavar="MEASURE")
 @click.option("--status", required=True, type=click.Choice(["started", "done", "failed", "cancelled"]))
 @click.option("--note")
@@ -81,7 +82,7 @@ def plan_progress(case_ref: str, measure_id: str, status: str, note: str | None,
 
 
 @plan.command("reschedule")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("measure_id", metavar="MEASURE")
 @click.option("--due", required=True, type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--reason", required=True)
@@ -93,7 +94,7 @@ def plan_reschedule(case_ref: str, measure_id: str, due: Any, reason: str, on: A
 
 
 @plan.command("revise")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--reason", required=True)
 @on_option
 @case_command(commands.RevisePlan)
@@ -103,7 +104,7 @@ def plan_revise(case_ref: str, reason: str, on: Any) -> dict[str, Any]:
 
 
 @plan.command("agree")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--signed", is_flag=True, help="The residents signed the agreements.")
 @on_option
 @case_command(commands.RecordAgreement)
@@ -113,7 +114,7 @@ def plan_agree(case_ref: str, signed: bool, on: Any) -> dict[str, Any]:
 
 
 @plan.command("evaluate")
-@click.argument("case_ref", metavar="CASE")
+@click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--summary", required=True)
 @on_option
 @case_command(commands.Evaluate)

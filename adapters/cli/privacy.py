@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,14 @@ from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
 from casusregie.adapters.cli.output import echo
+from casusregie.adapters.cli.paths import OutputPath
+from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.files import check_output_path, private_file
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.commands.keys import PurgeKeys, RotateMasterKey, key_status
-from casusregie.privacy_audit.queries import PrivacyReader
+from casusregie.commands.outcome import failure_recorded
+from casusregie.domain.access import Action
+from casusregie.privacy_audit.queries import AUDIT, PrivacyReader
 
 
 def register(root: click.Group) -> None:
@@ -22,7 +27,7 @@ def register(root: click.Group) -> None:
 
 
 @click.command()
-@click.argument("person_ref", metavar="PERSON")
+@click.argument("person_ref", metavar="PERSON", type=REF)
 @click.option(
     "--ground",
     required=True,
@@ -105,8 +110,8 @@ def keys_purge(ctx: Context) -> None:
 
 
 @click.command()
-@click.option("--person", "person_ref", metavar="PERSON")
-@click.option("--case", "case_ref", metavar="CASE")
+@click.option("--person", "person_ref", metavar="PERSON", type=REF)
+@click.option("--case", "case_ref", metavar="CASE", type=REF)
 @click.option("--partner", metavar="ORG", help="Everything disclosed to or by this organisation.")
 @json_option
 @pass_ctx
@@ -170,7 +175,7 @@ def log() -> None:
 
 
 @log.command("show")
-@click.option("--case", "case_ref", metavar="CASE")
+@click.option("--case", "case_ref", metavar="CASE", type=REF)
 @click.option("--user", metavar="USER")
 @click.option("--limit", default=200, show_default=True)
 @json_option
@@ -198,21 +203,27 @@ def log_show(ctx: Context, case_ref: str | None, user: str | None, limit: int, a
 
 @log.command("export")
 @click.option("--format", "fmt", type=click.Choice(["ldv"]), default="ldv", show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), help="Write to this file (default: standard output).")
+@click.option("--out", type=OutputPath(dir_okay=False), help="Write to this file (default: standard output).")
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
 @pass_ctx
-def log_export(ctx: Context, fmt: str, out: Path | None, since: Any) -> None:
+def log_export(ctx: Context, fmt: str, out: str | None, since: Any) -> None:
     """Export the access log as Logboek Dataverwerkingen JSON lines (pseudonymised)."""
-    if out is not None:
-        out = check_output_path(out)  # before the export is logged: a bad path exports nothing
-    lines = PrivacyReader(ctx.session()).ldv_lines(since.date() if since else None)
-    if out is None:
-        for line in lines:
-            click.echo(line)
-        return
+    target = None if out is None else check_output_path(out)  # before the export is logged: a bad path exports nothing
+    session = ctx.session()
+    lines = PrivacyReader(session).ldv_lines(since.date() if since else None)  # logs the export first
+    with failure_recorded(session, "log.export", AUDIT, Action.EXPORT):
+        if target is None:
+            for line in lines:
+                click.echo(line)
+            return
+        count = _write_lines(target, lines)
+    echo(f"wrote {count} LDV records to {target}", err=True)
+
+
+def _write_lines(target: Path, lines: Iterator[str]) -> int:
     count = 0
-    with private_file(out) as handle:
+    with private_file(target) as handle:
         for line in lines:
             handle.write(line.encode("utf-8") + b"\n")
             count += 1
-    echo(f"wrote {count} LDV records to {out}", err=True)
+    return count

@@ -9,11 +9,15 @@ import click
 from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.cli.paths import OutputPath
+from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.files import check_output_folder, private_folder, write_private
 from casusregie.adapters.render.letter_markdown import render_markdown
 from casusregie.adapters.render.letter_pdf import render_pdf
 from casusregie.commands import subject_requests as commands
+from casusregie.commands.outcome import failure_reason, failure_recorded
 from casusregie.domain.access import Action
+from casusregie.domain.errors import RegieError, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.subject_request import RequestKind
 from casusregie.privacy_audit.decision_document import AccessDecision
@@ -50,7 +54,7 @@ def request() -> None:
 
 @request.command("register")
 @click.option("--kind", required=True, type=click.Choice([k.value for k in RequestKind]))
-@click.option("--person", metavar="PERSON", help="The person, if you already know their ref.")
+@click.option("--person", metavar="PERSON", type=REF, help="The person, if you already know their ref.")
 @click.option("--name", "match_name", help="Match the person by name (and --born) ...")
 @click.option("--born", "match_born", type=DATE)
 @click.option("--bsn", "match_bsn", help="... or by BSN.")
@@ -122,7 +126,7 @@ def request_list_cmd(ctx: Context, as_json: bool) -> None:
 
 
 @request.command("items")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @json_option
 @pass_ctx
 def request_items_cmd(ctx: Context, reference: str, as_json: bool) -> None:
@@ -142,7 +146,7 @@ def request_items_cmd(ctx: Context, reference: str, as_json: bool) -> None:
 
 
 @request.command("withhold")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.argument("item")
 @click.option("--ground", required=True, help="UAVG art. 41(1) letter a-j (e.g. i), or wbp:a-e for pre-2018 cases.")
 @click.option("--motivation", required=True, help="Why withholding is necessary and proportionate.")
@@ -181,7 +185,7 @@ def request_withhold(
 
 
 @request.command("release")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.argument("item")
 @click.option("--reason", required=True)
 @pass_ctx
@@ -191,7 +195,7 @@ def request_release(ctx: Context, reference: str, item: str, reason: str) -> Non
 
 
 @request.command("extend")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.option("--months", type=click.IntRange(1, 2), default=2, show_default=True)
 @click.option("--motivation", required=True)
 @click.option("--notice-sent", required=True, type=DATE, help="When the person was told of the extension.")
@@ -210,13 +214,13 @@ def request_extend(ctx: Context, reference: str, months: int, motivation: str, n
 
 
 @request.command("decide")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.option("--signatory", required=True, help="Name under the letter.")
 @click.option("--title", "signatory_title", default="privacy officer", show_default=True)
 @click.option(
     "--out",
-    type=click.Path(path_type=Path),
-    default=Path("besluiten"),
+    type=OutputPath(file_okay=False),
+    default="besluiten",
     show_default=True,
     help="Folder for the letter (PDF), its Markdown and the JSON copy.",
 )
@@ -224,14 +228,24 @@ def request_extend(ctx: Context, reference: str, months: int, motivation: str, n
 @json_option
 @pass_ctx
 def request_decide(
-    ctx: Context, reference: str, signatory: str, signatory_title: str, out: Path, on: Any, as_json: bool
+    ctx: Context, reference: str, signatory: str, signatory_title: str, out: str, on: Any, as_json: bool
 ) -> None:
     """Issue the decision on an access request (besluit) and write the letter."""
-    check_output_folder(out)  # before the decision is issued: a bad folder issues nothing
-    result = ctx.run(
-        commands.IssueAccessDecision(request=reference, signatory=signatory, signatory_title=signatory_title, **_on(on))
+    folder = check_output_folder(out)  # before the decision is issued: a bad folder issues nothing
+    command = commands.IssueAccessDecision(
+        request=reference, signatory=signatory, signatory_title=signatory_title, **_on(on)
     )
-    paths = write_letter(AccessDecision.model_validate(result.data["decision"]), out)
+    result = ctx.run(command)
+    decision = AccessDecision.model_validate(result.data["decision"])
+    # The decision is issued (and logged) now; a letter that cannot be written is told, and logged, as that.
+    issued = f"the decision on {decision.reference} was issued, but its letter was not written: "
+    try:
+        with failure_recorded(ctx.session(), command.name, command.activity, command.action, prefix=issued):
+            paths = write_letter(decision, folder)
+    except (RegieError, OSError) as exc:
+        raise ValidationFailed(
+            f"{issued}{failure_reason(exc)}; write it with `regie request letter {decision.reference} --out DIR`"
+        ) from None
     if as_json:
         print_json({"message": result.message, "files": [str(p) for p in paths]})
         return
@@ -241,26 +255,27 @@ def request_decide(
 
 
 @request.command("letter")
-@click.argument("reference", metavar="REQUEST")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("besluiten"), show_default=True)
+@click.argument("reference", metavar="REQUEST", type=REF)
+@click.option("--out", type=OutputPath(file_okay=False), default="besluiten", show_default=True)
 @pass_ctx
-def request_letter(ctx: Context, reference: str, out: Path) -> None:
+def request_letter(ctx: Context, reference: str, out: str) -> None:
     """Write the issued decision again, exactly as it was issued."""
-    check_output_folder(out)
+    folder = check_output_folder(out)  # before anything is read or logged: a bad folder prints nothing
     session = ctx.session()
     request_obj = commands.load_request(session, reference)
     if session.actor.role != Role.PRIVACY_OFFICER:
         session.deny("request.letter", RIGHTS, Action.PRINT, "only privacy officers print decisions")
     decision = commands.issued_decision(session, request_obj)
-    session.log_read(
-        "request.letter", RIGHTS, Action.PRINT, None, [request_obj.person_id] if request_obj.person_id else []
-    )
-    for path in write_letter(decision, out):
+    subjects = [request_obj.person_id] if request_obj.person_id else []
+    session.log_read("request.letter", RIGHTS, Action.PRINT, None, subjects)
+    with failure_recorded(session, "request.letter", RIGHTS, Action.PRINT, None, subjects):
+        paths = write_letter(decision, folder)
+    for path in paths:
         ctx.console.print(f"wrote {path}")
 
 
 @request.command("rectify")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.option("--field", required=True, type=click.Choice(["name", "birth_date", "bsn", "address"]))
 @click.option("--value", required=True)
 @click.option("--on", type=DATE)
@@ -272,7 +287,7 @@ def request_rectify(ctx: Context, reference: str, field: str, value: str, on: An
 
 
 @request.command("restrict")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.option("--lift", is_flag=True, help="Lift the restriction.")
 @click.option("--on", type=DATE)
 @pass_ctx
@@ -282,7 +297,7 @@ def request_restrict(ctx: Context, reference: str, lift: bool, on: Any) -> None:
 
 
 @request.command("object")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.option("--upheld/--rejected", required=True)
 @click.option("--motivation", required=True)
 @click.option("--on", type=DATE)
@@ -293,7 +308,7 @@ def request_object(ctx: Context, reference: str, upheld: bool, motivation: str, 
 
 
 @request.command("erase")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.option("--grant/--refuse", required=True)
 @click.option("--ground", default="", help="Refusal ground, e.g. 'art. 17 lid 3 sub b AVG'.")
 @click.option("--motivation", default="")
@@ -310,7 +325,7 @@ def request_erase(ctx: Context, reference: str, grant: bool, ground: str, motiva
 
 
 @request.command("informed")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @click.argument("organisation")
 @click.option("--on", type=DATE)
 @pass_ctx
@@ -320,7 +335,7 @@ def request_informed(ctx: Context, reference: str, organisation: str, on: Any) -
 
 
 @request.command("show")
-@click.argument("reference", metavar="REQUEST")
+@click.argument("reference", metavar="REQUEST", type=REF)
 @json_option
 @pass_ctx
 def request_show(ctx: Context, reference: str, as_json: bool) -> None:
