@@ -21,6 +21,7 @@ from casusregie.adapters.sql import Database, Tx
 POSITION_DDL = "CREATE TABLE IF NOT EXISTS regie_view_position (name TEXT PRIMARY KEY, position {bigint} NOT NULL)"
 RUNNER = "views"
 SCHEMA_KEY = "views_schema"  # regie_meta: the fingerprint of the view tables this store has
+READ_CHUNK = 1_000  # events applied per transaction when a read catches the views up
 ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
 
 
@@ -132,13 +133,13 @@ class ViewRunner:
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+    def catch_up(self, progress: Callable[[int], None] | None = None, chunk: int | None = None) -> int:
         """Apply every event recorded since the last position; returns how many."""
         self.ensure_tables()
         applied = 0
         while True:
             start = self.position()
-            events, end = self._read_chunk(start)
+            events, end = self._read_chunk(start, chunk or self.commit_every)
             if not events:
                 return applied
             try:
@@ -165,7 +166,8 @@ class ViewRunner:
         """
         self.behind = 0
         try:
-            return self.catch_up()
+            # Short transactions: a reader holds the one write lock no longer than a page or two takes.
+            return self.catch_up(chunk=READ_CHUNK)
         except PersistenceError as exc:
             if trouble(exc) not in (Trouble.BUSY, Trouble.READ_ONLY, Trouble.FULL):
                 raise
@@ -185,11 +187,11 @@ class ViewRunner:
                 for table in getattr(projection, "tables", ()):
                     tx.execute(f"ANALYZE {table}")
 
-    def _read_chunk(self, start: int) -> tuple[list[tuple[int, Any]], int]:
-        """Up to ``commit_every`` decoded events after ``start``, read a page at a time."""
+    def _read_chunk(self, start: int, size: int) -> tuple[list[tuple[int, Any]], int]:
+        """Up to ``size`` decoded events after ``start``, read a page at a time."""
         events: list[tuple[int, Any]] = []
         cursor = start
-        while len(events) < self.commit_every:
+        while len(events) < size:
             page = self.app.recorder.select_notifications(start=cursor, limit=self.page_size, inclusive_of_start=False)
             if not page:
                 break
