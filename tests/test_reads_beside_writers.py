@@ -85,7 +85,7 @@ def test_reads_succeed_while_another_process_keeps_writing(world: World, env: di
 def _behind(monkeypatch: pytest.MonkeyPatch, reason: str = "database is locked") -> None:
     """The views cannot catch up: every attempt meets a store that will not take the write."""
 
-    def cannot(self, progress=None):  # type: ignore[no-untyped-def]
+    def cannot(self, progress=None, chunk=None):  # type: ignore[no-untyped-def]
         raise OperationalError(reason)
 
     monkeypatch.setattr(runner_module.ViewRunner, "catch_up", cannot)
