@@ -20,10 +20,14 @@ DDL = """CREATE TABLE IF NOT EXISTS regie_refs (
     case_id TEXT NOT NULL)"""
 
 
+KNOWN_MAX = 4096  # resolved refs kept per process; a long-running process must not grow with the store
+
+
 class RefIndex:
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._known: dict[tuple[str, str], tuple[UUID, UUID]] = {}  # refs never change once made
+        # Refs never change once made, so resolving one is cached; the least recently used go first.
+        self._known: dict[tuple[str, str], tuple[UUID, UUID]] = {}
 
     @staticmethod
     def create_table(tx: Tx) -> None:
@@ -45,8 +49,9 @@ class RefIndex:
         value = value.strip()
         if not value.isascii() or not value.isprintable():
             return None  # refs and ids are printable ASCII; anything else (a NUL, a lone surrogate) is no ref
-        known = self._known.get((kind, value))
+        known = self._known.pop((kind, value), None)
         if known is not None:
+            self._known[(kind, value)] = known  # most recently used last
             return known
         with self.db.transaction(commit=False) as tx:
             row = tx.execute(
@@ -56,6 +61,8 @@ class RefIndex:
         if row is None:
             return None
         found = self._known[(kind, value)] = (UUID(row[0]), UUID(row[1]))
+        if len(self._known) > KNOWN_MAX:
+            del self._known[next(iter(self._known))]
         return found
 
     def exists(self, ref: str) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import platform
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 
-MODULES = ("foundation", "lifecycle", "audit", "privacy", "inzage")
+MODULES = ("foundation", "lifecycle", "audit", "privacy", "inzage", "soak")
 BACKENDS = ("sqlite", "postgres")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -33,7 +34,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"run only these modules ({', '.join(MODULES)})")
     parser.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated: sqlite,postgres")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON output (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--soak-commands",
+        type=int,
+        metavar="N",
+        help="commands in the soak run (default 100,000; 400 with --quick); sets REGIE_SOAK_COMMANDS",
+    )
     args = parser.parse_args(argv)
+    if args.soak_commands is not None:
+        if args.soak_commands < 1:
+            parser.error("--soak-commands must be at least 1")
+        os.environ["REGIE_SOAK_COMMANDS"] = str(args.soak_commands)
     args.modules = _names(args.only, MODULES, "module", parser) if args.only else list(MODULES)
     args.backend_list = _names(args.backends, BACKENDS, "backend", parser)
     return args
@@ -102,8 +113,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _cpus() -> int | str:
-    import os
-
     return os.cpu_count() or "?"
 
 

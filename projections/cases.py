@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +57,15 @@ DDL = (
 )
 
 
+_IN_BATCH = 500  # ids per IN (...) list: well within SQLite's and PostgreSQL's parameter limits
+
+
+@dataclass(frozen=True)
+class _Derived:
+    worklist: tuple[tuple[Any, ...], ...]
+    persons: tuple[tuple[Any, ...], ...]
+
+
 class CaseProjection(TableProjection):
     """Case states, worklist items and persons, from Case events."""
 
@@ -65,36 +75,55 @@ class CaseProjection(TableProjection):
 
     def __init__(self, app: Any, followers: Sequence[Any] = ()) -> None:
         self.app = app
-        # Views that need the case state right after each event (the trail) follow this one.
+        # Views that need the case state right after each event (the trail) follow this one:
+        # ``follow(notification_id, event, case)`` per event, then ``flush(tx)`` once per batch.
         self.followers = list(followers)
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
-        touched: dict[UUID, Case] = {}
-        erased: list[UUID] = []
-        for notification_id, event in events:
-            if isinstance(event, Erasure.Recorded):
-                erased.extend(event.persons)
-            if not isinstance(event, Case.Event):
-                continue
-            case = touched.get(event.originator_id)
-            if case is None and event.originator_version > 1:
-                case = self.load(tx, event.originator_id)
-            touched[event.originator_id] = case = event.mutate(case)
+        """Advance every case the events touch; each is loaded and stored once per batch.
+
+        The states a batch continues are read in one query, the new states written in one
+        statement, and a case's worklist and persons rows are rewritten only when what they
+        derive from changed (most events change neither): a catch-up before each read costs
+        a few statements, whatever the number of cases it touches.
+        """
+        case_events = [(n, e) for n, e in events if isinstance(e, Case.Event)]
+        erased = [p for _, e in events if isinstance(e, Erasure.Recorded) for p in e.persons]
+        first: dict[UUID, int] = {}
+        for _, event in case_events:
+            first.setdefault(event.originator_id, event.originator_version)
+        touched = self.load_many(tx, [case_id for case_id, version in first.items() if version > 1])
+        before = {case_id: self._derived(case) for case_id, case in touched.items()}
+        try:
+            for notification_id, event in case_events:
+                touched[event.originator_id] = case = event.mutate(touched.get(event.originator_id))
+                for follower in self.followers:
+                    follower.follow(notification_id, event, case)
             for follower in self.followers:
-                follower.follow(tx, notification_id, event, case)
-        for case in touched.values():
-            self._store(tx, case)
+                follower.flush(tx)
+        finally:
+            for follower in self.followers:
+                follower.discard()  # nothing a failed batch followed is written by the next one
+        self._store(tx, [touched[case_id] for case_id in first], before)
         tx.executemany("UPDATE regie_persons SET erased = 1 WHERE person_id = ?", [(str(p),) for p in erased])
 
     # --- state ------------------------------------------------------------------------
 
     def load(self, tx: Tx, case_id: UUID) -> Case | None:
-        row = tx.execute(
-            "SELECT version, topic, state FROM regie_case_views WHERE case_id = ?", (str(case_id),)
-        ).fetchone()
-        if row is None:
-            return None
-        return self._decode(case_id, row)
+        return self.load_many(tx, [case_id]).get(case_id)
+
+    def load_many(self, tx: Tx, case_ids: Sequence[UUID]) -> dict[UUID, Case]:
+        """The stored states of the given cases (those that have one), in as few queries as it takes."""
+        found: dict[UUID, Case] = {}
+        for start in range(0, len(case_ids), _IN_BATCH):
+            part = [str(c) for c in case_ids[start : start + _IN_BATCH]]
+            marks = ",".join("?" * len(part))
+            for case_id, *row in tx.execute(
+                f"SELECT case_id, version, topic, state FROM regie_case_views WHERE case_id IN ({marks})", part
+            ).fetchall():
+                key = UUID(case_id)
+                found[key] = self._decode(key, tuple(row))
+        return found
 
     def _decode(self, case_id: UUID, row: tuple[Any, ...]) -> Case:
         version, topic, state = row
@@ -105,42 +134,63 @@ class CaseProjection(TableProjection):
         assert isinstance(case, Case)
         return case
 
-    def _store(self, tx: Tx, case: Case) -> None:
-        stored = self.app.mapper.to_stored_event(Case.Snapshot.take(case))
+    def _derived(self, case: Case) -> _Derived:
+        """The worklist and persons rows a case state gives (compared to skip unchanged rows)."""
         key = str(case.id)
-        tx.execute(
+        return _Derived(
+            worklist=tuple(
+                (key, i.kind, i.ref, i.due_on.isoformat(), i.owner, case.director, case.team or "", i.what)
+                for i in items_for(case, self.app.profile.organisation_id)
+            ),
+            persons=tuple((str(m.person_id), m.ref, key, int(m.restricted)) for m in case.members.values()),
+        )
+
+    def _store(self, tx: Tx, cases: Sequence[Case], before: dict[UUID, _Derived]) -> None:
+        rows, cleared, items, persons = [], [], [], []
+        for case in cases:
+            stored = self.app.mapper.to_stored_event(Case.Snapshot.take(case))
+            key = str(case.id)
+            rows.append(
+                (
+                    key,
+                    case.case_number,
+                    str(case.status),
+                    case.director,
+                    case.team or "",
+                    case.referred_on.isoformat(),
+                    json.dumps(sorted(case.involved)),
+                    1 if case.escalations else 0,
+                    case.version,
+                    stored.topic,
+                    stored.state,
+                )
+            )
+            now, then = self._derived(case), before.get(case.id)
+            if then is None or now.worklist != then.worklist:
+                cleared.append(key)
+                items.extend(now.worklist)
+            if then is None or now.persons != then.persons:
+                persons.extend(now.persons)
+        tx.executemany(
             "INSERT INTO regie_case_views (case_id, case_number, status, director, team, referred_on, involved, "
             "escalated, version, topic, state) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (case_id) DO UPDATE SET status = excluded.status, director = excluded.director, "
             "team = excluded.team, involved = excluded.involved, escalated = excluded.escalated, "
             "version = excluded.version, topic = excluded.topic, state = excluded.state",
-            (
-                key,
-                case.case_number,
-                str(case.status),
-                case.director,
-                case.team or "",
-                case.referred_on.isoformat(),
-                json.dumps(sorted(case.involved)),
-                1 if case.escalations else 0,
-                case.version,
-                stored.topic,
-                stored.state,
-            ),
+            rows,
         )
-        tx.execute("DELETE FROM regie_worklist WHERE case_id = ?", (key,))
+        for start in range(0, len(cleared), _IN_BATCH):
+            part = cleared[start : start + _IN_BATCH]
+            tx.execute(f"DELETE FROM regie_worklist WHERE case_id IN ({','.join('?' * len(part))})", part)
         tx.executemany(
             "INSERT INTO regie_worklist (case_id, kind, ref, due_on, owner, director, team, what) "
             "VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (key, i.kind, i.ref, i.due_on.isoformat(), i.owner, case.director, case.team or "", i.what)
-                for i in items_for(case, self.app.profile.organisation_id)
-            ],
+            items,
         )
         tx.executemany(
             "INSERT INTO regie_persons (person_id, ref, case_id, erased, restricted) VALUES (?,?,?,0,?) "
             "ON CONFLICT (person_id) DO UPDATE SET restricted = excluded.restricted",
-            [(str(m.person_id), m.ref, key, int(m.restricted)) for m in case.members.values()],
+            persons,
         )
 
     # --- queries ------------------------------------------------------------------------

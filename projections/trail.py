@@ -95,20 +95,30 @@ class TrailProjection(TableProjection):
 
     def __init__(self, app: Any) -> None:
         self.app = app
+        self._pending: list[tuple[Any, ...]] = []
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
         """Nothing here: the case projection calls ``follow`` with the state after each event."""
 
-    def follow(self, tx: Tx, notification_id: int, event: Any, case: Case) -> None:
-        rows = [
+    def follow(self, notification_id: int, event: Any, case: Case) -> None:
+        """The entries of one case event, given the case state after it; written by ``flush``."""
+        self._pending += [
             self._row(f"{notification_id}.{i}", e) for i, e in enumerate(entries_for(event, case, self.app.profile))
         ]
+
+    def flush(self, tx: Tx) -> None:
+        """Write the entries followed since the last flush, in one statement."""
+        rows, self._pending = self._pending, []
         tx.executemany(
             "INSERT INTO regie_trail (entry_id, person_id, case_id, case_number, on_date, recorded_at, kind, "
             "from_org, to_org, categories, request_id, details) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
             "ON CONFLICT (entry_id) DO NOTHING",
             rows,
         )
+
+    def discard(self) -> None:
+        """Forget entries followed but not flushed (their batch failed)."""
+        self._pending = []
 
     def _aad(self, entry_id: str) -> bytes:
         return canonical("regie-trail-v1", self.app.store.store_id, entry_id)

@@ -47,3 +47,36 @@ def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
         assert figures[key]["project"] > 0, key
         assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"])
     assert figures["events_per_command"]["bare"] == 1
+
+
+SOAK_KINDS = ("commands", "case show", "worklist", "trail", "case list")
+
+
+@pytest.mark.slow
+def test_quick_soak_run_reports_windows_and_memory(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--backends", "sqlite", "--only", "soak", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "soak" in done.stdout
+    results = json.loads(out.read_text(encoding="utf-8"))
+    sqlite = results["soak"]["backends"]["sqlite"]
+    details = sqlite["details"]
+    assert len(details["windows"]) == 4
+    assert details["windows"][-1]["commands_done"] == 200
+    for window in details["windows"]:
+        assert window["commands"]["n"] == 50
+        assert sum(window[kind]["n"] for kind in SOAK_KINDS[1:]) == 5
+        assert window["rss_mb"] > 0
+    figures = sqlite["figures"]
+    for key in ("commands_p50_ms", "commands_p99_ms", "case_show_p99_ms", "rss_mb"):
+        assert figures[key]["bare"] > 0, key
+        assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"]), key
+    assert details["rss_start_mb"] > 0
+    assert details["rss_end_mb"] > 0
