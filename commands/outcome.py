@@ -18,7 +18,6 @@ from uuid import UUID
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action, Outcome
 from casusregie.domain.errors import RegieError
-from casusregie.privacy_audit.access_log import build_trace
 
 _REASON_CHARS = 300
 
@@ -52,16 +51,8 @@ def failure_recorded(
     try:
         yield
     except BaseException as exc:
-        trace = build_trace(
-            actor=session.actor,
-            name=name,
-            action=action,
-            activity=activity,
-            case_id=case_id,
-            subjects=subjects,
-            outcome=Outcome.ERROR,
-            reason=prefix + failure_reason(exc),
-        )
         with contextlib.suppress(Exception):
-            session.app.commit(trace)
+            session.record_outcome(
+                name, activity, action, prefix + failure_reason(exc), case_id, subjects, Outcome.ERROR
+            )
         raise

@@ -239,6 +239,19 @@ class Session:
         subjects: Iterable[UUID] = (),
     ) -> None:
         """Log a refused attempt (its own transaction: the refusal is a fact even if nothing else happens)."""
+        self.record_outcome(name, activity, action, reason, case_id, subjects, Outcome.DENIED)
+
+    def record_outcome(
+        self,
+        name: str,
+        activity: str,
+        action: Action | str,
+        reason: str,
+        case_id: UUID | None,
+        subjects: Iterable[UUID | str],
+        outcome: Outcome,
+    ) -> None:
+        """An access record of an attempt that did not end well (refused, or failed), in its own transaction."""
         trace = build_trace(
             actor=self.actor,
             name=name,
@@ -246,7 +259,7 @@ class Session:
             activity=activity,
             case_id=case_id,
             subjects=subjects,
-            outcome=Outcome.DENIED,
+            outcome=outcome,
             reason=reason,
             started_at=self._started,
         )

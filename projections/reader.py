@@ -11,8 +11,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from eventsourcing.application import AggregateNotFoundError
-
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.case import Case
@@ -61,12 +59,7 @@ class Reader:
         if self.runner.behind:
             # The views could not catch up: who may see this case is decided on the case as
             # its events say now (the repository), never on a view that may be behind.
-            try:
-                current = self.app.get(found[0])
-            except AggregateNotFoundError:
-                raise NotFound(f"unknown case {ref}") from None
-            assert isinstance(current, Case)
-            return current
+            return self.session.case(ref)
         with self.app.store.db.transaction(commit=False) as tx:
             case = self.cases.get(tx, found[0])
         if case is None:
