@@ -55,6 +55,7 @@ from benchmarks.common import (
     count_events,
     log,
     percentile,
+    refer_command,
     section,
     temp_location,
 )
@@ -68,8 +69,6 @@ from casusregie.commands.plan import AgreeMeasure, Evaluate, ReportProgress, Res
 from casusregie.commands.referral import (
     AnswerCorporationConsent,
     AssessIntake,
-    MemberInput,
-    ReferCase,
     RequestCorporationConsent,
 )
 from casusregie.commands.users import AddUser
@@ -159,27 +158,10 @@ def case_script(run: CaseRun) -> Script:
     receives the command's result."""
     rng, d, i = run.rng, run.director, run.number
     corporation = "mitros" if i % 2 == 0 else None
-    address = f"Kanaalstraat {i % 500 + 1}, Utrecht"
-    referred = yield (
-        d,
-        ReferCase(
-            referring_org="mitros",
-            referring_worker="J. Jansen (wijkconsulent)",
-            reason="Ernstige geluidsoverlast en bedreiging van buren; huurachterstand van vier maanden.",
-            problems={
-                "overlast": "Harde muziek 's nachts, schreeuwen, buren bedreigd.",
-                "financiën": "Huurachterstand van vier maanden, beslag op uitkering.",
-            },
-            members=[
-                MemberInput(name=f"Karel de Vries {i}", birth_date=date(1979, 4, 12), bsn="111222333", address=address),
-                MemberInput(name=f"Sandra de Vries {i}", birth_date=date(1982, 9, 30), role="partner", address=address),
-            ],
-            home_corporation=corporation,
-            director=d,
-            team=run.team,
-            on=run.today,
-        ),
+    command = refer_command(i).model_copy(
+        update={"home_corporation": corporation, "director": d, "team": run.team, "on": run.today}
     )
+    referred = yield (d, command)
     run.ref = case = str(referred.data["case"])
     run.people = [str(p) for p in referred.data["members"]]
     main = run.people[0]
