@@ -13,7 +13,7 @@ from typing import Any
 
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
-from casusregie.domain.case import Case
+from casusregie.domain.case import Case, CaseStatus
 from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
@@ -111,13 +111,17 @@ class Reader:
             if (r := records.get(person_key_id(m.person_id))) is not None and r.is_shredded
         )
 
-    def case_list(self, everyone: bool = False) -> list[dict[str, Any]]:
-        """The cases this user may see, with the main resident's name (logged as a read)."""
+    def case_list(self, everyone: bool = False, closed: bool = False) -> list[dict[str, Any]]:
+        """The open cases this user may see, with the main resident's name (logged as a read).
+
+        Closed and declined cases only with ``closed``: they are not today's work, and a list
+        that held every case ever directed would grow (and log a read per household) for ever.
+        """
         actor = self.session.actor
         if actor.role not in (Role.REGISSEUR, Role.PARTNER, Role.MANAGER, Role.AUDITOR):
             self.session.deny("case.list", REGIE, Action.READ, f"a {actor.role} does not read case files")
         self.runner.refresh()
-        where, params = self._candidates(everyone)
+        where, params = self._candidates(everyone, closed)
         with self.app.store.db.transaction(commit=False) as tx:
             cases = self.cases.all_states(tx, where, params)
         listed: list[tuple[Case, bool]] = []  # (case, may its household's name be shown)
@@ -143,16 +147,23 @@ class Reader:
             for case, named in listed
         ]
 
-    def _candidates(self, everyone: bool) -> tuple[str, tuple[Any, ...]]:
+    def _candidates(self, everyone: bool, closed: bool) -> tuple[str, tuple[Any, ...]]:
         """A cheap filter on plain columns before the need-to-know check on each decoded case."""
         actor = self.session.actor
+        conditions: list[str] = []
+        params: list[Any] = []
+        if not closed:
+            conditions.append("status IN (?, ?)")
+            params += [str(CaseStatus.REFERRED), str(CaseStatus.TAKEN_ON)]
         if actor.role == Role.REGISSEUR and not everyone:
-            return "WHERE director = ? OR (team <> '' AND team = ?)", (actor.user_id, actor.user.team)
-        if actor.role == Role.PARTNER:
-            return "WHERE involved LIKE ?", (f'%"{actor.organisation}"%',)
-        if actor.role == Role.MANAGER:
-            return "WHERE escalated = 1", ()
-        return "", ()
+            conditions.append("(director = ? OR (team <> '' AND team = ?))")
+            params += [actor.user_id, actor.user.team]
+        elif actor.role == Role.PARTNER:
+            conditions.append("involved LIKE ?")
+            params.append(f'%"{actor.organisation}"%')
+        elif actor.role == Role.MANAGER:
+            conditions.append("escalated = 1")
+        return ("WHERE " + " AND ".join(conditions) if conditions else ""), tuple(params)
 
     def worklist(self, on: date, horizon_days: int = 14, everyone: bool = False) -> list[dict[str, Any]]:
         """Items due within ``horizon_days`` of ``on`` or overdue, for this user."""

@@ -151,6 +151,7 @@ def reads(file: dict[str, Any], tmp: Path) -> list[tuple[str, tuple[str, ...]]]:
     out: list[tuple[str, tuple[str, ...]]] = [
         ("anna", ("case", "show", case)),
         ("anna", ("case", "list")),
+        ("anna", ("case", "list", "--closed")),
         ("anna", ("trail", "--case", case)),
         ("anna", ("worklist",)),
         ("pol", ("case", "show", case)),

@@ -334,11 +334,12 @@ def case_show(ctx: Context, case_ref: str, restriction_ground: str | None, as_js
 
 @case.command("list")
 @click.option("--all", "everyone", is_flag=True, help="Directors: also other teams' cases (numbers and status only).")
+@click.option("--closed", is_flag=True, help="Also closed and declined cases.")
 @json_option
 @pass_ctx
-def case_list(ctx: Context, everyone: bool, as_json: bool) -> None:
-    """The cases you may see (your own and your team's, or your organisation's)."""
-    rows = Reader(ctx.session()).case_list(everyone)
+def case_list(ctx: Context, everyone: bool, closed: bool, as_json: bool) -> None:
+    """The open cases you may see (your own and your team's, or your organisation's)."""
+    rows = Reader(ctx.session()).case_list(everyone, closed)
     if as_json:
         print_json(rows)
         return
