@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 Dialect = Literal["sqlite", "postgres"]
 
+IN_BATCH = 500  # values per IN (...) list in one statement
+
 _TYPES = {
     "sqlite": {"blob": "BLOB", "bigint": "INTEGER", "text": "TEXT", "json": "TEXT"},
     "postgres": {"blob": "BYTEA", "bigint": "BIGINT", "text": "TEXT", "json": "TEXT"},
@@ -52,6 +54,19 @@ class Tx:
     def fetchone(self) -> tuple[Any, ...] | None:
         row = self._cursor.fetchone()
         return None if row is None else self._row(row)
+
+    def fetch_in(self, statement: str, values: Sequence[Any], params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """The rows of ``statement`` for the given values, where ``{values}`` in it marks ``IN (...)``.
+
+        Asked in batches of ``IN_BATCH`` values, well within SQLite's and PostgreSQL's limits on
+        parameters; ``params`` fill the placeholders before the list, for every batch.
+        """
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), IN_BATCH):
+            part = list(values[start : start + IN_BATCH])
+            marks = ",".join("?" * len(part))
+            rows += self.execute(statement.format(values=f"IN ({marks})"), [*params, *part]).fetchall()
+        return rows
 
     def serialise(self, name: str) -> None:
         """Run the rest of this transaction alone among those that serialise on ``name``.

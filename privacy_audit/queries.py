@@ -35,8 +35,11 @@ class PrivacyReader(Reader):
 
     def _person_refs(self, ids: set[UUID]) -> dict[UUID, str]:
         with self.app.store.db.transaction(commit=False) as tx:
-            rows = tx.execute("SELECT person_id, ref FROM regie_persons").fetchall()
-        return {UUID(r[0]): r[1] for r in rows if UUID(r[0]) in ids}
+            rows = tx.fetch_in(
+                "SELECT person_id, ref FROM regie_persons WHERE person_id {values}",
+                sorted(map(str, ids)),
+            )
+        return {UUID(r[0]): r[1] for r in rows}
 
     def trail(
         self, *, person: str | None = None, case: str | None = None, organisation: str | None = None
@@ -83,10 +86,11 @@ class PrivacyReader(Reader):
         with self.app.store.db.transaction(commit=False) as tx:
             rows = {
                 UUID(r[0]): r
-                for r in tx.execute(
+                for r in tx.fetch_in(
                     "SELECT p.person_id, p.ref, v.case_number, v.status, v.director, v.team, p.erased "
-                    "FROM regie_persons p JOIN regie_case_views v ON v.case_id = p.case_id"
-                ).fetchall()
+                    "FROM regie_persons p JOIN regie_case_views v ON v.case_id = p.case_id WHERE p.person_id {values}",
+                    sorted({str(p) for p in found}),
+                )
             }
         if actor.role == Role.REGISSEUR:  # directors only find people in their own and their team's cases
             found = [

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from casusregie.adapters.sql import Tx
+from casusregie.adapters.sql import IN_BATCH, Tx
 from casusregie.domain.case import Case
 from casusregie.domain.erasure import Erasure
 from casusregie.projections.runner import TableProjection
@@ -55,9 +55,6 @@ DDL = (
         restricted INTEGER NOT NULL)""",
     "CREATE INDEX IF NOT EXISTS regie_persons_case ON regie_persons (case_id)",
 )
-
-
-_IN_BATCH = 500  # ids per IN (...) list: well within SQLite's and PostgreSQL's parameter limits
 
 
 @dataclass(frozen=True)
@@ -114,16 +111,11 @@ class CaseProjection(TableProjection):
 
     def load_many(self, tx: Tx, case_ids: Sequence[UUID]) -> dict[UUID, Case]:
         """The stored states of the given cases (those that have one), in as few queries as it takes."""
-        found: dict[UUID, Case] = {}
-        for start in range(0, len(case_ids), _IN_BATCH):
-            part = [str(c) for c in case_ids[start : start + _IN_BATCH]]
-            marks = ",".join("?" * len(part))
-            for case_id, *row in tx.execute(
-                f"SELECT case_id, version, topic, state FROM regie_case_views WHERE case_id IN ({marks})", part
-            ).fetchall():
-                key = UUID(case_id)
-                found[key] = self._decode(key, tuple(row))
-        return found
+        rows = tx.fetch_in(
+            "SELECT case_id, version, topic, state FROM regie_case_views WHERE case_id {values}",
+            [str(c) for c in case_ids],
+        )
+        return {UUID(case_id): self._decode(UUID(case_id), tuple(row)) for case_id, *row in rows}
 
     def _decode(self, case_id: UUID, row: tuple[Any, ...]) -> Case:
         version, topic, state = row
@@ -146,7 +138,13 @@ class CaseProjection(TableProjection):
         )
 
     def _store(self, tx: Tx, cases: Sequence[Case], before: dict[UUID, _Derived]) -> None:
-        rows, cleared, items, persons = [], [], [], []
+        """Write the new states; of the worklist and persons rows only what changed.
+
+        A worklist row is deleted when its item is gone and written when it is new or its
+        due date or text changed; the rest stay as they are. Every row rewritten is a dead
+        row in PostgreSQL until VACUUM comes by, and a case usually changes one item at a time.
+        """
+        rows, cleared, gone, items, persons = [], [], [], [], []
         for case in cases:
             stored = self.app.mapper.to_stored_event(Case.Snapshot.take(case))
             key = str(case.id)
@@ -166,9 +164,13 @@ class CaseProjection(TableProjection):
                 )
             )
             now, then = self._derived(case), before.get(case.id)
-            if then is None or now.worklist != then.worklist:
+            if then is None:  # a new case (or one the views never had): whatever it had goes
                 cleared.append(key)
                 items.extend(now.worklist)
+            elif now.worklist != then.worklist:
+                kept = {row[:3] for row in now.worklist}
+                gone.extend(row[:3] for row in then.worklist if row[:3] not in kept)
+                items.extend(set(now.worklist) - set(then.worklist))
             if then is None or now.persons != then.persons:
                 persons.extend(now.persons)
         tx.executemany(
@@ -179,12 +181,14 @@ class CaseProjection(TableProjection):
             "version = excluded.version, topic = excluded.topic, state = excluded.state",
             rows,
         )
-        for start in range(0, len(cleared), _IN_BATCH):
-            part = cleared[start : start + _IN_BATCH]
+        for start in range(0, len(cleared), IN_BATCH):
+            part = cleared[start : start + IN_BATCH]
             tx.execute(f"DELETE FROM regie_worklist WHERE case_id IN ({','.join('?' * len(part))})", part)
+        tx.executemany("DELETE FROM regie_worklist WHERE case_id = ? AND kind = ? AND ref = ?", gone)
         tx.executemany(
             "INSERT INTO regie_worklist (case_id, kind, ref, due_on, owner, director, team, what) "
-            "VALUES (?,?,?,?,?,?,?,?)",
+            "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (case_id, kind, ref) DO UPDATE SET due_on = excluded.due_on, "
+            "owner = excluded.owner, director = excluded.director, team = excluded.team, what = excluded.what",
             items,
         )
         tx.executemany(

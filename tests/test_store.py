@@ -13,6 +13,7 @@ from casusregie.adapters.config import Settings
 from casusregie.adapters.store import FORMAT_VERSION, create_store, open_store
 from casusregie.commands.referral import MemberInput, ReferCase
 from casusregie.domain.errors import StoreProblem, ValidationFailed
+from casusregie.projections.reader import view_runner
 
 SECRET = "Zeldzame-Achternaam-Qx7"
 
@@ -126,3 +127,16 @@ def test_a_store_of_a_newer_format_is_refused(settings: Settings) -> None:
     store.close()
     with pytest.raises(StoreProblem, match="upgrade casusregie"):
         open_store(settings)
+
+
+def test_rows_for_a_long_list_of_values_are_fetched_in_batches_and_all_found(world: World) -> None:
+    refer(world)
+    view_runner(world.app).catch_up()
+    with world.store.db.transaction(commit=False) as tx:
+        known = [r[0] for r in tx.execute("SELECT person_id FROM regie_persons").fetchall()]
+        values = [f"unknown-{i}" for i in range(1234)] + known  # the known one sits in the third batch
+        rows = tx.fetch_in("SELECT person_id FROM regie_persons WHERE erased = ? AND person_id {values}", values, (0,))
+        none = tx.fetch_in("SELECT person_id FROM regie_persons WHERE person_id {values}", [])
+    assert known
+    assert sorted(r[0] for r in rows) == sorted(known)
+    assert none == []
