@@ -48,6 +48,10 @@ def _status(store: Any, app: Any, now: datetime) -> dict[str, Any]:
     head = runner.head()
     with store.db.transaction(commit=False) as tx:
         size = int(tx.scalar("SELECT size FROM regie_merkle_head WHERE id = 1") or 0)
+        # Every command updates view rows; without autovacuum their dead versions pile up.
+        autovacuum = tx.scalar("SHOW autovacuum") if tx.dialect == "postgres" else None
+    if autovacuum == "off":
+        attention.append("the PostgreSQL server runs without autovacuum: dead view rows pile up and reads slow down")
     try:
         signed, signed_at = newest_signed(store, fresh=True)
     except RegieError as exc:
