@@ -18,7 +18,8 @@ window, the store's size, and a probe that splits a read in two: the catch-up of
 others wrote since the last read, and ``case show`` with the views already level. The
 figures compare the last window with the first. Targets: p99 of the last window <= 1.5x
 the first (commands and ``case show``); RSS growth <= 20%. Each backend runs in a fresh
-process, so its memory figures are its own.
+process, so its memory figures are its own; like the API server, it freezes its start-up heap
+(``adapters.heap``) so that full garbage collections do not rescan it.
 
     python -m benchmarks --only soak [--soak-commands N] [--backends sqlite,postgres]
 
@@ -60,6 +61,7 @@ from benchmarks.common import (
     section,
     temp_location,
 )
+from casusregie.adapters.heap import settle_after_start
 from casusregie.commands.base import Command, Result
 from casusregie.commands.closure import CloseCase
 from casusregie.commands.decision import InformResidents, TakeOn, WithholdLetter
@@ -454,6 +456,7 @@ def soak(world: ProjectWorld, size: Sizes, label: str, location: Location | None
     """Run the workload on ``world``; per-window figures and memory."""
     for user_id, role, organisation, team in EXTRA_USERS:
         world.run("admin", AddUser(user_id=user_id, role=role, organisation=organisation, team=team))
+    frozen = settle_after_start()  # as a long-running process (the API server) does once it is up
     work = Workload(world, size.in_flight)
     t0 = time.perf_counter()
     warm = work.warm_up()
@@ -509,6 +512,7 @@ def soak(world: ProjectWorld, size: Sizes, label: str, location: Location | None
         "rss_end_mb": windows[-1]["rss_mb"],
         "events_start": events_start,
         "warm_up_commands": warm,
+        "frozen_at_start": frozen,
         "seconds": round(clock() - started, 1),
         "cases_referred": work.referred,
         "cases_closed": work.closed,
