@@ -27,7 +27,9 @@ class RefIndex:
     def __init__(self, db: Database) -> None:
         self.db = db
         # Refs never change once made, so resolving one is cached; the least recently used go first.
-        self._known: dict[tuple[str, str], tuple[UUID, UUID]] = {}
+        # (kind, value) -> the two ids as text: tuples of strings are untracked by the garbage
+        # collector, so a full cache costs a long-running process's full collections nothing.
+        self._known: dict[tuple[str, str], tuple[str, str]] = {}
 
     @staticmethod
     def create_table(tx: Tx) -> None:
@@ -52,7 +54,7 @@ class RefIndex:
         known = self._known.pop((kind, value), None)
         if known is not None:
             self._known[(kind, value)] = known  # most recently used last
-            return known
+            return UUID(known[0]), UUID(known[1])
         with self.db.transaction(commit=False) as tx:
             row = tx.execute(
                 "SELECT aggregate_id, case_id FROM regie_refs WHERE kind = ? AND (ref = ? OR aggregate_id = ?)",
@@ -60,7 +62,8 @@ class RefIndex:
             ).fetchone()
         if row is None:
             return None
-        found = self._known[(kind, value)] = (UUID(row[0]), UUID(row[1]))
+        found = UUID(str(row[0])), UUID(str(row[1]))
+        self._known[(kind, value)] = (str(found[0]), str(found[1]))
         if len(self._known) > KNOWN_MAX:
             del self._known[next(iter(self._known))]
         return found

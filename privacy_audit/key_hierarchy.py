@@ -92,19 +92,17 @@ ERASURE_CLOCK_MARGIN = timedelta(minutes=5)
 DEFAULT_CACHE_SIZE = 10_000  # data keys kept unwrapped per process: ~2.7 KiB each with its cipher, ~27 MiB
 
 
-class _Entry:
-    """One unwrapped data key and, once it is used for AES-GCM, its prepared cipher."""
+Entry = tuple[bytes, AESGCM]
+"""One unwrapped data key with its prepared AES-GCM cipher.
 
-    __slots__ = ("cipher", "key")
+A plain tuple of a bytes object and a cipher (neither of which the garbage collector
+tracks) is untracked by the collector after its first pass, so a full cache costs full
+collections nothing; an object per entry would be walked on every one of them.
+"""
 
-    def __init__(self, key: bytes) -> None:
-        self.key = key
-        self.cipher: AESGCM | None = None
 
-    def aead(self) -> AESGCM:
-        if self.cipher is None:
-            self.cipher = AESGCM(self.key)
-        return self.cipher
+def entry_for(key: bytes) -> Entry:
+    return (key, AESGCM(key))
 
 
 class KeyCache:
@@ -120,7 +118,7 @@ class KeyCache:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"the key cache size must be a positive whole number, not {size!r}")
         self.size = size
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
         self._destroyed: set[str] = set()  # ids only, no key material
         self._lock = threading.Lock()
 
@@ -130,14 +128,14 @@ class KeyCache:
     def __contains__(self, key_id: object) -> bool:
         return key_id in self._entries
 
-    def get(self, key_id: str) -> _Entry | None:
+    def get(self, key_id: str) -> Entry | None:
         with self._lock:
             entry = self._entries.get(key_id)
             if entry is not None:
                 self._entries.move_to_end(key_id)
             return entry
 
-    def put(self, key_id: str, entry: _Entry) -> _Entry:
+    def put(self, key_id: str, entry: Entry) -> Entry:
         """Keep a key (unless destroyed); returns its entry either way, for the caller's use now."""
         with self._lock:
             if key_id in self._destroyed:
@@ -183,22 +181,22 @@ class Keyring:
         self._erasures_seen = moment()  # keys shredded before this were never cached here
         # Keys made by a unit of work that is not stored yet: held apart, because the cache may
         # evict and the database cannot give them back until the transaction that stores them.
-        self._new: dict[str, _Entry] = {}
+        self._new: dict[str, Entry] = {}
 
     # --- data keys ---------------------------------------------------------------------
 
     def key(self, key_id: str) -> bytes:
-        return self._entry(key_id).key
+        return self._entry(key_id)[0]
 
     def cipher(self, key_id: str) -> AESGCM:
         """The data key ready for AES-GCM, prepared once while it stays in the cache."""
-        return self._entry(key_id).aead()
+        return self._entry(key_id)[1]
 
-    def _entry(self, key_id: str) -> _Entry:
+    def _entry(self, key_id: str) -> Entry:
         entry = self._new.get(key_id) or self.cache.get(key_id)
         if entry is not None:
             return entry
-        return self.cache.put(key_id, _Entry(self._unwrap(key_id, self.storage.get(key_id))))
+        return self.cache.put(key_id, entry_for(self._unwrap(key_id, self.storage.get(key_id))))
 
     def _unwrap(self, key_id: str, record: KeyRecordLike | None) -> bytes:
         if record is None:
@@ -238,7 +236,7 @@ class Keyring:
             wrapped=wrapped,
             created_at=moment(),
         )
-        entry = self._new[key_id] = _Entry(data_key)
+        entry = self._new[key_id] = entry_for(data_key)
         insert = self.storage.insert_op(record)
 
         def store(tx: Any) -> None:

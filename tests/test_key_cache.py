@@ -23,7 +23,7 @@ from casusregie.commands.closure import CloseCase
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.sealed import case_key_id, person_key_id
-from casusregie.privacy_audit.key_hierarchy import DEFAULT_CACHE_SIZE, KeyCache, KeyShredded, _Entry
+from casusregie.privacy_audit.key_hierarchy import DEFAULT_CACHE_SIZE, KeyCache, KeyShredded, entry_for
 from casusregie.projections.reader import Reader
 
 NAME = "Karel de Vries"
@@ -43,11 +43,11 @@ def small(settings: Settings) -> Iterator[World]:
 def test_the_cache_keeps_the_most_recently_used_keys_up_to_its_size() -> None:
     cache = KeyCache(3)
     for n in range(10):
-        cache.put(f"k{n}", _Entry(bytes([n]) * 32))
+        cache.put(f"k{n}", entry_for(bytes([n]) * 32))
         assert len(cache) <= 3
     assert [k for k in ("k7", "k8", "k9") if k in cache] == ["k7", "k8", "k9"]
     assert cache.get("k7") is not None  # used: now the most recent
-    cache.put("k10", _Entry(b"\x0a" * 32))
+    cache.put("k10", entry_for(b"\x0a" * 32))
     assert "k7" in cache
     assert "k8" not in cache  # the least recently used went
 
@@ -161,7 +161,7 @@ def test_a_key_read_while_its_erasure_is_under_way_is_not_cached(world: World) -
 def test_a_key_read_just_before_it_was_destroyed_cannot_be_put_back() -> None:
     """Another thread unwrapped the key a moment before the erasure: it may use what it read, the cache never."""
     cache = KeyCache(10)
-    read = _Entry(b"\x01" * 32)
+    read = entry_for(b"\x01" * 32)
     cache.destroy("person-1")
     assert cache.put("person-1", read) is read
     assert "person-1" not in cache
