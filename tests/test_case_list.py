@@ -46,6 +46,16 @@ def test_closed_and_declined_cases_are_listed_only_when_asked_for(world: World, 
     assert default_list < closed_list
 
 
+def test_an_empty_list_of_open_cases_points_to_the_closed_ones(world: World, cli: Any) -> None:
+    case = refer(world, director="anna")
+    take_on(world, case)
+    world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(20)))
+    shown = cli("case", "list", user="anna")
+    assert shown.code == 0
+    assert "case list --closed" in shown.out
+    assert case in cli("case", "list", "--closed", user="anna").out
+
+
 def test_the_closed_flag_does_not_widen_who_may_see_what(world: World, cli: Any) -> None:
     own = refer(world, director="anna")
     take_on(world, own)

@@ -354,7 +354,12 @@ def case_list(ctx: Context, everyone: bool, closed: bool, as_json: bool) -> None
             r["referred_on"],
             str(r["open_escalations"] or ""),
         )
-    ctx.console.print(table if rows else "no cases")
+    if rows:
+        ctx.console.print(table)
+    else:
+        ctx.console.print(
+            "no cases" if closed else "no open cases (`case list --closed` lists closed and declined ones too)"
+        )
 
 
 @click.group()
