@@ -62,11 +62,10 @@ class RefIndex:
             ).fetchone()
         if row is None:
             return None
-        found = UUID(str(row[0])), UUID(str(row[1]))
-        self._known[(kind, value)] = (str(found[0]), str(found[1]))
+        ids = self._known[(kind, value)] = (str(row[0]), str(row[1]))
         if len(self._known) > KNOWN_MAX:
             del self._known[next(iter(self._known))]
-        return found
+        return UUID(ids[0]), UUID(ids[1])
 
     def exists(self, ref: str) -> bool:
         with self.db.transaction(commit=False) as tx:

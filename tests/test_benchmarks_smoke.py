@@ -13,22 +13,10 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("commands_per_s", "command_p50_ms", "command_p99_ms", "events_per_command", "replay_events_per_s")
 
 
-@pytest.mark.slow
-def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
-    out = tmp_path / "latest.json"
+def _quick_run(module: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m benchmarks --quick`` of one module on SQLite; it must succeed."""
     done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks",
-            "--quick",
-            "--backends",
-            "sqlite",
-            "--only",
-            "foundation",
-            "--out",
-            str(out),
-        ],
+        [sys.executable, "-m", "benchmarks", "--quick", "--backends", "sqlite", "--only", module, "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -36,6 +24,13 @@ def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.mark.slow
+def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = _quick_run("foundation", out)
     assert "foundation" in done.stdout
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["meta"]["quick"] is True
@@ -55,15 +50,7 @@ SOAK_KINDS = ("commands", "case show", "worklist", "trail", "case list")
 @pytest.mark.slow
 def test_quick_soak_run_reports_windows_and_memory(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--quick", "--backends", "sqlite", "--only", "soak", "--out", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = _quick_run("soak", out)
     assert "soak" in done.stdout
     results = json.loads(out.read_text(encoding="utf-8"))
     sqlite = results["soak"]["backends"]["sqlite"]
