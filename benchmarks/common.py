@@ -139,9 +139,16 @@ def figure(label: str, bare: float, project: float) -> dict[str, Any]:
     return {"label": label, "bare": bare, "project": project, "ratio": project / bare if bare else None}
 
 
-def section(results: dict[str, Any], name: str, title: str) -> dict[str, Any]:
-    """The results skeleton a module fills: figures and details per backend, and notes."""
-    return results.setdefault(name, {"title": title, "backends": {}, "notes": []})
+BARE_VS_PROJECT = ("bare library", "casusregie", "project/bare")
+
+
+def section(
+    results: dict[str, Any], name: str, title: str, columns: tuple[str, str, str] = BARE_VS_PROJECT
+) -> dict[str, Any]:
+    """The results skeleton a module fills: figures and details per backend, and notes. ``columns``
+    names the two figures of a row and their ratio, for a section that compares something other
+    than casusregie with the bare library."""
+    return results.setdefault(name, {"title": title, "columns": list(columns), "backends": {}, "notes": []})
 
 
 def _fmt(value: Any) -> str:
@@ -153,16 +160,13 @@ def _fmt(value: Any) -> str:
 
 
 def render(out: Console, name: str, data: dict[str, Any]) -> None:
-    """Print one section as a table: a row per backend and figure, columns bare, project, ratio."""
+    """Print one section as a table: a row per backend and figure, columns bare, project, ratio
+    (or the section's own names for them)."""
     table = Table(title=f"{name}: {data.get('title', '')}", title_justify="left")
-    for column, justify in (
-        ("backend", "left"),
-        ("figure", "left"),
-        ("bare library", "right"),
-        ("casusregie", "right"),
-        ("project/bare", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("backend")
+    table.add_column("figure")
+    for column in data.get("columns", BARE_VS_PROJECT):
+        table.add_column(column, justify="right")
     for backend, per_backend in data.get("backends", {}).items():
         for fig in per_backend.get("figures", {}).values():
             ratio = "—" if fig["ratio"] is None else f"{fig['ratio']:.2f}"

@@ -580,7 +580,10 @@ def backend_settings(backend: str) -> dict[str, Any]:
 def run(results: dict[str, Any], *, quick: bool, backends: list[str]) -> None:
     size = sizes(quick)
     data = section(
-        results, NAME, f"{size.commands:,} commands and {size.commands // READ_EVERY:,} reads: first vs last"
+        results,
+        NAME,
+        f"{size.commands:,} commands and {size.commands // READ_EVERY:,} reads: first vs last",
+        columns=("first window", "last window", "last/first"),
     )
     # Each backend in a fresh interpreter: its memory figures are its own, not what the one
     # before it left behind (a process seldom gives freed memory back to the system).
@@ -590,8 +593,7 @@ def run(results: dict[str, Any], *, quick: bool, backends: list[str]) -> None:
             details = pool.apply(soak_backend, (backend, size))
         data["backends"][backend] = {"figures": figures_of(details), "details": details}
     data["notes"] += [
-        f"left column: the first window of {size.window:,} commands (RSS: at the start); right column: the last "
-        "window (RSS: at the end); ratio = last / first",
+        f"windows of {size.window:,} commands; RSS: at the start (first window column) and at the end (last)",
         f"targets: p99 of the last window <= {FIGURE_TARGET}x the first (commands, case show); RSS growth <= 20%",
         "each case runs referral -> consent -> intake -> take-on -> police disclosure -> letter -> MDO -> plan "
         "cycles (agree, start, reschedule, finish, evaluate; MDO every 4th; some escalations) -> closure; a closed "

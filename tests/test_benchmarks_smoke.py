@@ -35,6 +35,8 @@ def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
     results = json.loads(out.read_text(encoding="utf-8"))
     assert results["meta"]["quick"] is True
     assert results["meta"]["backends"] == ["sqlite"]
+    assert results["foundation"]["columns"] == ["bare library", "casusregie", "project/bare"]
+    assert "bare library" in done.stdout
     figures = results["foundation"]["backends"]["sqlite"]["figures"]
     for key in FIGURES:
         assert set(figures[key]) >= {"label", "bare", "project", "ratio"}, key
@@ -52,7 +54,12 @@ def test_quick_soak_run_reports_windows_and_memory(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
     done = _quick_run("soak", out)
     assert "soak" in done.stdout
+    # The soak compares a window with a window, not casusregie with the bare library: the table says so.
+    assert "first window" in done.stdout
+    assert "last window" in done.stdout
+    assert "bare library" not in done.stdout
     results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["soak"]["columns"] == ["first window", "last window", "last/first"]
     sqlite = results["soak"]["backends"]["sqlite"]
     details = sqlite["details"]
     assert len(details["windows"]) == 4
