@@ -165,7 +165,7 @@ def render(out: Console, name: str, data: dict[str, Any]) -> None:
     table = Table(title=f"{name}: {data.get('title', '')}", title_justify="left")
     table.add_column("backend")
     table.add_column("figure")
-    for column in data.get("columns", BARE_VS_PROJECT):
+    for column in data["columns"]:
         table.add_column(column, justify="right")
     for backend, per_backend in data.get("backends", {}).items():
         for fig in per_backend.get("figures", {}).values():

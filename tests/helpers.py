@@ -26,6 +26,16 @@ from casusregie.domain.roles import Actor, Role
 
 PG_DSN = os.environ.get("REGIE_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("REGIE_REQUIRE_POSTGRES") == "1"
+# The disk tests mount a small tmpfs (root only); CI (.ci/run) runs as root and must run them.
+REQUIRE_TMPFS = os.environ.get("REGIE_REQUIRE_TMPFS") == "1"
+
+
+def skip_unless_required(message: str, required: bool, variable: str) -> None:
+    """Skip with the reason where a test's surroundings are missing, or fail where CI sets
+    ``variable``: a run that must test something never passes by skipping it."""
+    if required:
+        pytest.fail(f"{message} ({variable}=1 makes this a failure)")
+    pytest.skip(message)
 
 
 def _pg_reachable() -> str | None:
@@ -43,10 +53,9 @@ _PG_PROBLEM = _pg_reachable()
 def require_postgres() -> None:
     if _PG_PROBLEM is None:
         return
-    message = f"PostgreSQL at {PG_DSN} is not reachable: {_PG_PROBLEM}"
-    if REQUIRE_PG:
-        pytest.fail(message + " (REGIE_REQUIRE_POSTGRES=1 makes this a failure)")
-    pytest.skip(message)  # postgres unreachable and not required (REGIE_REQUIRE_POSTGRES unset)
+    skip_unless_required(
+        f"PostgreSQL at {PG_DSN} is not reachable: {_PG_PROBLEM}", REQUIRE_PG, "REGIE_REQUIRE_POSTGRES"
+    )
 
 
 def drop_schema(schema: str) -> None:
