@@ -17,7 +17,7 @@ import click
 from pydantic import ValidationError
 
 from casusregie import __version__
-from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, status, views
+from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, serve, status, views
 from casusregie.adapters.cli.common import Context, current_application, show_alerts
 from casusregie.adapters.cli.output import echo, printable
 from casusregie.adapters.db_errors import Trouble, explain, is_database_error, trouble
@@ -52,13 +52,18 @@ def regie(
 
     Every action is an encrypted event in a tamper-evident log, and every read of personal
     data is logged before it is shown. Start with `regie init`, or see `regie demo`.
+
+    This command line is the operator's tool on the machine that holds the store and its keys.
+    It does not authenticate anyone: --as names the acting user and the access log records
+    that name as given. People at their own workplace use the HTTP API (`regie serve`), where
+    the municipality's identity provider vouches for every caller.
     """
     context = Context(store, key_dir, config, as_user, on_behalf_of, request_id)
     ctx.obj = context
     ctx.call_on_close(context.close)
 
 
-for module in (admin, case, info, plan, views, privacy, requests, audit, status, demo):
+for module in (admin, case, info, plan, views, privacy, requests, audit, status, serve, demo):
     module.register(regie)
 
 

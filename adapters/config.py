@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from casusregie.domain.errors import ValidationFailed
 from casusregie.privacy_audit.key_hierarchy import DEFAULT_CACHE_SIZE
 
-CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size")
+CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size", "api")
 NUMBERS = ("key_cache_size",)  # the settings that are whole numbers, not paths
+TABLES = ("api",)  # sections read by the adapter they configure (``[api]``: adapters.http.settings)
 
 
 def _home() -> Path:
@@ -34,6 +35,7 @@ class Settings:
     checkpoint_dir: Path | None
     config_file: Path | None
     key_cache_size: int = DEFAULT_CACHE_SIZE
+    api: dict[str, Any] = field(default_factory=dict)
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -73,6 +75,11 @@ def read_config(path: Path | None) -> dict[str, Any]:
         if key in NUMBERS:
             out[key] = _positive_number(path, key, value)
             continue
+        if key in TABLES:
+            if not isinstance(value, dict):
+                raise ValidationFailed(f"config file {path}: {key} must be a table ([{key}])")
+            out[key] = value
+            continue
         if not isinstance(value, str):
             raise ValidationFailed(f"config file {path}: {key} must be a string")
         if not value.strip() or any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
@@ -109,4 +116,5 @@ def resolve_settings(
         checkpoint_dir=Path(chosen_cp).expanduser().resolve() if chosen_cp else None,
         config_file=path,
         key_cache_size=file.get("key_cache_size", DEFAULT_CACHE_SIZE),
+        api=file.get("api", {}),
     )

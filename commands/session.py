@@ -23,9 +23,9 @@ from casusregie.commands.base import HANDLERS, Command, Result
 from casusregie.commands.idempotency import answer_text, checked_request_id, fingerprint, replay
 from casusregie.domain.access import Action, Outcome
 from casusregie.domain.case import Case
-from casusregie.domain.errors import AccessDenied, Conflict, NotFound, ValidationFailed
+from casusregie.domain.errors import AccessDenied, Conflict, NotFound, PreconditionFailed, ValidationFailed
 from casusregie.domain.profile import Profile
-from casusregie.domain.roles import Actor, Role, User
+from casusregie.domain.roles import Actor, Authentication, Role, User
 from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
 from casusregie.privacy_audit.access_log import build_trace
 
@@ -33,7 +33,13 @@ _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: refs are read
 BEHEER = "beheer"
 
 
-def open_session(app: RegieApplication, user_id: str, on_behalf_of: str | None, attempt: str) -> Session:
+def open_session(
+    app: RegieApplication,
+    user_id: str,
+    on_behalf_of: str | None,
+    attempt: str,
+    authentication: Authentication | None = None,
+) -> Session:
     """The session of a registered, active user (``attempt`` names what they try, for the log).
 
     A deactivated user is refused, and so is acting for a deactivated responsible user; the
@@ -47,7 +53,7 @@ def open_session(app: RegieApplication, user_id: str, on_behalf_of: str | None, 
     responsible = None if on_behalf_of is None else setup.user(on_behalf_of)
     if on_behalf_of is not None and responsible is None:
         raise NotFound(f"unknown user {on_behalf_of} (--on-behalf-of)")
-    session = Session(app, Actor(user, on_behalf_of))
+    session = Session(app, Actor(user, on_behalf_of, authentication))
     if not user.active:
         session.deny(attempt, BEHEER, Action.ACCESS, f"user {user_id} is deactivated")
     if responsible is not None and not responsible.active:
@@ -67,6 +73,9 @@ class Session:
         self._new_keys: list[str] = []
         self._started: datetime | None = None  # set while a command runs; a read starts when it logs
         self._claim: Callable[[Any], None] | None = None  # the request id to store with the next commit
+        # If-Match of an API call: the version of the case the caller last saw. Checked on the
+        # very aggregate the command then changes, so the optimistic lock covers the check too.
+        self.expected_version: int | None = None
 
     @property
     def profile(self) -> Profile:
@@ -157,6 +166,11 @@ class Session:
         except AggregateNotFoundError:
             raise NotFound(f"unknown case {ref}") from None
         assert isinstance(case, Case)
+        if self.expected_version is not None and case.version != self.expected_version:
+            raise PreconditionFailed(
+                f"case {case.case_number} has changed since version {self.expected_version} (it is at version "
+                f"{case.version}); nothing was done: read the case again"
+            )
         return case
 
     def person(self, ref: str) -> tuple[UUID, UUID]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.authorization import is_role
@@ -18,6 +18,7 @@ from casusregie.domain.setup import Setup
 from casusregie.privacy_audit.access_log import build_trace
 
 BEHEER = "beheer"
+ISSUER_PATTERN = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"  # an issuer URL has no query or fragment (OIDC Discovery 1.0)
 
 
 def initialise(app: RegieApplication, profile: Profile, profile_toml: str, admin: str) -> Setup:
@@ -52,6 +53,14 @@ class AddUser(Command):
     role: Role
     organisation: str | None = None
     team: str = ""
+    subject: str | None = Field(default=None, min_length=1, max_length=255, description="subject at the IdP")
+    issuer: str | None = Field(default=None, max_length=255, pattern=ISSUER_PATTERN, description="the IdP's issuer URL")
+
+    @model_validator(mode="after")
+    def _subject_with_issuer(self) -> Self:
+        if (self.subject is None) != (self.issuer is None):
+            raise ValueError("a subject needs the issuer of the identity provider that vouches for it, and vice versa")
+        return self
 
 
 @handles(AddUser)
@@ -61,10 +70,34 @@ def add_user(s: Session, cmd: AddUser) -> Result:
     check_organisation(s.profile, cmd.role, organisation)
     setup = s.app.setup()
     setup.register_user(cmd.user_id, cmd.role, organisation, cmd.team)
+    if cmd.subject is not None and cmd.issuer is not None:
+        setup.link_subject(cmd.user_id, cmd.issuer, cmd.subject)
     s.commit(cmd, setup, subjects=[])
     return Result(
-        f"user {cmd.user_id} added as {cmd.role} of {organisation}" + (f", team {cmd.team}" if cmd.team else "")
+        f"user {cmd.user_id} added as {cmd.role} of {organisation}"
+        + (f", team {cmd.team}" if cmd.team else "")
+        + (f", signing in as {cmd.subject} at {cmd.issuer}" if cmd.subject else "")
     )
+
+
+class LinkSubject(Command):
+    """Tie an existing user to their identity at the identity provider, so they can use the API."""
+
+    name: ClassVar[str] = "user.link-subject"
+    activity: ClassVar[str] = BEHEER
+    action: ClassVar[Action] = Action.ADMIN
+    user_id: str = Field(min_length=2, max_length=64)
+    subject: str = Field(min_length=1, max_length=255)
+    issuer: str = Field(max_length=255, pattern=ISSUER_PATTERN, description="the IdP's issuer URL")
+
+
+@handles(LinkSubject)
+def link_subject(s: Session, cmd: LinkSubject) -> Result:
+    s.require(is_role(s.actor, Role.BEHEERDER), cmd, "only the functional administrator (beheerder) manages users")
+    setup = s.app.setup()
+    setup.link_subject(cmd.user_id, cmd.issuer, cmd.subject)
+    s.commit(cmd, setup, subjects=[])
+    return Result(f"user {cmd.user_id} signs in as {cmd.subject} at {cmd.issuer}")
 
 
 class DeactivateUser(Command):

@@ -65,6 +65,10 @@ class AccessTrace(Aggregate):
         ended_at: datetime,
         subject_id: str | None = None,
         subject_type: str = "",
+        authenticated_subject: str = "",
+        issuer: str = "",
+        token_id: str = "",
+        client_address: str = "",
     ) -> None:
         self.span_id = span_id
         self.name = name
@@ -80,6 +84,12 @@ class AccessTrace(Aggregate):
         self.started_at = started_at
         self.ended_at = ended_at
         self.subjects: list[tuple[str, str, str]] = [] if subject_id is None else [(span_id, subject_id, subject_type)]
+        # How the actor was authenticated (empty for the operator's CLI): records written before
+        # the API existed have none of these, and read back with the defaults.
+        self.authenticated_subject = authenticated_subject
+        self.issuer = issuer
+        self.token_id = token_id
+        self.client_address = client_address
 
     @property
     def trace_id(self) -> str:

@@ -31,3 +31,7 @@ class Conflict(RegieError):
 
 class StoreProblem(RegieError):
     """The store or its keys cannot be used (missing, damaged, wrong key)."""
+
+
+class PreconditionFailed(Conflict):
+    """The caller acted on a version of a record that is no longer the newest (HTTP If-Match)."""

@@ -42,11 +42,25 @@ class User:
 
 
 @dataclass(frozen=True)
+class Authentication:
+    """How the acting user proved who they are (NEN 7513 and the LDV record it beside the action).
+
+    Absent for the operator's CLI, whose ``--as`` is an assertion, not a proof.
+    """
+
+    subject: str  # the identity provider's subject claim
+    issuer: str
+    token_id: str  # the token's ``jti``, or a digest of the token when it has none
+    client_address: str
+
+
+@dataclass(frozen=True)
 class Actor:
     """Who performs an action, and on whose behalf (NEN 7513: de verantwoordelijke gebruiker)."""
 
     user: User
     on_behalf_of: str | None = None
+    authentication: Authentication | None = None
 
     @property
     def user_id(self) -> str:

@@ -44,6 +44,27 @@ class Setup(Aggregate):
             active=bool(data.get("active", True)),
         )
 
+    def user_by_subject(self, issuer: str, subject: str) -> User | None:
+        """The user whom the identity provider ``issuer`` knows as ``subject`` (its ``sub`` claim)."""
+        for user_id, data in self.users.items():
+            if data.get("subject") == subject and data.get("issuer") == issuer:
+                return self.user(user_id)
+        return None
+
+    def link_subject(self, user_id: str, issuer: str, subject: str) -> None:
+        """Tie a user to their identity at the municipality's identity provider (one identity, one user)."""
+        if user_id not in self.users:
+            raise ValidationFailed(f"unknown user {user_id}")
+        owner = self.user_by_subject(issuer, subject)
+        if owner is not None:
+            raise DomainRuleViolation(f"subject {subject!r} of {issuer} already belongs to user {owner.user_id}")
+        self._subject_linked(user_id=user_id, issuer=issuer, subject=subject)
+
+    @event("SubjectLinked")
+    def _subject_linked(self, user_id: str, issuer: str, subject: str) -> None:
+        self.users[user_id]["issuer"] = issuer
+        self.users[user_id]["subject"] = subject
+
     def register_user(self, user_id: str, role: Role, organisation: str, team: str) -> None:
         if not USER_ID_RE.match(user_id):
             raise ValidationFailed(f"user id {user_id!r} must be 2-64 lowercase letters, digits, '.', '_' or '-'")

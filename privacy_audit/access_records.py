@@ -48,6 +48,24 @@ def _window(app: Any, start: int, stop: int) -> list[Any]:
 
 def newest_first(app: Any) -> Iterator[Trace]:
     """Every trace, newest first; each subject record is met before the trace that it belongs to."""
+    for event, kids in newest_first_events(app):
+        yield AccessRow.of(event), kids
+
+
+def authentication_of(started: Any) -> dict[str, str] | None:
+    """How the actor of a trace was authenticated; None for the operator's CLI (and older records)."""
+    if not getattr(started, "issuer", ""):
+        return None
+    return {
+        "subject": started.authenticated_subject,
+        "issuer": started.issuer,
+        "token_id": started.token_id,
+        "client_address": started.client_address,
+    }
+
+
+def newest_first_events(app: Any) -> Iterator[tuple[Any, Subjects]]:
+    """As :func:`newest_first`, with the Started event itself rather than its row."""
     top = int(app.recorder.max_notification_id() or 0)
     children: dict[Any, Subjects] = {}
     while top > 0:
@@ -62,7 +80,7 @@ def newest_first(app: Any) -> Iterator[Trace]:
             kids = children.pop(event.originator_id, [])
             if event.subject_id is not None:
                 kids.insert(0, (event.span_id, event.subject_id, event.subject_type))
-            yield AccessRow.of(event), kids
+            yield event, kids
         top = start - 1
 
 

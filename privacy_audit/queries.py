@@ -17,6 +17,7 @@ from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit import access_records, ldv
 from casusregie.privacy_audit.need_to_know import opener_for, reader_visibility
+from casusregie.projections.access import AccessRow
 from casusregie.projections.reader import Reader
 from casusregie.projections.trail import TrailProjection
 
@@ -128,9 +129,11 @@ class PrivacyReader(Reader):
         case_id = self.case_state(case).id if case else None
         self.session.log_read("log.show", AUDIT, Action.READ, case_id, [])
         rows = []
-        for trace, kids in access_records.newest_first(self.app):
+        for event, kids in access_records.newest_first_events(self.app):
+            trace = AccessRow.of(event)
             if (case_id is None or trace.case_id == str(case_id)) and (user is None or trace.actor == user):
-                rows.append({**trace.__dict__, "subjects": [s for _, s, _ in kids]})
+                authentication = access_records.authentication_of(event)
+                rows.append({**trace.__dict__, "subjects": [s for _, s, _ in kids], "authentication": authentication})
                 if len(rows) == limit:
                     break
         return rows[::-1]

@@ -41,6 +41,13 @@ DDL = (
         subject_type TEXT NOT NULL,
         PRIMARY KEY (trace_id, span_id))""",
     "CREATE INDEX IF NOT EXISTS regie_access_subjects_subject ON regie_access_subjects (subject_id)",
+    # How the actor of an API call was authenticated (NEN 7513): only traces that have it.
+    """CREATE TABLE IF NOT EXISTS regie_access_authentication (
+        trace_id TEXT PRIMARY KEY,
+        authenticated_subject TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        token_id TEXT NOT NULL,
+        client_address TEXT NOT NULL)""",
 )
 
 _TRACE_COLUMNS = (
@@ -91,17 +98,27 @@ class AccessRow:
 
 class AccessLogProjection(TableProjection):
     ddl = DDL
-    tables = ("regie_access_traces", "regie_access_subjects")
+    tables = ("regie_access_traces", "regie_access_subjects", "regie_access_authentication")
     name = "access"
 
     def __init__(self, app: Any) -> None:
         self.app = app
 
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None:
-        traces, subjects = [], []
+        traces, subjects, authentications = [], [], []
         for _, event in events:
             if isinstance(event, AccessTrace.Started):
                 traces.append(astuple(AccessRow.of(event)))
+                if getattr(event, "issuer", ""):
+                    authentications.append(
+                        (
+                            event.originator_id.hex,
+                            event.authenticated_subject,
+                            event.issuer,
+                            event.token_id,
+                            event.client_address,
+                        )
+                    )
                 if event.subject_id is not None:  # the root record carries the first person touched
                     subjects.append((event.originator_id.hex, event.span_id, event.subject_id, event.subject_type))
             elif isinstance(event, AccessTrace.SubjectTouched):
@@ -115,6 +132,11 @@ class AccessLogProjection(TableProjection):
             "INSERT INTO regie_access_subjects (trace_id, span_id, subject_id, subject_type) VALUES (?,?,?,?) "
             "ON CONFLICT (trace_id, span_id) DO NOTHING",
             subjects,
+        )
+        tx.executemany(
+            "INSERT INTO regie_access_authentication (trace_id, authenticated_subject, issuer, token_id, "
+            "client_address) VALUES (?,?,?,?,?) ON CONFLICT (trace_id) DO NOTHING",
+            authentications,
         )
 
     # --- queries ---------------------------------------------------------------------
@@ -159,3 +181,13 @@ class AccessLogProjection(TableProjection):
                 "SELECT trace_id, span_id, subject_id, subject_type FROM regie_access_subjects"
             ).fetchall()
         }
+
+
+def authentications(tx: Tx, trace_ids: Sequence[str]) -> dict[str, dict[str, str]]:
+    """How the actors of these traces were authenticated (absent: the operator's CLI)."""
+    rows = tx.fetch_in(
+        "SELECT trace_id, authenticated_subject, issuer, token_id, client_address FROM regie_access_authentication "
+        "WHERE trace_id {values}",
+        list(trace_ids),
+    )
+    return {r[0]: {"subject": r[1], "issuer": r[2], "token_id": r[3], "client_address": r[4]} for r in rows}

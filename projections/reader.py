@@ -99,7 +99,9 @@ class Reader:
                     f"unknown ground {restriction_ground!r}; art. 18(2) grounds: {', '.join(RESTRICTION_GROUNDS)}"
                 )
         self.session.log_read("case.show", REGIE, Action.READ, case.id, shown, reason=reason)
-        return render_case(case, opener, visibility, erased)
+        view = render_case(case, opener, visibility, erased)
+        view["version"] = case.version  # what the API's ETag and If-Match speak of
+        return view
 
     def erased_members(self, case: Case) -> frozenset[str]:
         """Members whose key was destroyed (one query for the whole household)."""
@@ -111,11 +113,15 @@ class Reader:
             if (r := records.get(person_key_id(m.person_id))) is not None and r.is_shredded
         )
 
-    def case_list(self, everyone: bool = False, closed: bool = False) -> list[dict[str, Any]]:
+    def case_list(
+        self, everyone: bool = False, closed: bool = False, after: list[Any] | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         """The open cases this user may see, with the main resident's name (logged as a read).
 
         Closed and declined cases only with ``closed``: they are not today's work, and a list
         that held every case ever directed would grow (and log a read per household) for ever.
+        A page (by case number: ``after`` the last one seen, at most ``limit``) logs the reads of
+        the households on that page only.
         """
         actor = self.session.actor
         if actor.role not in (Role.REGISSEUR, Role.PARTNER, Role.MANAGER, Role.AUDITOR):
@@ -132,6 +138,11 @@ class Reader:
                     listed.append((case, False))
                 continue
             listed.append((case, visibility.sees("members") and visibility.personal_data))
+        if after is not None or limit is not None:
+            listed.sort(key=lambda item: item[0].case_number)
+            if after:
+                listed = [item for item in listed if [item[0].case_number] > after]
+            listed = listed[:limit]
         shown = [next(iter(c.members.values())).person_id for c, named in listed if named and c.members]
         self.session.log_read("case.list", REGIE, Action.SEARCH, None, shown)
         return [

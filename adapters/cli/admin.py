@@ -16,7 +16,7 @@ from casusregie.adapters.cli.paths import InputPath
 from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store, discard_new_store
 from casusregie.commands.application import RegieApplication
-from casusregie.commands.users import AddUser, DeactivateUser, initialise
+from casusregie.commands.users import AddUser, DeactivateUser, LinkSubject, initialise
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
@@ -135,11 +135,45 @@ def user() -> None:
 @click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
 @click.option("--org", "organisation", help="Organisation id (a partner id for partner users).")
 @click.option("--team", default="", help="Team (case directors of one team share their cases).")
+@click.option("--subject", metavar="SUB", help="Their subject at the identity provider (the token's sub), for the API.")
+@click.option("--issuer", metavar="URL", help="That identity provider's issuer (default: [api] issuer of the config).")
 @json_option
 @pass_ctx
-def user_add(ctx: Context, user_id: str, role: str, organisation: str | None, team: str, as_json: bool) -> None:
-    """Add a user with a role."""
-    report(ctx, ctx.run(AddUser(user_id=user_id, role=Role(role), organisation=organisation, team=team)), as_json)
+def user_add(
+    ctx: Context,
+    user_id: str,
+    role: str,
+    organisation: str | None,
+    team: str,
+    subject: str | None,
+    issuer: str | None,
+    as_json: bool,
+) -> None:
+    """Add a user with a role (and, for the API, their identity at the identity provider)."""
+    issuer = _issuer(ctx, issuer) if subject is not None else issuer
+    command = AddUser(
+        user_id=user_id, role=Role(role), organisation=organisation, team=team, subject=subject, issuer=issuer
+    )
+    report(ctx, ctx.run(command), as_json)
+
+
+@user.command("subject")
+@click.argument("user_id")
+@click.option("--subject", required=True, metavar="SUB", help="Their subject at the identity provider (sub claim).")
+@click.option("--issuer", metavar="URL", help="That identity provider's issuer (default: [api] issuer of the config).")
+@pass_ctx
+def user_subject(ctx: Context, user_id: str, subject: str, issuer: str | None) -> None:
+    """Let an existing user sign in to the API as SUB at the identity provider."""
+    report(ctx, ctx.run(LinkSubject(user_id=user_id, subject=subject, issuer=_issuer(ctx, issuer))))
+
+
+def _issuer(ctx: Context, given: str | None) -> str:
+    if given:
+        return given
+    configured = ctx.settings().api.get("issuer")
+    if not isinstance(configured, str) or not configured:
+        raise click.UsageError("give --issuer URL, or set issuer in the [api] section of the config file")
+    return configured
 
 
 @user.command("deactivate")

@@ -1,0 +1,277 @@
+"""The HTTP API (``/api/v1``): an adapter on the same commands and read side as the CLI.
+
+Every call but the health checks carries a bearer access token from the municipality's
+identity provider; its subject is mapped to a registered user, and from there authorisation,
+need-to-know and the access log are exactly those of the CLI. Follows the NL GOV API Design
+Rules 2.0: the major version in the path, ``API-Version`` on every answer, problem details
+for errors, and the OpenAPI document at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from casusregie.adapters.config import Settings
+from casusregie.adapters.db_errors import explain, is_database_error
+from casusregie.adapters.http import endpoints
+from casusregie.adapters.http.problems import one_line, problem, status_of
+from casusregie.adapters.http.service import Service
+from casusregie.adapters.http.settings import ApiSettings
+from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator
+from casusregie.domain.errors import RegieError
+
+API_VERSION = "1.0.0"  # the API's own semantic version (ADR /core/version-header), apart from the package's
+PREFIX = "/api/v1"
+CONTACT = {"name": "casusregie", "email": "casusregie@example.org", "url": "https://github.com/casusregie/casusregie"}
+
+SECURITY_HEADERS = {
+    "API-Version": API_VERSION,
+    "Cache-Control": "no-store",  # answers hold personal data: no cache may keep them
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+access_logger = logging.getLogger("casusregie.http.access")
+
+
+def create_app(settings: Settings, api: ApiSettings, validator: TokenValidator | None = None) -> FastAPI:
+    """The application for one worker process, on the store ``settings`` name."""
+    return build_app(api, Service(settings), validator)
+
+
+def build_app(api: ApiSettings, service: Service | None, validator: TokenValidator | None = None) -> FastAPI:
+    """The application; without a service it only describes itself (the OpenAPI export)."""
+    validator = validator or TokenValidator(
+        issuer=api.issuer,
+        audience=api.audience,
+        algorithms=api.algorithms,
+        leeway=api.leeway_seconds,
+        refetch_seconds=api.jwks_refetch_seconds,
+        subject_claim=api.subject_claim,
+    )
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if service is not None:
+            service.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="casusregie API",
+        version=API_VERSION,
+        description=__doc__.split("\n\n", 1)[1].replace("\n", " ") if __doc__ else "",
+        contact=CONTACT,
+        license_info={"name": "EUPL-1.2", "identifier": "EUPL-1.2"},
+        servers=[{"url": "/", "description": "this server"}],
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+    )
+    app.state.service = service
+    app.state.validator = validator
+    app.state.api = api
+    app.state.proxies = [ipaddress.ip_network(p, strict=False) for p in api.trusted_proxies]
+
+    _errors(app)
+    endpoints.register(app, PREFIX)
+    app.openapi = lambda: endpoints.openapi_document(app, API_VERSION)  # type: ignore[method-assign]
+    if api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(api.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["API-Version", "ETag", "Location"],
+        )
+    app.add_middleware(SecurityHeaders, tls=api.tls_certificate is not None)
+    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
+    if api.log_format == "json":
+        app.add_middleware(AccessLog)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    """Every failure is a problem body with one line; nothing else leaves the process."""
+
+    @app.exception_handler(RegieError)
+    async def regie_error(request: Request, exc: RegieError) -> Response:
+        return problem(status_of(exc), str(exc), request.url.path)
+
+    @app.exception_handler(InvalidToken)
+    async def invalid_token(request: Request, exc: InvalidToken) -> Response:
+        detail = f"{exc}; send a valid bearer access token from the identity provider"
+        header = f'Bearer error="invalid_token", error_description="{one_line(str(exc), 200)}"'
+        return problem(401, detail, request.url.path, {"WWW-Authenticate": header})
+
+    @app.exception_handler(ProviderUnavailable)
+    async def provider_down(request: Request, exc: ProviderUnavailable) -> Response:
+        return problem(503, f"{exc}; try again later", request.url.path, {"Retry-After": "30"})
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return problem(*endpoints.validation_problem(exc), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"there is no resource {request.url.path}; the API lives under {PREFIX}"
+        elif exc.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        return problem(exc.status_code, detail, request.url.path, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        if is_database_error(exc):
+            return problem(503, f"the store could not be used: {explain(exc)}", request.url.path)
+        reference = uuid.uuid4().hex[:12]
+        access_logger.error("internal error %s: %s", reference, type(exc).__name__, exc_info=exc)
+        return problem(500, f"an internal error occurred (reference {reference}); nothing more is shown", None)
+
+
+class SecurityHeaders:
+    """The ADR's API-Version header and the usual protections, on every answer (errors too)."""
+
+    def __init__(self, app: ASGIApp, tls: bool) -> None:
+        self.app = app
+        extra = dict(SECURITY_HEADERS)
+        if tls:
+            extra["Strict-Transport-Security"] = "max-age=31536000"
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in extra.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (k, v) for k, v in self.headers if k not in present
+                ]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class BodyLimit:
+    """Refuse bodies over the limit (413) before they are read into memory, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        too_big = f"the request body is larger than {self.limit} bytes; nothing was done"
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            response = problem(413 if declared.isdigit() else 400, too_big if declared.isdigit() else "bad length")
+            await SecurityHeaders(response, tls=False)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLarge:
+            await SecurityHeaders(problem(413, too_big), tls=False)(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class AccessLog:
+    """One JSON line per request on stdout: the route's template, never its values or any body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def noted(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noted)
+        finally:
+            route = scope.get("route")
+            line = {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "method": scope.get("method"),
+                "route": getattr(route, "path", None) or "(no route)",
+                "status": status[0],
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+
+
+def client_address(request: Request) -> str:
+    """The caller's address; behind a trusted proxy, the nearest address the proxies name that is not theirs."""
+    peer = request.client.host if request.client else ""
+    proxies: list[Any] = request.app.state.proxies
+    if not proxies or not _within(peer, proxies):
+        return peer
+    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    for address in reversed(forwarded):
+        if not _within(address, proxies):
+            return address if _is_ip(address) else peer
+    return peer
+
+
+def _within(address: str, networks: list[Any]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in n for n in networks)
+
+
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
+Handler = Callable[..., Awaitable[Response]]

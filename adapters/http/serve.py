@@ -1,0 +1,71 @@
+"""Running the API with uvicorn: one process on SQLite, several worker processes on PostgreSQL.
+
+Worker processes are started by uvicorn from an import string, so each opens the store for
+itself; they find it, the key folder and the config as the CLI does (the parent passes its
+choices on in REGIE_STORE, REGIE_KEY_DIR and REGIE_CONFIG).
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from casusregie.adapters.config import Settings, resolve_settings
+from casusregie.adapters.heap import settle_after_start
+from casusregie.adapters.http.app import create_app
+from casusregie.adapters.http.settings import ApiSettings, api_settings
+from casusregie.adapters.location import parse_location
+from casusregie.domain.errors import ValidationFailed
+
+
+def load(settings: Settings) -> ApiSettings:
+    source = str(settings.config_file) if settings.config_file else "the configuration"
+    if settings.config_file is None:
+        raise ValidationFailed("`regie serve` needs a config file with an [api] section (--config, REGIE_CONFIG)")
+    api = api_settings(settings.api, source)
+    relative = {}
+    for name in ("tls_certificate", "tls_key"):
+        path = getattr(api, name)
+        if path is not None and not path.is_absolute():
+            relative[name] = settings.config_file.parent / path
+    return api.model_copy(update=relative) if relative else api
+
+
+def worker_app() -> FastAPI:
+    """The application of one worker (uvicorn's factory)."""
+    settings = resolve_settings(store=None, key_dir=None, config=None)
+    app = create_app(settings, load(settings))
+    settle_after_start()
+    return app
+
+
+def run(settings: Settings, api: ApiSettings) -> None:
+    import uvicorn
+
+    if settings.store is None:
+        raise ValidationFailed("no store given: use --store PATH|DSN, REGIE_STORE or the config file")
+    if api.workers > 1 and parse_location(settings.store).kind == "sqlite":
+        raise ValidationFailed("a SQLite store is served by one process (workers = 1); use PostgreSQL for more")
+    os.environ["REGIE_STORE"] = settings.store
+    os.environ["REGIE_KEY_DIR"] = str(settings.key_dir)
+    os.environ["REGIE_CONFIG"] = str(settings.config_file)
+    host, port = api.address
+    uvicorn.run(
+        "casusregie.adapters.http.serve:worker_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=api.workers,
+        ssl_certfile=str(api.tls_certificate) if api.tls_certificate else None,
+        ssl_keyfile=str(api.tls_key) if api.tls_key else None,
+        proxy_headers=False,  # the client address is worked out from trusted_proxies, by us
+        server_header=False,
+        date_header=True,
+        access_log=False,  # our own access line has no paths with references in it
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=api.timeout_seconds,
+        limit_concurrency=api.max_connections,
+        h11_max_incomplete_event_size=16_384,
+        log_level="warning",
+    )

@@ -1,0 +1,73 @@
+"""The service behind the API: one open store, and a session for each authenticated caller.
+
+The store, its keys and the views are shared by the requests of one worker process; the
+work of one request runs alone (a lock), as one CLI invocation does. More throughput comes
+from more worker processes on PostgreSQL, whose transactions keep them apart.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from casusregie.adapters.config import Settings
+from casusregie.adapters.store import Store, open_store
+from casusregie.commands.application import RegieApplication
+from casusregie.commands.session import Session, open_session
+from casusregie.domain.errors import AccessDenied, StoreProblem
+from casusregie.domain.roles import Authentication
+from casusregie.privacy_audit.access_log import unknown_subject_trace
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated caller, before we know which user they are."""
+
+    authentication: Authentication
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store: Store = open_store(settings)
+        self.app = RegieApplication(self.store)
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.store.close()
+
+    @contextmanager
+    def session(self, caller: Caller, attempt: str) -> Iterator[Session]:
+        """The caller's session, for one request; an unknown or deactivated subject is refused and logged."""
+        auth = caller.authentication
+        with self.lock:
+            self.app.alerts.clear()
+            user = self.app.setup().user_by_subject(auth.issuer, auth.subject)
+            if user is None:
+                reason = f"subject {auth.subject} of {auth.issuer} is not a registered user of this store"
+                self.app.commit(unknown_subject_trace(attempt, auth, reason))
+                raise AccessDenied(f"{reason}; the functional administrator registers users (user add --subject)")
+            yield open_session(self.app, user.user_id, None, attempt, auth)
+
+    def check_ready(self) -> list[str]:
+        """What keeps this worker from serving (empty: ready): the store and the key folder."""
+        problems = []
+        with self.lock:
+            try:
+                self.app.recorder.max_notification_id()
+            except Exception as exc:  # any failure to reach the store is "not ready", never a crash
+                problems.append(f"the store cannot be read ({type(exc).__name__})")
+            paths = self.store.key_paths
+            for path in (paths.master, paths.signing):
+                try:
+                    with path.open("rb"):
+                        pass
+                except OSError:
+                    problems.append(f"the key file {path.name} cannot be read")
+            try:
+                self.app.setup()
+            except StoreProblem as exc:
+                problems.append(str(exc))
+        return problems
