@@ -6,7 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+# Test-only Node tooling (tests/node): a real OpenID Provider and Spectral for the API design rules.
+# Without npm the tests that need it skip (CI sets REGIE_REQUIRE_OIDC/REGIE_REQUIRE_NODE: they fail).
+NODE_DIR   := tests/node
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed
+NODE_TOOLS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP),node-missing)
+
+.PHONY: demo test lint bench clean node-missing
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("casusregie needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -15,10 +21,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json
+	npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error --ignore-scripts
+	touch $(NODE_STAMP)
+
+node-missing:
+	@echo "npm not found: the OpenID Provider and API design-rules tests skip (tests/node is not installed)"
+
 demo: $(STAMP)
 	$(BIN)/regie demo
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_TOOLS)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -28,4 +41,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis $(NODE_DIR)/node_modules

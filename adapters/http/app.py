@@ -67,6 +67,7 @@ def build_app(api: ApiSettings, service: Service | None, validator: TokenValidat
         refetch_seconds=api.jwks_refetch_seconds,
         subject_claim=api.subject_claim,
     )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield

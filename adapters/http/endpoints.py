@@ -238,15 +238,16 @@ def _reads(app: FastAPI, prefix: str) -> None:
     ) -> Page:
         """The cases you may see (open ones; `closed=true` for all)."""
         with session_for(request, who, "case.list") as session:
-            rows = Reader(session).case_list(all_cases, closed, after=_after(cursor), limit=limit + 1)
-        return page(rows, lambda r: [r["case"]], None, limit)
+            rows = Reader(session).case_list(all_cases, closed, after=_after(cursor), limit=limit)
+        # Only this page's households are read (and logged): a full page may be followed by an empty one.
+        return Page(items=rows, next=_cursor([rows[-1]["case"]]) if len(rows) == limit else None)
 
     @app.get(prefix + "/cases/{case}", tags=["cases"], operation_id="case-show")
     def show_case(
         request: Request,
         who: CallerDep,
         case: Annotated[str, Path(pattern=REF, max_length=64)],
-        restriction_ground: Annotated[str | None, Query(alias="restriction-ground", max_length=64)] = None,
+        restriction_ground: Annotated[str | None, Query(alias="restrictionGround", max_length=64)] = None,
     ) -> JSONResponse:
         """The case file as you may see it; its `ETag` is the case's version, for `If-Match`."""
         with session_for(request, who, "case.show") as session:

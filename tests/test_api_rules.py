@@ -1,0 +1,240 @@
+"""The API's rules, tried from outside: the design rules (ADR), the OpenAPI document, safe
+retries and concurrent directors, pagination, and bad input that writes nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from api_client import ApiWorld, Caller, api_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scenarios import refer, taken_on_case
+
+from casusregie.adapters.http.app import create_app
+from casusregie.adapters.http.openapi import COMMITTED, document
+
+
+def test_the_committed_openapi_document_is_the_one_the_code_serves(api: ApiWorld) -> None:
+    served = api.client.get("/api/v1/openapi.json")
+    assert served.status_code == 200
+    assert served.json() == document()
+    committed = json.loads(COMMITTED.read_text(encoding="utf-8"))
+    assert committed == document(), "regenerate it: regie serve --openapi > adapters/http/openapi.json"
+    assert committed["info"]["contact"]["email"]
+    assert all(path.startswith("/api/v1/") for path in committed["paths"])
+
+
+def test_every_answer_carries_the_api_version_and_no_store(api: ApiWorld) -> None:
+    anna = api.as_("anna")
+    for response in (
+        api.client.get("/api/v1/health"),
+        api.client.get("/api/v1/cases"),  # 401
+        anna.get("/cases/CNOSUCH"),  # 404
+        anna.get("/nowhere"),  # 404 without a route
+        api.client.put("/api/v1/cases", headers=anna.headers()),  # 405
+        anna.post("/cases", {"bad": 1}),  # 422
+    ):
+        assert response.headers["API-Version"] == "1.0.0", response.request.url
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        if response.status_code >= 400:
+            assert response.headers["content-type"] == "application/problem+json"
+            assert set(response.json()) <= {"type", "title", "status", "detail", "instance"}
+
+
+def test_no_trailing_slashes_and_only_the_methods_the_document_names(api: ApiWorld) -> None:
+    anna = api.as_("anna")
+    assert anna.get("/cases/").status_code == 404  # no redirect either: /cases/ is not /cases
+    for method in ("put", "delete", "patch"):
+        assert getattr(api.client, method)("/api/v1/cases", headers=anna.headers()).status_code == 405
+
+
+def test_cors_is_off_unless_configured(api: ApiWorld) -> None:
+    from fastapi.testclient import TestClient
+
+    preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    assert "access-control-allow-origin" not in api.client.options("/api/v1/cases", headers=preflight).headers
+    configured = api_settings(api.provider, cors_origins=("https://regie.gemeente.nl",))
+    with TestClient(create_app(api.world.settings, configured)) as client:
+        allowed = client.options("/api/v1/cases", headers=preflight | {"Origin": "https://regie.gemeente.nl"})
+        refused = client.options("/api/v1/cases", headers=preflight)
+    assert allowed.headers["access-control-allow-origin"] == "https://regie.gemeente.nl"
+    assert "access-control-allow-origin" not in refused.headers
+
+
+def test_if_match_answers_412_when_the_case_moved_on_and_writes_nothing(api: ApiWorld) -> None:
+    case = taken_on_case(api.world)
+    anna, carla = api.as_("anna"), api.as_("carla")  # two directors of team west
+    etag = anna.get(f"/cases/{case}").headers["ETag"]
+    first = anna.post(
+        f"/cases/{case}/goals", {"life_domain": "overlast", "description": "rust"}, headers={"If-Match": etag}
+    )
+    assert first.status_code == 201
+    before = api.events()
+    second = carla.post(
+        f"/cases/{case}/goals", {"life_domain": "overlast", "description": "andere rust"}, headers={"If-Match": etag}
+    )
+    assert second.status_code == 412, second.text
+    assert "read the case again" in second.json()["detail"]
+    assert api.events() == before  # not even an access record: nothing was attempted on the case
+    fresh = carla.get(f"/cases/{case}").headers["ETag"]
+    assert fresh != etag
+    headers = {"If-Match": fresh}
+    goal = {"life_domain": "overlast", "description": "andere rust"}
+    assert carla.post(f"/cases/{case}/goals", goal, headers=headers).status_code == 201
+    assert anna.post(f"/cases/{case}/goals", goal, headers={"If-Match": "12 oops"}).status_code == 422
+
+
+def test_an_idempotency_key_retry_gets_the_first_answer_and_writes_nothing(api: ApiWorld) -> None:
+    case = taken_on_case(api.world)
+    anna = api.as_("anna")
+    body = {"life_domain": "overlast", "description": "rust in de straat"}
+    headers = {"Idempotency-Key": "3f1c2a9e-goal-1"}
+    first = anna.post(f"/cases/{case}/goals", body, headers=headers)
+    assert first.status_code == 201
+    before, domain = api.events(), api.domain_events()
+    retry = anna.post(f"/cases/{case}/goals", body, headers=headers)
+    assert retry.status_code == 201
+    assert retry.json()["message"] == first.json()["message"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert (api.events(), api.domain_events()) == (before, domain)
+    other = anna.post(f"/cases/{case}/goals", body | {"description": "iets anders"}, headers=headers)
+    assert other.status_code == 422
+    assert api.domain_events() == domain
+    by_someone_else = api.as_("carla").post(f"/cases/{case}/goals", body, headers=headers)
+    assert by_someone_else.status_code == 422
+    assert api.domain_events() == domain
+
+
+def test_pages_are_stable_while_cases_are_added(api: ApiWorld) -> None:
+    for _ in range(5):
+        refer(api.world, director="anna")
+    anna = api.as_("anna")
+    first = anna.get("/cases", params={"limit": 2}).json()
+    assert len(first["items"]) == 2
+    assert first["next"]
+    refer(api.world, director="anna")  # someone refers a case meanwhile
+    seen = [c["case"] for c in first["items"]]
+    cursor = first["next"]
+    while cursor:
+        page = anna.get("/cases", params={"limit": 2, "cursor": cursor}).json()
+        seen += [c["case"] for c in page["items"]]
+        cursor = page["next"]
+    assert len(seen) == len(set(seen)), "no case twice"
+    assert seen == sorted(seen)
+    everything = [c["case"] for c in anna.get("/cases", params={"limit": 500}).json()["items"]]
+    assert set(everything) - set(seen) <= {c for c in everything if c < seen[1]}  # only new cases before the cursor
+    assert anna.get("/cases", params={"cursor": "bm90LWEtY3Vyc29y"}).status_code == 422
+    assert anna.get("/cases", params={"limit": 0}).status_code == 422
+    assert anna.get("/cases", params={"limit": 501}).status_code == 422
+
+
+def test_a_page_logs_the_reads_of_the_households_on_it_only(api: ApiWorld) -> None:
+    from casusregie.privacy_audit.queries import PrivacyReader
+
+    for _ in range(3):
+        refer(api.world, director="anna")
+    api.as_("anna").get("/cases", params={"limit": 1})
+    log = PrivacyReader(api.world.session("aud")).access_log(limit=1)
+    listed = [r for r in PrivacyReader(api.world.session("aud")).access_log(limit=50) if r["name"] == "case.list"]
+    assert len(listed[-1]["subjects"]) == 1, listed[-1]
+    assert log
+
+
+REFERRAL: dict[str, Any] = {
+    "referring_org": "mitros",
+    "referring_worker": "J. Jansen",
+    "reason": "overlast",
+    "problems": {"overlast": "lawaai"},
+    "members": [{"name": "Karel de Vries", "birth_date": "1979-04-12"}],
+}
+
+BAD_BODIES: dict[str, tuple[Any, int]] = {
+    "not JSON": (b"{nope", 400),
+    "a list": ([1, 2], 422),
+    "unknown field": (REFERRAL | {"admin": True}, 422),
+    "wrong type": (REFERRAL | {"members": "Karel"}, 422),
+    "invalid date": (REFERRAL | {"on": "2026-02-30"}, 422),
+    "BSN failing the eleven-test": (
+        REFERRAL | {"members": [{"name": "K", "birth_date": "1979-04-12", "bsn": "123456789"}]},
+        422,
+    ),
+    "control character": (REFERRAL | {"reason": "over\x1blast"}, 422),
+    "bidi override": (REFERRAL | {"referring_worker": "J.\u202eJansen"}, 422),
+    "absurd length": (REFERRAL | {"reason": "x" * 100_000}, 422),
+    "unknown partner": (REFERRAL | {"referring_org": "nobody"}, 422),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_BODIES), ids=list(BAD_BODIES))
+def test_bad_input_is_a_4xx_problem_with_one_line_and_writes_nothing(api: ApiWorld, case: str) -> None:
+    body, status = BAD_BODIES[case]
+    piet = api.as_("piet")
+    before = api.events()
+    if isinstance(body, bytes):
+        response = api.client.post(
+            "/api/v1/cases", content=body, headers=piet.headers({"Content-Type": "application/json"})
+        )
+    else:
+        response = piet.post("/cases", body)
+    assert response.status_code == status, response.text
+    problem = response.json()
+    assert "\n" not in problem["detail"]
+    assert "Traceback" not in response.text
+    assert "Karel" not in problem["detail"]
+    assert api.events() == before
+
+
+def test_commands_in_the_wrong_state_or_on_unknown_ids_write_nothing_but_the_refusals(api: ApiWorld) -> None:
+    case = refer(api.world, director="anna")
+    anna = api.as_("anna")
+    domain = api.domain_events()
+    assert anna.post(f"/cases/{case}/close", {"outcome": "goals-met"}).status_code in (409, 422)
+    assert anna.post("/cases/CNOSUCH/take-on", {}).status_code == 404
+    assert anna.post(f"/cases/{case}/measures/MNOSUCH/progress", {"status": "done"}).status_code in (404, 409, 422)
+    assert anna.post("/cases/..%2F..%2Fetc/take-on", {}).status_code in (404, 422)
+    assert api.domain_events() == domain
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(api: ApiWorld) -> None:
+    piet = api.as_("piet")
+    before = api.events()
+    big = b'{"reason": "' + b"x" * (api.settings.max_body_bytes + 10) + b'"}'
+    response = api.client.post("/api/v1/cases", content=big, headers=piet.headers({"Content-Type": "application/json"}))
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/problem+json"
+    assert api.events() == before
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    body=st.dictionaries(
+        st.sampled_from([*REFERRAL, "on", "team", "director", "x"]),
+        st.one_of(st.none(), st.integers(), st.text(max_size=30), st.lists(st.text(max_size=5), max_size=3)),
+        max_size=6,
+    )
+)
+def test_any_body_is_an_answer_never_a_server_error(api: ApiWorld, body: dict[str, Any]) -> None:
+    response = api.as_("piet").post("/cases", body)
+    assert response.status_code < 500, response.text
+    if response.status_code >= 400:
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_the_client_address_is_taken_from_a_trusted_proxy_only(api: ApiWorld) -> None:
+    from fastapi.testclient import TestClient
+
+    from casusregie.privacy_audit.queries import PrivacyReader
+
+    def last_address(client: TestClient, forwarded: str) -> str:
+        Caller(client, api.as_("anna").token).get("/worklist-items", headers={"X-Forwarded-For": forwarded})
+        rows = PrivacyReader(api.world.session("aud")).access_log(limit=2)
+        return next(r for r in reversed(rows) if r["name"] == "worklist")["authentication"]["client_address"]
+
+    assert last_address(api.client, "203.0.113.9") == "testclient"  # no proxy trusted: the header is ignored
+    trusting = api_settings(api.provider, trusted_proxies=("127.0.0.0/8",))
+    with TestClient(create_app(api.world.settings, trusting), client=("127.0.0.1", 5000)) as client:
+        assert last_address(client, "198.51.100.7, 203.0.113.9") == "203.0.113.9"
+        assert last_address(client, "not-an-address") == "127.0.0.1"
