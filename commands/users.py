@@ -117,3 +117,12 @@ def deactivate_user(s: Session, cmd: DeactivateUser) -> Result:
     setup.deactivate_user(cmd.user_id, cmd.reason)
     s.commit(cmd, setup, subjects=[])
     return Result(f"user {cmd.user_id} deactivated")
+
+
+def user_directory(s: Session) -> list[dict[str, object]]:
+    """Users, roles and their identity-provider subjects (the beheerder and auditors; logged as a read)."""
+    if s.actor.role not in (Role.BEHEERDER, Role.AUDITOR):
+        s.deny("user.list", BEHEER, Action.READ, "only the beheerder and auditors list users")
+    setup = s.app.setup()
+    s.log_read("user.list", BEHEER, Action.READ, None, [])
+    return [{"user": uid, **dict(data.items())} for uid, data in sorted(setup.users.items())]

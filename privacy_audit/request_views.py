@@ -16,7 +16,7 @@ from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.subject_request import SubjectRequest
-from casusregie.privacy_audit.decision_document import ground_label
+from casusregie.privacy_audit.decision_document import AccessDecision, ground_label
 from casusregie.privacy_audit.inzage import AnswerItem
 from casusregie.privacy_audit.need_to_know import ERASED, REDACTED, keyring_opener, opener_for, reader_visibility
 from casusregie.projections.reader import Reader
@@ -165,3 +165,17 @@ def _issued(s: Session, request: SubjectRequest, personal_data: bool) -> Any:
         return issued_decision(s, request).model_dump(mode="json")
     except ValidationFailed:
         return ERASED
+
+
+def decision_to_print(s: Session, reference: str) -> tuple[AccessDecision, list[Any]]:
+    """The issued decision on an access request, to be printed again (privacy officers; logged as a print).
+
+    Returns the decision and the persons its printing concerns, for the record of a failure after it.
+    """
+    request = load_request(s, reference)
+    if s.actor.role != Role.PRIVACY_OFFICER:
+        s.deny("request.letter", RIGHTS, Action.PRINT, "only privacy officers print decisions")
+    decision = issued_decision(s, request)
+    subjects = [request.person_id] if request.person_id else []
+    s.log_read("request.letter", RIGHTS, Action.PRINT, None, subjects)
+    return decision, subjects

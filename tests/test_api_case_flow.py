@@ -177,6 +177,23 @@ def test_a_whole_case_and_an_inzage_request_through_the_api(api: ApiWorld) -> No
     sources = {s["organisation"] for s in decided["decision"]["sources"]}
     assert any("olitie" in s for s in sources), sources  # the police disclosure is named as a source
     assert ok(pim.get(f"/subject-requests/{reference}"))["decision"] is not None
+    letter = pim.get(f"/subject-requests/{reference}/decision-letter")
+    assert letter.status_code == 200
+    assert letter.headers["content-type"] == "application/pdf"
+    assert letter.content.startswith(b"%PDF")
+    found = ok(pim.post("/person-searches", {"name": "Karel de Vries", "born": "1979-04-12"}))["items"]
+    assert [(f["person"], f["case"]) for f in found] == [(main_person, case)]
+
+    # the auditor replays the case; the beheerder sees who signs in as whom
+    history = ok(aud.get(f"/cases/{case}/history"))
+    assert history["state"]["status"] == "closed"
+    assert len(history["narrative"]) == history["events"]
+    users = {u["user"]: u for u in ok(api.as_("admin").get("/users"))["items"]}
+    assert users["anna"]["subject"] == "anna"
+    assert users["anna"]["issuer"] == api.provider.issuer
+    ldv = ok(aud.get("/ldv-records", params={"limit": 500}))["items"]
+    assert ldv
+    assert all("anna" not in str(record) for record in ldv)  # pseudonymised: no user or person names
 
     # every step is in the access log with the authenticated subject beside the user
     log = ok(aud.get("/access-log-entries", params={"case": case, "limit": 500}))["items"]

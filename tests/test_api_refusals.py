@@ -31,6 +31,10 @@ ATTEMPTS: dict[str, tuple[str, str, str, dict[str, Any] | None]] = {
     "a partner reads the access log": ("piet", "get", "/access-log-entries", None),
     "a director adds a user": ("anna", "post", "/users", {"user_id": "eve", "role": "auditor"}),
     "a partner reads the inzage requests": ("piet", "get", "/subject-requests", None),
+    "a partner replays the case's history": ("piet", "get", "/cases/{case}/history", None),
+    "a partner searches persons by BSN": ("piet", "post", "/person-searches", {"bsn": "111222333"}),
+    "a manager lists the users": ("mia", "get", "/users", None),
+    "a director exports the access log": ("anna", "get", "/ldv-records", None),
     "a partner reads the period report": ("piet", "get", "/period-reports?from=2026-01-01&to=2026-12-31", None),
 }
 

@@ -16,7 +16,7 @@ from casusregie.adapters.cli.paths import InputPath
 from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store, discard_new_store
 from casusregie.commands.application import RegieApplication
-from casusregie.commands.users import AddUser, DeactivateUser, LinkSubject, initialise
+from casusregie.commands.users import AddUser, DeactivateUser, LinkSubject, initialise, user_directory
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
@@ -190,12 +190,7 @@ def user_deactivate(ctx: Context, user_id: str, reason: str) -> None:
 @pass_ctx
 def user_list(ctx: Context, as_json: bool) -> None:
     """Users and roles (beheerder and auditor)."""
-    actor = ctx.actor()
-    if actor.role not in (Role.BEHEERDER, Role.AUDITOR):
-        ctx.session().deny("user.list", "beheer", Action.READ, "only the beheerder and auditors list users")
-    setup = ctx.app().setup()
-    ctx.session().log_read("user.list", "beheer", Action.READ, None, [])
-    rows = [{"user": uid, **{k: v for k, v in data.items()}} for uid, data in sorted(setup.users.items())]
+    rows = user_directory(ctx.session())
     if as_json:
         print_json(rows)
         return

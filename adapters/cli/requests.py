@@ -18,10 +18,9 @@ from casusregie.commands import subject_requests as commands
 from casusregie.commands.outcome import failure_reason, failure_recorded
 from casusregie.domain.access import Action
 from casusregie.domain.errors import RegieError, ValidationFailed
-from casusregie.domain.roles import Role
 from casusregie.domain.subject_request import RequestKind
 from casusregie.privacy_audit.decision_document import AccessDecision
-from casusregie.privacy_audit.request_views import request_file, request_items, request_list
+from casusregie.privacy_audit.request_views import decision_to_print, request_file, request_items, request_list
 
 
 def register(root: click.Group) -> None:
@@ -262,12 +261,7 @@ def request_letter(ctx: Context, reference: str, out: str) -> None:
     """Write the issued decision again, exactly as it was issued."""
     folder = check_output_folder(out)  # before anything is read or logged: a bad folder prints nothing
     session = ctx.session()
-    request_obj = commands.load_request(session, reference)
-    if session.actor.role != Role.PRIVACY_OFFICER:
-        session.deny("request.letter", RIGHTS, Action.PRINT, "only privacy officers print decisions")
-    decision = commands.issued_decision(session, request_obj)
-    subjects = [request_obj.person_id] if request_obj.person_id else []
-    session.log_read("request.letter", RIGHTS, Action.PRINT, None, subjects)
+    decision, subjects = decision_to_print(session, reference)
     with failure_recorded(session, "request.letter", RIGHTS, Action.PRINT, None, subjects):
         paths = write_letter(decision, folder)
     for path in paths:

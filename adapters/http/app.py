@@ -15,9 +15,8 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -244,35 +243,3 @@ class AccessLog:
             }
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
-
-
-def client_address(request: Request) -> str:
-    """The caller's address; behind a trusted proxy, the nearest address the proxies name that is not theirs."""
-    peer = request.client.host if request.client else ""
-    proxies: list[Any] = request.app.state.proxies
-    if not proxies or not _within(peer, proxies):
-        return peer
-    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
-    for address in reversed(forwarded):
-        if not _within(address, proxies):
-            return address if _is_ip(address) else peer
-    return peer
-
-
-def _within(address: str, networks: list[Any]) -> bool:
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return any(ip in n for n in networks)
-
-
-def _is_ip(address: str) -> bool:
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return False
-    return True
-
-
-Handler = Callable[..., Awaitable[Response]]

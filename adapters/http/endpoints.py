@@ -20,19 +20,25 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from casusregie.adapters.http.clients import client_address
 from casusregie.adapters.http.operations import OPERATIONS, Operation, body_model
 from casusregie.adapters.http.problems import PROBLEM_JSON, Problem, one_line
 from casusregie.adapters.http.service import Caller, Service
 from casusregie.adapters.http.tokens import InvalidToken, TokenValidator
+from casusregie.adapters.render.letter_pdf import render_pdf
 from casusregie.commands.base import Command, Result
+from casusregie.commands.outcome import failure_recorded
 from casusregie.commands.session import Session
+from casusregie.commands.users import user_directory
+from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Authentication
 from casusregie.privacy_audit.queries import PrivacyReader
-from casusregie.privacy_audit.request_views import request_file, request_items, request_list
+from casusregie.privacy_audit.replay import diff_case, parse_moment, replay_case
+from casusregie.privacy_audit.request_views import decision_to_print, request_file, request_items, request_list
 from casusregie.projections.reader import MAX_HORIZON_DAYS, Reader
 
 REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # case numbers, person, request and item references, user ids
@@ -64,8 +70,6 @@ def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials
         raise InvalidToken("no bearer token")
     validator: TokenValidator = request.app.state.validator
     verified = validator.verify(credentials.credentials)
-    from casusregie.adapters.http.app import client_address  # the app module imports this one
-
     return Caller(Authentication(verified.subject, verified.issuer, verified.token_id, client_address(request)))
 
 
@@ -223,6 +227,7 @@ def register(app: FastAPI, prefix: str) -> None:
             summary=(operation.command.__doc__ or operation.command.name).strip().splitlines()[0],
         )
     _reads(app, prefix)
+    _more_reads(app, prefix)
     _health(app, prefix)
 
 
@@ -353,6 +358,102 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(items, lambda i: [i["item"]], cursor, limit)
 
 
+def _more_reads(app: FastAPI, prefix: str) -> None:
+    @app.get(prefix + "/cases/{case}/history", tags=["audit"], operation_id="audit-replay")
+    def history(
+        request: Request,
+        who: CallerDep,
+        case: Annotated[str, Path(pattern=REF, max_length=64)],
+        as_of: Annotated[str | None, Query(alias="asOf", max_length=40, description="ISO date or date-time")] = None,
+        access: Annotated[bool, Query(description="also the case's access-log records")] = False,
+    ) -> dict[str, Any]:
+        """The case as it stood at a moment, and its history up to then (auditors)."""
+        moment = parse_moment(as_of)
+        with session_for(request, who, "audit.replay") as session:
+            return replay_case(session, case, moment, with_access=access)
+
+    @app.get(prefix + "/cases/{case}/changes", tags=["audit"], operation_id="audit-diff")
+    def changes(
+        request: Request,
+        who: CallerDep,
+        case: Annotated[str, Path(pattern=REF, max_length=64)],
+        start: Annotated[str, Query(alias="from", max_length=40)],
+        end: Annotated[str, Query(alias="to", max_length=40)],
+        access: Annotated[bool, Query()] = False,
+    ) -> dict[str, Any]:
+        """What changed in the case between two moments (auditors)."""
+        t1, t2 = parse_moment(start), parse_moment(end)
+        with session_for(request, who, "audit.diff") as session:
+            return diff_case(session, case, t1, t2, with_access=access)
+
+    @app.get(prefix + "/users", tags=["users"], operation_id="user-list", response_model=Page)
+    def user_list(request: Request, who: CallerDep, cursor: Cursor = None, limit: Limit = 100) -> Page:
+        """Users, roles and identity-provider subjects (the beheerder and auditors)."""
+        with session_for(request, who, "user.list") as session:
+            rows = user_directory(session)
+        return page(rows, lambda r: [r["user"]], cursor, limit)
+
+    @app.get(prefix + "/profile", tags=["service"], operation_id="profile-show")
+    def profile(request: Request, who: CallerDep) -> dict[str, Any]:
+        """The municipality profile this store runs under (no personal data)."""
+        with session_for(request, who, "profile.show") as session:
+            return session.profile.model_dump(mode="json")
+
+    @app.post(prefix + "/person-searches", tags=["privacy"], operation_id="person-find", response_model=Page)
+    def person_search(request: Request, who: CallerDep, body: PersonSearch) -> Page:
+        """Find a person by name and date of birth, or BSN, through the blind index (logged as a search).
+
+        A POST, so that a name or a BSN never stands in a URL (and so in a proxy's log).
+        """
+        with session_for(request, who, "person.find") as session:
+            found = PrivacyReader(session).find(body.name, body.born, body.bsn)
+        return Page(items=found[:MAX_PAGE])
+
+    @app.get(
+        prefix + "/subject-requests/{request}/decision-letter",
+        tags=["subject-requests"],
+        operation_id="request-letter",
+        response_class=Response,
+        responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    def decision_letter(
+        http_request: Request, who: CallerDep, request: Annotated[str, Path(pattern=REF, max_length=64)]
+    ) -> Response:
+        """The issued decision on an access request, as the PDF letter (privacy officers; logged as a print)."""
+        with session_for(http_request, who, "request.letter") as session:
+            decision, subjects = decision_to_print(session, request)
+            with failure_recorded(session, "request.letter", "rechten-betrokkenen", Action.PRINT, None, subjects):
+                pdf = render_pdf(decision)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="besluit-{decision.reference}.pdf"'},
+        )
+
+    @app.get(prefix + "/ldv-records", tags=["privacy"], operation_id="log-export", response_model=Page)
+    def ldv_records(
+        request: Request,
+        who: CallerDep,
+        since: Annotated[date | None, Query()] = None,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> Page:
+        """The access log as Logboek Dataverwerkingen records (pseudonymised), oldest first."""
+        with session_for(request, who, "log.export") as session:
+            records = [json.loads(line) for line in PrivacyReader(session).ldv_lines(since)]
+        keyed = [dict(r, position=n) for n, r in enumerate(records)]
+        return page(keyed, lambda r: [r["position"]], cursor, limit)
+
+
+class PersonSearch(BaseModel):
+    """Search terms: a name with a date of birth, or a BSN."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    born: date | None = None
+    bsn: str | None = Field(default=None, pattern=r"^[0-9]{8,9}$")
+
+
 def _health(app: FastAPI, prefix: str) -> None:
     @app.get(prefix + "/health", tags=["service"], operation_id="health", response_model=dict[str, str])
     def health() -> dict[str, str]:
@@ -420,7 +521,8 @@ def openapi_document(app: FastAPI, version: str) -> dict[str, Any]:
         tags=[
             {"name": "cases", "description": "Referral to closure (casusregie)"},
             {"name": "management", "description": "Caseload and period reports"},
-            {"name": "privacy", "description": "Disclosure trail and access log"},
+            {"name": "privacy", "description": "Disclosure trail, person search and access log"},
+            {"name": "audit", "description": "Replaying a case's history (auditors)"},
             {"name": "subject-requests", "description": "Requests of data subjects (AVG art. 15-21)"},
             {"name": "users", "description": "Users and their identity-provider subjects (beheer)"},
             {"name": "service", "description": "Health and readiness"},

@@ -7,6 +7,7 @@ from more worker processes on PostgreSQL, whose transactions keep them apart.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from casusregie.commands.session import Session, open_session
 from casusregie.domain.errors import AccessDenied, StoreProblem
 from casusregie.domain.roles import Authentication
 from casusregie.privacy_audit.access_log import unknown_subject_trace
+
+log = logging.getLogger("casusregie.http")
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,14 @@ class Service:
                 reason = f"subject {auth.subject} of {auth.issuer} is not a registered user of this store"
                 self.app.commit(unknown_subject_trace(attempt, auth, reason))
                 raise AccessDenied(f"{reason}; the functional administrator registers users (user add --subject)")
-            yield open_session(self.app, user.user_id, None, attempt, auth)
+            try:
+                yield open_session(self.app, user.user_id, None, attempt, auth)
+            finally:
+                for alert in self.app.alerts:  # what the CLI prints on stderr goes to the server's log
+                    if alert.startswith("ALARM"):
+                        log.error("%s", alert)
+                    elif not alert.startswith("note: request "):
+                        log.warning("%s", alert)
 
     def check_ready(self) -> list[str]:
         """What keeps this worker from serving (empty: ready): the store and the key folder."""
