@@ -12,7 +12,7 @@ NODE_DIR   := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
 NODE_TOOLS := $(if $(shell command -v npm 2>/dev/null),$(NODE_STAMP),node-missing)
 
-.PHONY: demo test lint bench clean node-missing
+.PHONY: demo test serve lint bench clean node-missing
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit("casusregie needs Python 3.11 or newer") if sys.version_info < (3, 11) else None'
@@ -30,6 +30,10 @@ node-missing:
 
 demo: $(STAMP)
 	$(BIN)/regie demo
+
+# Try the HTTP API by hand: the demo store, a local development identity provider, tokens per user.
+serve: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python tests/dev_server.py
 
 test: $(STAMP) $(NODE_TOOLS)
 	$(BIN)/python -m pytest
