@@ -23,7 +23,7 @@ from typing import Any
 
 from rich.console import Console
 
-MODULES = ("foundation", "lifecycle", "audit", "privacy", "inzage", "soak")
+MODULES = ("foundation", "lifecycle", "audit", "privacy", "inzage", "soak", "http")
 BACKENDS = ("sqlite", "postgres")
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -40,7 +40,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="commands in the soak run (default 100,000; 400 with --quick); sets REGIE_SOAK_COMMANDS",
     )
+    parser.add_argument(
+        "--http-clients",
+        type=int,
+        metavar="N",
+        help="concurrent clients of the http load (default 50; 5 with --quick); sets REGIE_HTTP_CLIENTS",
+    )
+    parser.add_argument(
+        "--http-seconds",
+        type=float,
+        metavar="S",
+        help="seconds of the http load (default 60; 5 with --quick); sets REGIE_HTTP_SECONDS",
+    )
     args = parser.parse_args(argv)
+    for option, variable in (("http_clients", "REGIE_HTTP_CLIENTS"), ("http_seconds", "REGIE_HTTP_SECONDS")):
+        value = getattr(args, option)
+        if value is not None:
+            if value <= 0:
+                parser.error(f"--{option.replace('_', '-')} must be positive")
+            os.environ[variable] = str(value)
     if args.soak_commands is not None:
         if args.soak_commands < 1:
             parser.error("--soak-commands must be at least 1")

@@ -9,6 +9,7 @@ shredded keys) in a single database transaction.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import cached_property
@@ -47,6 +48,10 @@ class RegieApplication(Application[UUID]):
         self.alerts: list[str] = []
         self.writing = False  # a commit is under way (an error now may or may not have been stored)
         self.written = 0  # commits this application made
+        # A long-running server keeps the Setup it last read and reads only newer events of it
+        # (one query) for each request; a CLI invocation reads it whole, as it always did.
+        self.keep_setup = False
+        self._kept_setup: Setup | None = None
         super().__init__(env=library_env(store.location, create=store.created))
 
     def construct_env(self, name: str, env: Any = None) -> Any:
@@ -174,7 +179,9 @@ class RegieApplication(Application[UUID]):
         command; only `regie audit verify`, which needs no user, can then say what happened.
         """
         try:
-            setup = self.repository.get(self.setup_id)
+            setup = self._fast_forward() if self.keep_setup and self._kept_setup is not None else None
+            if setup is None:
+                setup = self.repository.get(self.setup_id)
         except AggregateNotFoundError:
             raise StoreProblem(f"store {self.store.name} was never initialised with a profile") from None
         except Exception as exc:  # any damage: a wrong key, a gap, a foreign row
@@ -190,6 +197,16 @@ class RegieApplication(Application[UUID]):
             raise StoreProblem(
                 f"the users and profile of store {self.store.name} are not what was written; run `regie audit verify`"
             )
+        if self.keep_setup:
+            self._kept_setup = copy.deepcopy(setup)  # commands change the Setup they are given; the kept one stays
+        return setup
+
+    def _fast_forward(self) -> Setup:
+        kept = self._kept_setup
+        assert kept is not None
+        setup = copy.deepcopy(kept)
+        for stored in self.recorder.select_events(self.setup_id, gt=kept.version):
+            setup = self.mapper.to_domain_event(stored).mutate(setup)
         return setup
 
     @cached_property

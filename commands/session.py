@@ -27,6 +27,7 @@ from casusregie.domain.errors import AccessDenied, Conflict, NotFound, Precondit
 from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Authentication, Role, User
 from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
+from casusregie.domain.setup import Setup
 from casusregie.privacy_audit.access_log import build_trace
 
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: refs are read aloud
@@ -39,6 +40,7 @@ def open_session(
     on_behalf_of: str | None,
     attempt: str,
     authentication: Authentication | None = None,
+    setup: Setup | None = None,
 ) -> Session:
     """The session of a registered, active user (``attempt`` names what they try, for the log).
 
@@ -46,7 +48,7 @@ def open_session(
     refusal is logged like every other, because an attempt by someone whose access was
     withdrawn is exactly what the log must show.
     """
-    setup = app.setup()
+    setup = setup or app.setup()
     user = setup.user(user_id)
     if user is None:
         raise NotFound(f"unknown user {user_id}: users are added with `regie user add`")

@@ -238,3 +238,41 @@ def test_the_client_address_is_taken_from_a_trusted_proxy_only(api: ApiWorld) ->
     with TestClient(create_app(api.world.settings, trusting), client=("127.0.0.1", 5000)) as client:
         assert last_address(client, "198.51.100.7, 203.0.113.9") == "203.0.113.9"
         assert last_address(client, "not-an-address") == "127.0.0.1"
+
+
+def test_user_ids_with_dots_and_answer_items_with_colons_are_reachable(api: ApiWorld) -> None:
+    """Path patterns follow what the domain allows: user ids like mitros.jan, item ids like data:name."""
+    admin = api.as_("admin")
+    added = admin.post("/users", {"user_id": "mitros.jan", "role": "partner", "organisation": "mitros"})
+    assert added.status_code == 201, added.text
+    linked = admin.post("/users/mitros.jan/subject", {"subject": "jan-at-idp", "issuer": api.provider.issuer})
+    assert linked.status_code == 200, linked.text
+    assert admin.post("/users/mitros.jan/deactivate", {"reason": "uit dienst"}).status_code == 200
+    case = taken_on_case(api.world)
+    person = api.world.session("anna").case(case).members
+    main = next(iter(person.values())).ref
+    pim = api.as_("pim")
+    reference = pim.post(
+        "/subject-requests",
+        {"kind": "access", "person": main, "requester_name": "K", "received_on": "2026-11-30", "identity_check": "id"},
+    ).json()["request"]
+    withheld = pim.post(
+        f"/subject-requests/{reference}/items/data:bsn/withhold",
+        {"ground": "i", "motivation": "bescherming van de betrokkene", "what": "een identificatienummer"},
+    )
+    assert withheld.status_code == 200, withheld.text
+
+
+def test_the_server_sees_users_registered_and_deactivated_after_it_started(api: ApiWorld) -> None:
+    """The running server keeps the user directory it read, and reads what was added since on every call."""
+    from casusregie.commands.users import AddUser, DeactivateUser
+
+    assert api.as_("anna").get("/cases").status_code == 200  # the server has read the directory
+    api.world.run(
+        "admin", AddUser(user_id="dora", role="regisseur", team="west", subject="dora", issuer=api.provider.issuer)
+    )
+    assert api.as_("dora").get("/cases").status_code == 200
+    api.world.run("admin", DeactivateUser(user_id="dora", reason="uit dienst"))
+    refused = api.as_("dora").get("/cases")
+    assert refused.status_code == 403
+    assert "deactivated" in refused.json()["detail"]

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from helpers import skip_unless_required
+from oidc import node_problem
 
 ROOT = Path(__file__).resolve().parents[1]
+REQUIRE_OIDC = os.environ.get("REGIE_REQUIRE_OIDC") == "1"
 FIGURES = ("commands_per_s", "command_p50_ms", "command_p99_ms", "events_per_command", "replay_events_per_s")
 
 
@@ -74,3 +78,37 @@ def test_quick_soak_run_reports_windows_and_memory(tmp_path: Path) -> None:
         assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"]), key
     assert details["rss_start_mb"] > 0
     assert details["rss_end_mb"] > 0
+
+
+HTTP_FIGURES = ("command_per_s", "command_p50_ms", "command_p99_ms", "read_per_s", "read_p50_ms", "read_p99_ms")
+HTTP_SINGLES = ("token_verify_us", "token_share_command_pct", "token_share_read_pct", "health_p50_ms")
+
+
+@pytest.mark.slow
+def test_quick_http_run_compares_the_api_with_in_process(tmp_path: Path) -> None:
+    problem = node_problem()
+    if problem is not None:
+        skip_unless_required(f"no OpenID Provider: {problem}", REQUIRE_OIDC, "REGIE_REQUIRE_OIDC")
+    out = tmp_path / "latest.json"
+    done = _quick_run("http", out)
+    assert "http" in done.stdout
+    assert "in-process" in done.stdout
+    assert "bare library" not in done.stdout
+    results = json.loads(out.read_text(encoding="utf-8"))
+    assert results["http"]["columns"] == ["in-process", "HTTP", "HTTP/in-process"]
+    sqlite = results["http"]["backends"]["sqlite"]
+    figures = sqlite["figures"]
+    for key in HTTP_FIGURES:
+        assert figures[key]["bare"] > 0, key
+        assert figures[key]["project"] > 0, key
+        assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"]), key
+    for key in HTTP_SINGLES:
+        assert figures[key]["bare"] is None, key
+        assert figures[key]["project"] > 0, key
+    details = sqlite["details"]
+    assert details["token_check"]["key_fetches"] == 1
+    assert details["events_per_command"] > 0
+    assert details["command"]["http"]["ops"] == 40  # --quick: 4 rounds of 10
+    # No load on SQLite (it is served by one process); the notes say so.
+    assert "load_requests" not in figures
+    assert any("load: skipped" in note for note in results["http"]["notes"])

@@ -41,7 +41,10 @@ from casusregie.privacy_audit.replay import diff_case, parse_moment, replay_case
 from casusregie.privacy_audit.request_views import decision_to_print, request_file, request_items, request_list
 from casusregie.projections.reader import MAX_HORIZON_DAYS, Reader
 
-REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # case numbers, person, request and item references, user ids
+REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # case numbers, person, request, measure and meeting references
+USER = r"^[a-z0-9][a-z0-9._-]{1,63}$"  # user ids (as domain.setup allows them)
+ITEM = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"  # items of an access answer, e.g. data:name, disclosure:R1:2
+PATTERNS = {"user": USER, "item": ITEM}
 MAX_PAGE = 500
 bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token of the identity provider.")
 
@@ -164,7 +167,7 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
                 name,
                 inspect.Parameter.KEYWORD_ONLY,
                 annotation=str,
-                default=Path(pattern=REF, max_length=64, description=f"the {name}'s reference"),
+                default=Path(pattern=PATTERNS.get(name, REF), max_length=128, description=f"the {name}'s reference"),
             )
             for name in operation.params
         ),
@@ -315,7 +318,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         request: Request,
         who: CallerDep,
         case: Annotated[str | None, Query(pattern=REF, max_length=64)] = None,
-        user: Annotated[str | None, Query(pattern=REF, max_length=64)] = None,
+        user: Annotated[str | None, Query(pattern=USER, max_length=64)] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page:

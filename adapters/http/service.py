@@ -36,6 +36,7 @@ class Service:
         self.settings = settings
         self.store: Store = open_store(settings)
         self.app = RegieApplication(self.store)
+        self.app.keep_setup = True
         self.lock = threading.Lock()
 
     def close(self) -> None:
@@ -47,13 +48,14 @@ class Service:
         auth = caller.authentication
         with self.lock:
             self.app.alerts.clear()
-            user = self.app.setup().user_by_subject(auth.issuer, auth.subject)
+            setup = self.app.setup()
+            user = setup.user_by_subject(auth.issuer, auth.subject)
             if user is None:
                 reason = f"subject {auth.subject} of {auth.issuer} is not a registered user of this store"
                 self.app.commit(unknown_subject_trace(attempt, auth, reason))
                 raise AccessDenied(f"{reason}; the functional administrator registers users (user add --subject)")
             try:
-                yield open_session(self.app, user.user_id, None, attempt, auth)
+                yield open_session(self.app, user.user_id, None, attempt, auth, setup)
             finally:
                 for alert in self.app.alerts:  # what the CLI prints on stderr goes to the server's log
                     if alert.startswith("ALARM"):
