@@ -276,3 +276,23 @@ def test_the_server_sees_users_registered_and_deactivated_after_it_started(api: 
     refused = api.as_("dora").get("/cases")
     assert refused.status_code == 403
     assert "deactivated" in refused.json()["detail"]
+
+
+def test_a_request_that_waits_too_long_for_the_worker_is_503_and_does_nothing(api: ApiWorld) -> None:
+    from fastapi.testclient import TestClient
+
+    app = create_app(api.world.settings, api_settings(api.provider, timeout_seconds=1))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        caller = Caller(client, api.as_("piet").token)
+        before = api.events()
+        service = app.state.service
+        assert service.lock.acquire()  # an earlier request that does not end
+        try:
+            response = caller.post("/cases", REFERRAL)
+        finally:
+            service.lock.release()
+        assert response.status_code == 503
+        assert response.headers["Retry-After"] == "5"
+        assert "busy" in response.json()["detail"]
+        assert api.events() == before
+        assert caller.post("/cases", REFERRAL).status_code == 201

@@ -29,7 +29,7 @@ from casusregie.adapters.config import Settings
 from casusregie.adapters.db_errors import explain, is_database_error
 from casusregie.adapters.http import endpoints
 from casusregie.adapters.http.problems import one_line, problem, status_of
-from casusregie.adapters.http.service import Service
+from casusregie.adapters.http.service import Busy, Service
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator
 from casusregie.domain.errors import RegieError
@@ -53,7 +53,7 @@ access_logger = logging.getLogger("casusregie.http.access")
 
 def create_app(settings: Settings, api: ApiSettings, validator: TokenValidator | None = None) -> FastAPI:
     """The application for one worker process, on the store ``settings`` name."""
-    return build_app(api, Service(settings), validator)
+    return build_app(api, Service(settings, wait_seconds=api.timeout_seconds), validator)
 
 
 def build_app(api: ApiSettings, service: Service | None, validator: TokenValidator | None = None) -> FastAPI:
@@ -114,7 +114,8 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(RegieError)
     async def regie_error(request: Request, exc: RegieError) -> Response:
-        return problem(status_of(exc), str(exc), request.url.path)
+        retry = {"Retry-After": "5"} if isinstance(exc, Busy) else None
+        return problem(status_of(exc), str(exc), request.url.path, retry)
 
     @app.exception_handler(InvalidToken)
     async def invalid_token(request: Request, exc: InvalidToken) -> Response:

@@ -24,6 +24,10 @@ from casusregie.privacy_audit.access_log import unknown_subject_trace
 log = logging.getLogger("casusregie.http")
 
 
+class Busy(StoreProblem):
+    """Earlier requests held this worker longer than a caller should wait (503, try again)."""
+
+
 @dataclass(frozen=True)
 class Caller:
     """An authenticated caller, before we know which user they are."""
@@ -32,8 +36,9 @@ class Caller:
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, wait_seconds: float = 30.0) -> None:
         self.settings = settings
+        self.wait_seconds = wait_seconds
         self.store: Store = open_store(settings)
         self.app = RegieApplication(self.store)
         self.app.keep_setup = True
@@ -46,7 +51,9 @@ class Service:
     def session(self, caller: Caller, attempt: str) -> Iterator[Session]:
         """The caller's session, for one request; an unknown or deactivated subject is refused and logged."""
         auth = caller.authentication
-        with self.lock:
+        if not self.lock.acquire(timeout=self.wait_seconds):
+            raise Busy(f"the service is busy (waited {self.wait_seconds:g} s for earlier requests); nothing was done")
+        try:
             self.app.alerts.clear()
             setup = self.app.setup()
             user = setup.user_by_subject(auth.issuer, auth.subject)
@@ -62,11 +69,15 @@ class Service:
                         log.error("%s", alert)
                     elif not alert.startswith("note: request "):
                         log.warning("%s", alert)
+        finally:
+            self.lock.release()
 
     def check_ready(self) -> list[str]:
         """What keeps this worker from serving (empty: ready): the store and the key folder."""
-        problems = []
-        with self.lock:
+        problems: list[str] = []
+        if not self.lock.acquire(timeout=self.wait_seconds):
+            return [f"the worker is busy: earlier requests held it for over {self.wait_seconds:g} s"]
+        try:
             try:
                 self.app.recorder.max_notification_id()
             except Exception as exc:  # any failure to reach the store is "not ready", never a crash
@@ -82,4 +93,6 @@ class Service:
                 self.app.setup()
             except StoreProblem as exc:
                 problems.append(str(exc))
+        finally:
+            self.lock.release()
         return problems
