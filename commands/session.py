@@ -78,6 +78,7 @@ class Session:
         # If-Match of an API call: the version of the case the caller last saw. Checked on the
         # very aggregate the command then changes, so the optimistic lock covers the check too.
         self.expected_version: int | None = None
+        self.case_version: int | None = None
 
     @property
     def profile(self) -> Profile:
@@ -302,6 +303,8 @@ class Session:
             extras.append(self._claim)
         self.app.commit(*aggregates, trace, extras=extras, new_keys=keys)
         self._claim = None
+        if case is not None:
+            self.case_version = case.version  # what the API hands back as the case's new ETag
 
     def log_read(
         self,

@@ -72,6 +72,8 @@ def test_if_match_answers_412_when_the_case_moved_on_and_writes_nothing(api: Api
         f"/cases/{case}/goals", {"life_domain": "overlast", "description": "rust"}, headers={"If-Match": etag}
     )
     assert first.status_code == 201
+    assert first.headers["ETag"] == f'"{int(etag.strip(chr(34))) + 1}"'  # the version the command made
+    assert anna.get(f"/cases/{case}").headers["ETag"] == first.headers["ETag"]
     before = api.events()
     second = carla.post(
         f"/cases/{case}/goals", {"life_domain": "overlast", "description": "andere rust"}, headers={"If-Match": etag}

@@ -123,7 +123,10 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
             session.expected_version = expected
             result = session.execute(command, request_id=idempotency_key)
             alerts = list(session.app.alerts)
+            version = session.case_version
         headers = {}
+        if operation.on_case and version is not None:
+            headers["ETag"] = f'"{version}"'  # the case as this command left it: the next If-Match
         if operation.status == 201 and command_type.name == "case.refer" and "case" in result.data:
             headers["Location"] = f"{http_request.scope.get('root_path', '')}/api/v1/cases/{result.data['case']}"
         if any(a.startswith("note: request ") for a in alerts):
@@ -553,10 +556,12 @@ def openapi_document(app: FastAPI, version: str) -> dict[str, Any]:
                 responses[code] = {"description": ERRORS[code], "content": problem_content}
             for response in responses.values():
                 response.setdefault("headers", {})["API-Version"] = {"$ref": "#/components/headers/API-Version"}
+            etag = {"description": "the case's version, for If-Match", "schema": {"type": "string"}}
             if path.endswith("/cases/{case}") and method == "get":
-                responses["200"]["headers"]["ETag"] = {
-                    "description": "the case's version, for If-Match",
-                    "schema": {"type": "string"},
-                }
+                responses["200"]["headers"]["ETag"] = etag
+            if method == "post" and "{case}" in path:
+                for code in ("200", "201"):
+                    if code in responses:
+                        responses[code]["headers"]["ETag"] = etag
     app.openapi_schema = document
     return document
