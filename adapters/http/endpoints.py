@@ -21,13 +21,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from casusregie.adapters.http.clients import client_address
 from casusregie.adapters.http.operations import OPERATIONS, Operation, body_model
 from casusregie.adapters.http.problems import PROBLEM_JSON, Problem, one_line
 from casusregie.adapters.http.service import Caller, Service
-from casusregie.adapters.http.tokens import InvalidToken, TokenValidator
+from casusregie.adapters.http.tokens import InvalidToken, KeysNeeded, TokenValidator
 from casusregie.adapters.render.letter_pdf import render_pdf
 from casusregie.commands.base import Command, Result
 from casusregie.commands.outcome import failure_recorded
@@ -67,12 +68,21 @@ class Page(BaseModel):
 # --- authentication -----------------------------------------------------------------------
 
 
-def caller(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Caller:
-    """The authenticated caller (401 unless the token is valid)."""
+async def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Caller:
+    """The authenticated caller (401 unless the token is valid).
+
+    Checked on the event loop (a signature check, well under a millisecond) unless the
+    provider's keys must be fetched, which is done in a worker thread.
+    """
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise InvalidToken("no bearer token")
     validator: TokenValidator = request.app.state.validator
-    verified = validator.verify(credentials.credentials)
+    try:
+        verified = validator.verify(credentials.credentials, may_fetch=False)
+    except KeysNeeded:
+        verified = await run_in_threadpool(validator.verify, credentials.credentials)
     return Caller(Authentication(verified.subject, verified.issuer, verified.token_id, client_address(request)))
 
 

@@ -26,6 +26,10 @@ class InvalidToken(Exception):
     """The token proves nothing (401); the message says why, without echoing the token."""
 
 
+class KeysNeeded(Exception):
+    """Checking this token needs the provider's keys fetched first (see ``verify(may_fetch=False)``)."""
+
+
 class ProviderUnavailable(Exception):
     """The identity provider could not be asked for its keys (503)."""
 
@@ -120,12 +124,16 @@ class TokenValidator:
             if self._keys is None:
                 self._keys = self._load_keys()
 
-    def _key_for(self, kid: str | None, alg: str) -> Any:
+    def _key_for(self, kid: str | None, alg: str, may_fetch: bool) -> Any:
         with self._lock:
             if self._keys is None:
+                if not may_fetch:
+                    raise KeysNeeded
                 self._keys = self._load_keys()
             key = _pick(self._keys, kid, alg)
             if key is None and self._clock() - self._last_refetch >= self.refetch_seconds:
+                if not may_fetch:
+                    raise KeysNeeded
                 self._last_refetch = self._clock()
                 self._keys = self._load_keys()
                 key = _pick(self._keys, kid, alg)
@@ -135,7 +143,12 @@ class TokenValidator:
 
     # --- tokens ------------------------------------------------------------------------------
 
-    def verify(self, token: str) -> VerifiedToken:
+    def verify(self, token: str, *, may_fetch: bool = True) -> VerifiedToken:
+        """The token's subject, issuer and id, or InvalidToken saying why not.
+
+        With ``may_fetch=False`` nothing waits on the network: where the provider's keys must be
+        fetched first, KeysNeeded is raised instead (the caller then verifies off the event loop).
+        """
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("the token is too large")
         try:
@@ -148,7 +161,7 @@ class TokenValidator:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise InvalidToken("the token's key id is not a string")
-        key = self._key_for(kid, str(alg))
+        key = self._key_for(kid, str(alg), may_fetch)
         try:
             decoded = jwt.decode(token, key, algorithms=list(self.algorithms))
         except JoseError:
