@@ -298,3 +298,21 @@ def test_a_request_that_waits_too_long_for_the_worker_is_503_and_does_nothing(ap
         assert "busy" in response.json()["detail"]
         assert api.events() == before
         assert caller.post("/cases", REFERRAL).status_code == 201
+
+
+def test_ldv_records_page_through_the_whole_log_in_order(api: ApiWorld) -> None:
+    refer(api.world, director="anna")
+    aud = api.as_("aud")
+    seen: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params: dict[str, Any] = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        page = aud.get("/ldv-records", params=params).json()
+        seen += page["items"]
+        cursor = page["next"]
+        if not cursor:
+            break
+    everything = aud.get("/ldv-records", params={"limit": 500}).json()["items"]
+    assert [r["position"] for r in seen] == list(range(len(seen)))
+    assert [r["span_id"] for r in seen] == [r["span_id"] for r in everything[: len(seen)]]
+    assert len(seen) >= 3

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -455,10 +456,14 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         limit: Limit = 100,
     ) -> Page:
         """The access log as Logboek Dataverwerkingen records (pseudonymised), oldest first."""
+        after = _after(cursor)
+        start = int(after[0]) + 1 if after else 0
         with session_for(request, who, "log.export") as session:
-            records = [json.loads(line) for line in PrivacyReader(session).ldv_lines(since)]
-        keyed = [dict(r, position=n) for n, r in enumerate(records)]
-        return page(keyed, lambda r: [r["position"]], cursor, limit)
+            lines = PrivacyReader(session).ldv_lines(since)
+            chunk = [json.loads(line) for line in itertools.islice(lines, start, start + limit + 1)]
+        items = [dict(r, position=start + n) for n, r in enumerate(chunk[:limit])]
+        more = len(chunk) > limit
+        return Page(items=items, next=_cursor([items[-1]["position"]]) if more else None)
 
 
 class PersonSearch(BaseModel):
