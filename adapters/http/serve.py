@@ -63,7 +63,9 @@ def run(settings: Settings, api: ApiSettings) -> None:
         server_header=False,
         date_header=True,
         access_log=False,  # our own access line has no paths with references in it
-        timeout_keep_alive=5,
+        # Longer than the idle expiry of common clients (httpx, browsers: 5 s and more), so that a
+        # client never sends on a kept-alive connection at the moment the server closes it.
+        timeout_keep_alive=75,
         timeout_graceful_shutdown=api.timeout_seconds,
         limit_concurrency=api.max_connections,
         h11_max_incomplete_event_size=16_384,
