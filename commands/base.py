@@ -8,6 +8,7 @@ written, so bad input never leaves a trace in the store.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +42,22 @@ def _spans_lines(field: FieldInfo) -> bool:
 
 
 _RULES: dict[type, tuple[tuple[str, bool], ...]] = {}
+_DATES: dict[type, tuple[str, ...]] = {}
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _mentions_date(annotation: Any) -> bool:
+    if annotation is date:
+        return True
+    return any(_mentions_date(arg) for arg in get_args(annotation))
+
+
+def _date_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    """The fields of a model that hold a date (or an optional one); worked out once per model."""
+    found = _DATES.get(model)
+    if found is None:
+        found = _DATES[model] = tuple(n for n, info in model.model_fields.items() if _mentions_date(info.annotation))
+    return found
 
 
 def _line_rules(model: type[BaseModel]) -> tuple[tuple[str, bool], ...]:
@@ -74,6 +91,12 @@ class Input(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _plain_line_ends(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name in _date_fields(cls):
+                value = data.get(name)
+                if isinstance(value, int | float) or (isinstance(value, str) and not _ISO_DAY.fullmatch(value)):
+                    # pydantic would read 0 or "0" as a Unix time (1 January 1970): a date is written out
+                    raise ValueError(f"{name}: a date is written YYYY-MM-DD, not {str(value)[:20]!r}")
         return _plain(data)
 
     @model_validator(mode="after")

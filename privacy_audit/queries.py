@@ -47,7 +47,7 @@ class PrivacyReader(Reader):
     ) -> list[dict[str, Any]]:
         """Disclosure trail entries for a person, a case or a partner organisation."""
         if not (person or case or organisation):
-            raise ValidationFailed("give --person, --case or --partner")
+            raise ValidationFailed("say whose trail: a person, a case or a partner organisation")
         self.runner.refresh()
         actor = self.session.actor
         person_id = self.session.person(person)[0] if person else None
@@ -81,7 +81,7 @@ class PrivacyReader(Reader):
             self.session.deny("person.find", RIGHTS, Action.SEARCH, f"a {actor.role} may not search persons")
         pairs = [p for p in terms(name, born, bsn) if not (p[0] == "name" and born is not None)]
         if not pairs:
-            raise ValidationFailed("search by --name (and --born) or --bsn")
+            raise ValidationFailed("search by name with date of birth, or by BSN")
         self.runner.refresh()
         found = self.app.store.persons.find(pairs)
         with self.app.store.db.transaction(commit=False) as tx:

@@ -316,3 +316,46 @@ def test_ldv_records_page_through_the_whole_log_in_order(api: ApiWorld) -> None:
     assert [r["position"] for r in seen] == list(range(len(seen)))
     assert [r["span_id"] for r in seen] == [r["span_id"] for r in everything[: len(seen)]]
     assert len(seen) >= 3
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        (
+            "post",
+            "/subject-requests",
+            {"kind": "access", "requester_name": "X", "identity_check": "id", "received_on": 0},
+        ),
+        (
+            "post",
+            "/subject-requests",
+            {"kind": "access", "requester_name": "X", "identity_check": "id", "received_on": "0"},
+        ),
+        ("get", "/worklist-items?date=0", None),
+        ("get", "/ldv-records?since=1700000000", None),
+        ("post", "/person-searches", {"name": "Karel de Vries", "born": 0}),
+    ],
+)
+def test_a_number_is_not_a_date(api: ApiWorld, method: str, path: str, body: dict[str, Any] | None) -> None:
+    """pydantic would read 0 as 1 January 1970: a request received then is long overdue."""
+    caller = api.as_("pim")
+    before = api.domain_events()
+    response = caller.get(path) if method == "get" else caller.post(path, body)
+    assert response.status_code == 422, response.text
+    assert "YYYY-MM-DD" in response.json()["detail"]
+    assert api.domain_events() == before
+
+
+def test_405_names_every_method_of_the_path(api: ApiWorld) -> None:
+    response = api.client.request("OPTIONS", "/api/v1/cases", headers=api.as_("anna").headers())
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, POST"
+
+
+def test_a_command_without_required_fields_needs_no_body_and_one_with_them_says_so(api: ApiWorld) -> None:
+    case = refer(api.world, director="anna")
+    anna = api.as_("anna")
+    assert anna.post(f"/cases/{case}/corporation-consent-request").status_code == 200  # no body at all
+    response = api.client.post(f"/api/v1/cases/{case}/decline", headers=anna.headers())
+    assert response.status_code == 422
+    assert "Field required" in response.json()["detail"]

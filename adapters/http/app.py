@@ -23,6 +23,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casusregie.adapters.config import Settings
@@ -136,9 +137,11 @@ def _errors(app: FastAPI) -> None:
         detail = exc.detail if isinstance(exc.detail, str) else "the request cannot be served"
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"there is no resource {request.url.path}; the API lives under {PREFIX}"
-        elif exc.status_code == 405:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
-        return problem(exc.status_code, detail, request.url.path, dict(exc.headers or {}))
+            headers["Allow"] = ", ".join(_allowed(request))  # every method of the path, not one route's
+        return problem(exc.status_code, detail, request.url.path, headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -147,6 +150,15 @@ def _errors(app: FastAPI) -> None:
         reference = uuid.uuid4().hex[:12]
         access_logger.error("internal error %s: %s", reference, type(exc).__name__, exc_info=exc)
         return problem(500, f"an internal error occurred (reference {reference}); nothing more is shown", None)
+
+
+def _allowed(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)  # PARTIAL: the path is the route's, the method is not
+        if match != Match.NONE:
+            methods |= set(getattr(route, "methods", ()) or ())
+    return sorted(methods)
 
 
 class SecurityHeaders:

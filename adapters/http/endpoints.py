@@ -21,7 +21,7 @@ from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
@@ -31,7 +31,7 @@ from casusregie.adapters.http.problems import PROBLEM_JSON, Problem, one_line
 from casusregie.adapters.http.service import Caller, Service
 from casusregie.adapters.http.tokens import InvalidToken, KeysNeeded, TokenValidator
 from casusregie.adapters.render.letter_pdf import render_pdf
-from casusregie.commands.base import Command, Result
+from casusregie.commands.base import Command, Input, Result
 from casusregie.commands.outcome import failure_recorded
 from casusregie.commands.session import Session
 from casusregie.commands.users import user_directory
@@ -48,6 +48,15 @@ USER = r"^[a-z0-9][a-z0-9._-]{1,63}$"  # user ids (as domain.setup allows them)
 ITEM = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"  # items of an access answer, e.g. data:name, disclosure:R1:2
 PATTERNS = {"user": USER, "item": ITEM}
 MAX_PAGE = 500
+
+
+def _iso_day(value: Any) -> Any:
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")  # not a Unix time, as pydantic would read "0"
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_iso_day)]
 bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token of the identity provider.")
 
 
@@ -120,6 +129,8 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
     body_type = body_model(operation)
     command_type = operation.command
 
+    required = any(f.is_required() for f in body_type.model_fields.values())
+
     def endpoint(
         http_request: Request, who: Caller, body: Any, if_match: str | None, idempotency_key: str | None, **path: str
     ) -> Response:
@@ -150,8 +161,8 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
         inspect.Parameter(
             "body",
             inspect.Parameter.KEYWORD_ONLY,
-            annotation=body_type | None,
-            default=Body(None, description=command_type.__doc__),
+            annotation=body_type if required else body_type | None,
+            default=Body(... if required else None, description=command_type.__doc__),
         ),
         inspect.Parameter(
             "if_match",
@@ -161,6 +172,7 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
                 None,
                 alias="If-Match",
                 max_length=40,
+                pattern=r'^\s*(\*|(W/)?"[0-9]{1,12}")\s*$',
                 description="the ETag of the case as last read; 412 if it has changed since",
                 include_in_schema=operation.on_case,
             ),
@@ -173,6 +185,7 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
                 None,
                 alias="Idempotency-Key",
                 max_length=128,
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
                 description="a retry with the same key and body gets the first answer; nothing is done twice",
             ),
         ),
@@ -280,7 +293,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
     def worklist(
         request: Request,
         who: CallerDep,
-        on: Annotated[date | None, Query(alias="date", description="as of this date (default today)")] = None,
+        on: Annotated[Day | None, Query(alias="date", description="as of this date (default today)")] = None,
         horizon: Annotated[int, Query(ge=0, le=MAX_HORIZON_DAYS)] = 14,
         all_cases: Annotated[bool, Query(alias="all")] = False,
         cursor: Cursor = None,
@@ -302,8 +315,8 @@ def _reads(app: FastAPI, prefix: str) -> None:
     def report(
         request: Request,
         who: CallerDep,
-        start: Annotated[date, Query(alias="from")],
-        end: Annotated[date, Query(alias="to")],
+        start: Annotated[Day, Query(alias="from")],
+        end: Annotated[Day, Query(alias="to")],
     ) -> dict[str, Any]:
         """Figures for a period: referrals, decisions, closures, durations, escalations."""
         if end < start:
@@ -451,7 +464,7 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
     def ldv_records(
         request: Request,
         who: CallerDep,
-        since: Annotated[date | None, Query()] = None,
+        since: Annotated[Day | None, Query()] = None,
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> Page:
@@ -466,10 +479,9 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         return Page(items=items, next=_cursor([items[-1]["position"]]) if more else None)
 
 
-class PersonSearch(BaseModel):
+class PersonSearch(Input):
     """Search terms: a name with a date of birth, or a BSN."""
 
-    model_config = ConfigDict(extra="forbid")
     name: str | None = Field(default=None, min_length=1, max_length=200)
     born: date | None = None
     bsn: str | None = Field(default=None, pattern=r"^[0-9]{8,9}$")

@@ -16,6 +16,7 @@ from casusregie.adapters.heap import settle_after_start
 from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.settings import ApiSettings, api_settings
 from casusregie.adapters.location import parse_location
+from casusregie.adapters.store import open_store
 from casusregie.domain.errors import ValidationFailed
 
 
@@ -40,13 +41,20 @@ def worker_app() -> FastAPI:
     return app
 
 
-def run(settings: Settings, api: ApiSettings) -> None:
-    import uvicorn
-
+def preflight(settings: Settings, api: ApiSettings) -> None:
+    """What would stop the workers, found before anything says the service is up (one clear error)."""
     if settings.store is None:
         raise ValidationFailed("no store given: use --store PATH|DSN, REGIE_STORE or the config file")
     if api.workers > 1 and parse_location(settings.store).kind == "sqlite":
         raise ValidationFailed("a SQLite store is served by one process (workers = 1); use PostgreSQL for more")
+    open_store(settings).close()  # the store and its key folder open, as every worker will open them
+
+
+def run(settings: Settings, api: ApiSettings) -> None:
+    import uvicorn
+
+    preflight(settings, api)
+    assert settings.store is not None
     os.environ["REGIE_STORE"] = settings.store
     os.environ["REGIE_KEY_DIR"] = str(settings.key_dir)
     os.environ["REGIE_CONFIG"] = str(settings.config_file)
