@@ -365,6 +365,10 @@ def build_decision(s: Session, request: SubjectRequest, cmd: IssueAccessDecision
 def issue_access_decision(s: Session, cmd: IssueAccessDecision) -> Result:
     _officer(s, cmd)
     request = _request_of_kind(s, cmd.request, RequestKind.ACCESS)
+    if cmd.on < request.received_on:
+        raise ValidationFailed(
+            f"a decision dated {cmd.on} would precede the request itself (received {request.received_on})"
+        )
     decision = build_decision(s, request, cmd)
     document = s.seal(text_key(s, request), "decision", decision.to_json())
     outcome = "partly-granted" if request.withheld else ("granted" if decision.processes_data else "not-found")

@@ -359,3 +359,27 @@ def test_a_command_without_required_fields_needs_no_body_and_one_with_them_says_
     response = api.client.post(f"/api/v1/cases/{case}/decline", headers=anna.headers())
     assert response.status_code == 422
     assert "Field required" in response.json()["detail"]
+
+
+def test_a_query_key_given_twice_is_refused(api: ApiWorld) -> None:
+    case = refer(api.world, director="anna")
+    response = api.as_("anna").get(f"/cases/{case}?restrictionGround=a&restrictionGround=b")
+    assert response.status_code == 400
+    assert "more than once" in response.json()["detail"]
+    assert api.as_("anna").get("/cases?limit=1&limit=2").status_code == 400
+
+
+def test_an_access_decision_dated_before_the_request_is_refused_with_one_line(api: ApiWorld) -> None:
+    """Found by schemathesis: the decision's own model refused the date, and the server said 500."""
+    case = taken_on_case(api.world)
+    main = next(iter(api.world.session("anna").case(case).members.values())).ref
+    pim = api.as_("pim")
+    reference = pim.post(
+        "/subject-requests",
+        {"kind": "access", "person": main, "requester_name": "K", "received_on": "2026-11-30", "identity_check": "id"},
+    ).json()["request"]
+    before = api.domain_events()
+    response = pim.post(f"/subject-requests/{reference}/access-decision", {"signatory": "P", "on": "1518-03-12"})
+    assert response.status_code == 422, response.text
+    assert "precede the request" in response.json()["detail"]
+    assert api.domain_events() == before

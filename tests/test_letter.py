@@ -173,6 +173,17 @@ def test_a_cell_longer_than_a_page_continues_in_the_next_row() -> None:
     assert words.count("lange") == words.count("tekst") == 3000
 
 
+def test_a_long_cell_in_the_core_font_keeps_windows_1252_letters() -> None:
+    """Found by the property test below: a tall cell, split into rows, had its "š", "€" and quotes
+    encoded twice with the core font, which stopped the letter."""
+    text = "Šimon betaalt € 40 “per week” " * 400 + "einde"
+    item = DataItem(category="Verslaglegging", label="Verslag", value=text, source="Gemeente Utrecht", recorded_on=None)
+    pages = pdf_pages(render_pdf(sample_decision().model_copy(update={"data": [item]}), font_dirs=[]))
+    everything = " ".join(pages)
+    assert "Šimon betaalt € 40" in everything
+    assert "einde" in everything
+
+
 def test_renderers_print_only_what_the_model_holds() -> None:
     """A withheld item reaches the letter as a notice; its content never does (the model never carries it)."""
     secret = "Melding buurvrouw Anneke Jansen, Eikenlaan 14: geschreeuw in de nacht van 3 op 4 september"

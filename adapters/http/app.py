@@ -17,9 +17,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
@@ -105,6 +107,7 @@ def build_app(api: ApiSettings, service: Service | None, validator: TokenValidat
         )
     app.add_middleware(SecurityHeaders, tls=api.tls_certificate is not None)
     app.add_middleware(BodyLimit, limit=api.max_body_bytes)
+    app.add_middleware(OneValuePerQueryKey)
     if api.log_format == "json":
         app.add_middleware(AccessLog)
     return app
@@ -117,6 +120,12 @@ def _errors(app: FastAPI) -> None:
     async def regie_error(request: Request, exc: RegieError) -> Response:
         retry = {"Retry-After": "5"} if isinstance(exc, Busy) else None
         return problem(status_of(exc), str(exc), request.url.path, retry)
+
+    @app.exception_handler(ValidationError)
+    async def invalid_model(request: Request, exc: ValidationError) -> Response:
+        # A model built inside a command refused its input (the CLI says "invalid input" here):
+        # the caller's input, so 422 and one line, never a server error.
+        return problem(*endpoints.validation_problem(RequestValidationError(exc.errors())), request.url.path)
 
     @app.exception_handler(InvalidToken)
     async def invalid_token(request: Request, exc: InvalidToken) -> Response:
@@ -219,6 +228,24 @@ class BodyLimit:
             await self.app(scope, counted, send)
         except _TooLarge:
             await SecurityHeaders(problem(413, too_big), tls=False)(scope, receive, send)
+
+
+class OneValuePerQueryKey:
+    """A query key given twice is refused (400): which one counts would otherwise be a guess, and a
+    filter that one layer reads one way and another layer the other way is how parameter pollution works."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            keys = [k for k, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+            twice = sorted({k for k in keys if keys.count(k) > 1})
+            if twice:
+                detail = f"query parameter {one_line(twice[0], 40)!r} is given more than once; give each once"
+                await SecurityHeaders(problem(400, detail, scope.get("path")), tls=False)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _TooLarge(Exception):

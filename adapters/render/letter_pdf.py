@@ -408,6 +408,13 @@ class _Writer:
         scale = excess / sum(slack)
         return [w - s * scale for w, s in zip(widths, slack, strict=True)]
 
+    def _as_given(self, line: str) -> str:
+        """A line fpdf2 handed back, as it was given: with the core font fpdf2 returns its lines in the
+        font's encoding read as Latin-1 ("š" as U+009A), which the table would encode a second time."""
+        if self.face.unicode:
+            return line
+        return line.encode("latin-1", errors="replace").decode("cp1252", errors="replace")
+
     def _split_tall_row(self, row: tuple[str, ...], widths: Sequence[float]) -> list[tuple[str, ...]]:
         """A row as one or more rows, none taller than ``_TABLE_MAX_LINES`` lines (fpdf2 cannot break a row)."""
         wrapped: list[list[str]] = []
@@ -420,7 +427,7 @@ class _Writer:
             lines = self.pdf.multi_cell(
                 max(width - 2 * _TABLE_PAD_X - 0.5, 1), _TABLE_LINE, value, dry_run=True, output="LINES"
             )
-            wrapped.append([str(x) for x in lines] or [""])
+            wrapped.append([self._as_given(str(x)) for x in lines] or [""])
         if max(len(lines) for lines in wrapped) <= _TABLE_MAX_LINES:
             return [row]
         parts = []
