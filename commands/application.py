@@ -179,12 +179,13 @@ class RegieApplication(Application[UUID]):
         command; only `regie audit verify`, which needs no user, can then say what happened.
         """
         try:
-            setup = self._fast_forward() if self.keep_setup and self._kept_setup is not None else None
-            if setup is None:
-                setup = self.repository.get(self.setup_id)
+            if self.keep_setup and self._kept_setup is not None:
+                return self._fast_forward()
+            setup = self.repository.get(self.setup_id)
         except AggregateNotFoundError:
             raise StoreProblem(f"store {self.store.name} was never initialised with a profile") from None
         except Exception as exc:  # any damage: a wrong key, a gap, a foreign row
+            self._kept_setup = None  # half brought up to date, perhaps: the next call reads it whole
             reason = _first_line(exc).split(" with text ")[0]  # never echo the damaged bytes themselves
             reason = reason if len(reason) <= 160 else reason[:160] + "…"
             if not isinstance(exc, StoreProblem):
@@ -202,12 +203,13 @@ class RegieApplication(Application[UUID]):
         return setup
 
     def _fast_forward(self) -> Setup:
+        """The kept Setup brought up to date with the events stored since (by any process); a copy of it."""
         kept = self._kept_setup
         assert kept is not None
-        setup = copy.deepcopy(kept)
         for stored in self.recorder.select_events(self.setup_id, gt=kept.version):
-            setup = self.mapper.to_domain_event(stored).mutate(setup)
-        return setup
+            kept = self.mapper.to_domain_event(stored).mutate(kept)
+        self._kept_setup = kept
+        return copy.deepcopy(kept)  # commands change the Setup they are given; the kept one stays
 
     @cached_property
     def profile(self) -> Profile:
