@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.authorization import is_role
@@ -19,6 +20,12 @@ from casusregie.privacy_audit.access_log import build_trace
 
 BEHEER = "beheer"
 ISSUER_PATTERN = r"^https?://[^\s/?#]+(/[^\s?#]*)?$"  # an issuer URL has no query or fragment (OIDC Discovery 1.0)
+
+
+def checked_issuer(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(ISSUER_PATTERN, value):
+        raise ValueError("the issuer is the provider's URL, such as https://login.example.org/realms/regie")
+    return value
 
 
 def initialise(app: RegieApplication, profile: Profile, profile_toml: str, admin: str) -> Setup:
@@ -54,7 +61,11 @@ class AddUser(Command):
     organisation: str | None = None
     team: str = ""
     subject: str | None = Field(default=None, min_length=1, max_length=255, description="subject at the IdP")
-    issuer: str | None = Field(default=None, max_length=255, pattern=ISSUER_PATTERN, description="the IdP's issuer URL")
+    issuer: str | None = Field(
+        default=None, max_length=255, description="the IdP's issuer URL", json_schema_extra={"pattern": ISSUER_PATTERN}
+    )
+
+    _issuer_url = field_validator("issuer")(lambda v: checked_issuer(v))
 
     @model_validator(mode="after")
     def _subject_with_issuer(self) -> Self:
@@ -88,7 +99,11 @@ class LinkSubject(Command):
     action: ClassVar[Action] = Action.ADMIN
     user_id: str = Field(min_length=2, max_length=64)
     subject: str = Field(min_length=1, max_length=255)
-    issuer: str = Field(max_length=255, pattern=ISSUER_PATTERN, description="the IdP's issuer URL")
+    issuer: str = Field(
+        max_length=255, description="the IdP's issuer URL", json_schema_extra={"pattern": ISSUER_PATTERN}
+    )
+
+    _issuer_url = field_validator("issuer")(lambda v: checked_issuer(v))
 
 
 @handles(LinkSubject)

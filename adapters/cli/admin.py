@@ -194,9 +194,12 @@ def user_list(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("user", "role", "organisation", "team", "active")
+    table = Table("user", "role", "organisation", "team", "active", "signs in as (API)")
     for row in rows:
-        table.add_row(row["user"], str(row["role"]), str(row["organisation"]), str(row["team"]), str(row["active"]))
+        signs_in = f"{row['subject']} at {row['issuer']}" if row.get("subject") else "-"
+        table.add_row(
+            row["user"], str(row["role"]), str(row["organisation"]), str(row["team"]), str(row["active"]), signs_in
+        )
     ctx.console.print(table)
 
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from casusregie.commands.users import ISSUER_PATTERN
+from casusregie.commands.users import checked_issuer
 from casusregie.domain.errors import ValidationFailed
 
 # Asymmetric signatures only: an HMAC algorithm would let anyone who knows the provider's
@@ -29,7 +29,7 @@ class ApiSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    issuer: str = Field(max_length=255, pattern=ISSUER_PATTERN)
+    issuer: str = Field(max_length=255)
     audience: str = Field(min_length=1, max_length=255)
     subject_claim: str = Field(default="sub", min_length=1, max_length=64)
     algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256")
@@ -46,6 +46,8 @@ class ApiSettings(BaseModel):
     max_connections: int = Field(default=200, ge=1, le=10_000)
     development: bool = False
     log_format: Literal["json", "none"] = "json"
+
+    _issuer_url = field_validator("issuer")(lambda v: checked_issuer(v))
 
     @field_validator("algorithms")
     @classmethod
@@ -70,7 +72,10 @@ class ApiSettings(BaseModel):
         host, _ = self.address
         insecure = urlsplit(self.issuer).scheme != "https"
         if insecure and not self.development:
-            raise ValueError(f"the issuer {self.issuer} is not https: only a development provider is (development)")
+            raise ValueError(
+                f"the issuer {self.issuer} is not https; only a development set-up (development = true) trusts a "
+                "provider on plain http"
+            )
         if self.development and host not in LOOPBACK:
             raise ValueError("a development set-up (development = true) listens on the loopback address only")
         if (self.tls_certificate is None) != (self.tls_key is None):
