@@ -9,12 +9,14 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import USERS, World
+from helpers import USERS, World, make_world
 from oidc import DEFAULT_AUDIENCE, Provider
 
+from casusregie.adapters.config import Settings
 from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.commands.users import LinkSubject
@@ -78,9 +80,27 @@ def api_settings(provider: Provider, **overrides: Any) -> ApiSettings:
     return ApiSettings(**(values | overrides))
 
 
+def _api(world: World, provider: Provider) -> Iterator[ApiWorld]:
+    link_everyone(world, provider.issuer)
+    settings = api_settings(provider)
+    with TestClient(create_app(world.settings, settings), raise_server_exceptions=False) as client:
+        yield ApiWorld(world, provider, client, settings)
+
+
 @pytest.fixture
 def api(world: World, oidc_provider: Provider) -> Iterator[ApiWorld]:
-    link_everyone(world, oidc_provider.issuer)
-    settings = api_settings(oidc_provider)
-    with TestClient(create_app(world.settings, settings), raise_server_exceptions=False) as client:
-        yield ApiWorld(world, oidc_provider, client, settings)
+    """The API on a store of each backend: for what the API does with the store."""
+    yield from _api(world, oidc_provider)
+
+
+@pytest.fixture
+def http_api(tmp_path: Path, oidc_provider: Provider) -> Iterator[ApiWorld]:
+    """The API on an embedded store only: for the rules of the HTTP surface itself (tokens, headers,
+    problem bodies, input checks), which do not depend on the backend behind it."""
+    world = make_world(
+        Settings(store=str(tmp_path / "store.db"), key_dir=tmp_path / "keys", checkpoint_dir=None, config_file=None)
+    )
+    try:
+        yield from _api(world, oidc_provider)
+    finally:
+        world.store.close()

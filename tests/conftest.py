@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 import pytest
-from api_client import api  # noqa: F401 - fixtures of the API tests, for every module
+from api_client import api, http_api  # noqa: F401 - fixtures of the API tests, for every module
 from click.testing import CliRunner
 from helpers import PG_DSN, CliResult, World, drop_schema, make_world, new_schema, require_postgres
 from oidc_fixtures import make_provider, oidc_provider, second_provider  # noqa: F401

@@ -16,7 +16,8 @@ from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.openapi import COMMITTED, document
 
 
-def test_the_committed_openapi_document_is_the_one_the_code_serves(api: ApiWorld) -> None:
+def test_the_committed_openapi_document_is_the_one_the_code_serves(http_api: ApiWorld) -> None:
+    api = http_api
     served = api.client.get("/api/v1/openapi.json")
     assert served.status_code == 200
     assert served.json() == document()
@@ -26,7 +27,8 @@ def test_the_committed_openapi_document_is_the_one_the_code_serves(api: ApiWorld
     assert all(path.startswith("/api/v1/") for path in committed["paths"])
 
 
-def test_every_answer_carries_the_api_version_and_no_store(api: ApiWorld) -> None:
+def test_every_answer_carries_the_api_version_and_no_store(http_api: ApiWorld) -> None:
+    api = http_api
     anna = api.as_("anna")
     for response in (
         api.client.get("/api/v1/health"),
@@ -44,14 +46,16 @@ def test_every_answer_carries_the_api_version_and_no_store(api: ApiWorld) -> Non
             assert set(response.json()) <= {"type", "title", "status", "detail", "instance"}
 
 
-def test_no_trailing_slashes_and_only_the_methods_the_document_names(api: ApiWorld) -> None:
+def test_no_trailing_slashes_and_only_the_methods_the_document_names(http_api: ApiWorld) -> None:
+    api = http_api
     anna = api.as_("anna")
     assert anna.get("/cases/").status_code == 404  # no redirect either: /cases/ is not /cases
     for method in ("put", "delete", "patch"):
         assert getattr(api.client, method)("/api/v1/cases", headers=anna.headers()).status_code == 405
 
 
-def test_cors_is_off_unless_configured(api: ApiWorld) -> None:
+def test_cors_is_off_unless_configured(http_api: ApiWorld) -> None:
+    api = http_api
     from fastapi.testclient import TestClient
 
     preflight = {"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
@@ -171,7 +175,8 @@ BAD_BODIES: dict[str, tuple[Any, int]] = {
 
 
 @pytest.mark.parametrize("case", list(BAD_BODIES), ids=list(BAD_BODIES))
-def test_bad_input_is_a_4xx_problem_with_one_line_and_writes_nothing(api: ApiWorld, case: str) -> None:
+def test_bad_input_is_a_4xx_problem_with_one_line_and_writes_nothing(http_api: ApiWorld, case: str) -> None:
+    api = http_api
     body, status = BAD_BODIES[case]
     piet = api.as_("piet")
     before = api.events()
@@ -200,7 +205,8 @@ def test_commands_in_the_wrong_state_or_on_unknown_ids_write_nothing_but_the_ref
     assert api.domain_events() == domain
 
 
-def test_an_oversized_body_is_refused_before_it_is_read(api: ApiWorld) -> None:
+def test_an_oversized_body_is_refused_before_it_is_read(http_api: ApiWorld) -> None:
+    api = http_api
     piet = api.as_("piet")
     before = api.events()
     big = b'{"reason": "' + b"x" * (api.settings.max_body_bytes + 10) + b'"}'
@@ -218,14 +224,16 @@ def test_an_oversized_body_is_refused_before_it_is_read(api: ApiWorld) -> None:
         max_size=6,
     )
 )
-def test_any_body_is_an_answer_never_a_server_error(api: ApiWorld, body: dict[str, Any]) -> None:
+def test_any_body_is_an_answer_never_a_server_error(http_api: ApiWorld, body: dict[str, Any]) -> None:
+    api = http_api
     response = api.as_("piet").post("/cases", body)
     assert response.status_code < 500, response.text
     if response.status_code >= 400:
         assert response.headers["content-type"] == "application/problem+json"
 
 
-def test_the_client_address_is_taken_from_a_trusted_proxy_only(api: ApiWorld) -> None:
+def test_the_client_address_is_taken_from_a_trusted_proxy_only(http_api: ApiWorld) -> None:
+    api = http_api
     from fastapi.testclient import TestClient
 
     from casusregie.privacy_audit.queries import PrivacyReader
@@ -242,8 +250,9 @@ def test_the_client_address_is_taken_from_a_trusted_proxy_only(api: ApiWorld) ->
         assert last_address(client, "not-an-address") == "127.0.0.1"
 
 
-def test_user_ids_with_dots_and_answer_items_with_colons_are_reachable(api: ApiWorld) -> None:
+def test_user_ids_with_dots_and_answer_items_with_colons_are_reachable(http_api: ApiWorld) -> None:
     """Path patterns follow what the domain allows: user ids like mitros.jan, item ids like data:name."""
+    api = http_api
     admin = api.as_("admin")
     added = admin.post("/users", {"user_id": "mitros.jan", "role": "partner", "organisation": "mitros"})
     assert added.status_code == 201, added.text
@@ -280,7 +289,8 @@ def test_the_server_sees_users_registered_and_deactivated_after_it_started(api: 
     assert "deactivated" in refused.json()["detail"]
 
 
-def test_a_request_that_waits_too_long_for_the_worker_is_503_and_does_nothing(api: ApiWorld) -> None:
+def test_a_request_that_waits_too_long_for_the_worker_is_503_and_does_nothing(http_api: ApiWorld) -> None:
+    api = http_api
     from fastapi.testclient import TestClient
 
     app = create_app(api.world.settings, api_settings(api.provider, timeout_seconds=1))
@@ -336,8 +346,9 @@ def test_ldv_records_page_through_the_whole_log_in_order(api: ApiWorld) -> None:
         ("post", "/person-searches", {"name": "Karel de Vries", "born": 0}),
     ],
 )
-def test_a_number_is_not_a_date(api: ApiWorld, method: str, path: str, body: dict[str, Any] | None) -> None:
+def test_a_number_is_not_a_date(http_api: ApiWorld, method: str, path: str, body: dict[str, Any] | None) -> None:
     """pydantic would read 0 as 1 January 1970: a request received then is long overdue."""
+    api = http_api
     caller = api.as_("pim")
     before = api.domain_events()
     response = caller.get(path) if method == "get" else caller.post(path, body)
@@ -346,13 +357,15 @@ def test_a_number_is_not_a_date(api: ApiWorld, method: str, path: str, body: dic
     assert api.domain_events() == before
 
 
-def test_405_names_every_method_of_the_path(api: ApiWorld) -> None:
+def test_405_names_every_method_of_the_path(http_api: ApiWorld) -> None:
+    api = http_api
     response = api.client.request("OPTIONS", "/api/v1/cases", headers=api.as_("anna").headers())
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, POST"
 
 
-def test_a_command_without_required_fields_needs_no_body_and_one_with_them_says_so(api: ApiWorld) -> None:
+def test_a_command_without_required_fields_needs_no_body_and_one_with_them_says_so(http_api: ApiWorld) -> None:
+    api = http_api
     case = refer(api.world, director="anna")
     anna = api.as_("anna")
     assert anna.post(f"/cases/{case}/corporation-consent-request").status_code == 200  # no body at all
@@ -361,7 +374,8 @@ def test_a_command_without_required_fields_needs_no_body_and_one_with_them_says_
     assert "Field required" in response.json()["detail"]
 
 
-def test_a_query_key_given_twice_is_refused(api: ApiWorld) -> None:
+def test_a_query_key_given_twice_is_refused(http_api: ApiWorld) -> None:
+    api = http_api
     case = refer(api.world, director="anna")
     response = api.as_("anna").get(f"/cases/{case}?restrictionGround=a&restrictionGround=b")
     assert response.status_code == 400
@@ -369,8 +383,9 @@ def test_a_query_key_given_twice_is_refused(api: ApiWorld) -> None:
     assert api.as_("anna").get("/cases?limit=1&limit=2").status_code == 400
 
 
-def test_an_access_decision_dated_before_the_request_is_refused_with_one_line(api: ApiWorld) -> None:
+def test_an_access_decision_dated_before_the_request_is_refused_with_one_line(http_api: ApiWorld) -> None:
     """Found by schemathesis: the decision's own model refused the date, and the server said 500."""
+    api = http_api
     case = taken_on_case(api.world)
     main = next(iter(api.world.session("anna").case(case).members.values())).ref
     pim = api.as_("pim")

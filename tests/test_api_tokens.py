@@ -71,7 +71,8 @@ def forgeries(api: ApiWorld, second: Provider) -> dict[str, str]:
     }
 
 
-def test_forged_and_foreign_tokens_get_401_and_write_nothing(api: ApiWorld, second_provider: Provider) -> None:
+def test_forged_and_foreign_tokens_get_401_and_write_nothing(http_api: ApiWorld, second_provider: Provider) -> None:
+    api = http_api
     case_ok = api.as_("anna").get("/cases")
     assert case_ok.status_code == 200  # the real token works
     before = api.events()
@@ -89,7 +90,8 @@ def test_forged_and_foreign_tokens_get_401_and_write_nothing(api: ApiWorld, seco
     assert api.events() == before
 
 
-def test_missing_or_other_authorization_schemes_get_401(api: ApiWorld) -> None:
+def test_missing_or_other_authorization_schemes_get_401(http_api: ApiWorld) -> None:
+    api = http_api
     before = api.events()
     for headers in ({}, {"Authorization": "Basic YW5uYTpwdw=="}, {"Authorization": "Bearer"}, {"Authorization": ""}):
         response = api.client.get("/api/v1/cases", headers=headers)
@@ -98,7 +100,8 @@ def test_missing_or_other_authorization_schemes_get_401(api: ApiWorld) -> None:
     assert api.events() == before
 
 
-def test_an_expired_token_from_the_provider_is_refused(api: ApiWorld) -> None:
+def test_an_expired_token_from_the_provider_is_refused(http_api: ApiWorld) -> None:
+    api = http_api
     from fastapi.testclient import TestClient
 
     strict = create_app(api.world.settings, api_settings(api.provider, leeway_seconds=0))
@@ -114,8 +117,9 @@ def test_an_expired_token_from_the_provider_is_refused(api: ApiWorld) -> None:
 
 
 def test_rotated_provider_keys_are_fetched_once_and_forged_kids_do_not_hammer_the_provider(
-    api: ApiWorld, make_provider: Callable[..., Provider]
+    http_api: ApiWorld, make_provider: Callable[..., Provider]
 ) -> None:
+    api = http_api
     from fastapi.testclient import TestClient
 
     provider = make_provider()
