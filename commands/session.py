@@ -79,6 +79,7 @@ class Session:
         # very aggregate the command then changes, so the optimistic lock covers the check too.
         self.expected_version: int | None = None
         self.case_version: int | None = None
+        self._loaded: dict[UUID, tuple[int, str]] = {}  # (version, number) of each case as this command loaded it
 
     @property
     def profile(self) -> Profile:
@@ -131,6 +132,7 @@ class Session:
         if handler is None:
             raise RuntimeError(f"no handler for {type(command).__name__}")
         self._extras, self._new_keys = [], []
+        self._loaded = {}
         self._started = datetime.now(UTC)
         try:
             return handler(self, command)
@@ -169,11 +171,7 @@ class Session:
         except AggregateNotFoundError:
             raise NotFound(f"unknown case {ref}") from None
         assert isinstance(case, Case)
-        if self.expected_version is not None and case.version != self.expected_version:
-            raise PreconditionFailed(
-                f"case {case.case_number} has changed since version {self.expected_version} (it is at version "
-                f"{case.version}); nothing was done: read the case again"
-            )
+        self._loaded.setdefault(case.id, (case.version, case.case_number))
         return case
 
     def person(self, ref: str) -> tuple[UUID, UUID]:
@@ -297,6 +295,7 @@ class Session:
             subjects=subjects,
             started_at=self._started,
         )
+        self._check_expected_version()
         extras, keys = self._extras, self._new_keys
         self._extras, self._new_keys = [], []
         if self._claim is not None:  # the request id is stored with the command's first commit, or not at all
@@ -305,6 +304,19 @@ class Session:
         self._claim = None
         if case is not None:
             self.case_version = case.version  # what the API hands back as the case's new ETag
+
+    def _check_expected_version(self) -> None:
+        """If-Match, checked when the command is authorised and about to be stored, never before: a
+        caller who may not act on the case learns nothing of it from a 412 (its refusal is a 403, logged).
+        The optimistic lock of the save then covers the time between this check and the write."""
+        if self.expected_version is None:
+            return
+        for version, number in self._loaded.values():
+            if version != self.expected_version:
+                raise PreconditionFailed(
+                    f"case {number} has changed since version {self.expected_version} (it is at version "
+                    f"{version}); nothing was done: read the case again"
+                )
 
     def log_read(
         self,

@@ -117,11 +117,11 @@ def parse_moment(text: str | None, *, default: datetime | None = None) -> dateti
             day = date.fromisoformat(text)
             return datetime.combine(day, time.max, tzinfo=UTC)
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # OverflowError: a moment that UTC would put outside years 1-9999
         raise ValidationFailed(
-            f"{text!r} is not an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][Z])"
+            f"{text[:40]!r} is not an ISO date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][Z]) in years 1-9999"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _iso(value: Any) -> Any:

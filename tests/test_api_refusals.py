@@ -102,3 +102,17 @@ def test_a_user_tied_to_another_issuer_is_not_this_subject(api: ApiWorld, second
     response = foreign.get("/cases")
     assert response.status_code == 401
     assert api.events() == before
+
+
+def test_if_match_tells_a_caller_without_access_nothing_about_the_case(api: ApiWorld) -> None:
+    """A 412 would say the case exists and how far it is: an outsider gets the 403, and it is logged."""
+    case = refer(api.world, by="piet", director="anna")
+    before = len(denials(api))
+    for user in ("bram", "pol"):
+        response = api.as_(user).post(f"/cases/{case}/take-on", {}, headers={"If-Match": '"0"'})
+        assert response.status_code == 403, response.text
+        assert "version" not in response.json()["detail"]
+    assert len(denials(api)) == before + 2
+    assess = {"criteria": ["woninggebonden", "meerdere-vormen"]}
+    wrong = api.as_("anna").post(f"/cases/{case}/assess", assess, headers={"If-Match": '"0"'})
+    assert wrong.status_code == 412  # the director, who may act, is told the case moved on

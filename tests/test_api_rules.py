@@ -248,6 +248,13 @@ def test_the_client_address_is_taken_from_a_trusted_proxy_only(http_api: ApiWorl
     with TestClient(create_app(api.world.settings, trusting), client=("127.0.0.1", 5000)) as client:
         assert last_address(client, "198.51.100.7, 203.0.113.9") == "203.0.113.9"
         assert last_address(client, "not-an-address") == "127.0.0.1"
+        # a forged first line, then the proxy's own line: the proxy's is the one that counts
+        forged = [("X-Forwarded-For", "1.2.3.4"), ("X-Forwarded-For", "203.0.113.9")]
+        client.get("/api/v1/worklist-items", headers=[("Authorization", f"Bearer {api.as_('anna').token}"), *forged])
+        rows = PrivacyReader(api.world.session("aud")).access_log(limit=2)
+        assert next(r for r in reversed(rows) if r["name"] == "worklist")["authentication"]["client_address"] == (
+            "203.0.113.9"
+        )
 
 
 def test_user_ids_with_dots_and_answer_items_with_colons_are_reachable(http_api: ApiWorld) -> None:
@@ -398,3 +405,39 @@ def test_an_access_decision_dated_before_the_request_is_refused_with_one_line(ht
     assert response.status_code == 422, response.text
     assert "precede the request" in response.json()["detail"]
     assert api.domain_events() == before
+
+
+def test_a_forged_cursor_is_422_on_every_list(http_api: ApiWorld) -> None:
+    """Found by review: cursors of the wrong shape (a number where a text belongs) were 500s."""
+    import base64
+
+    api = http_api
+    refer(api.world, director="anna")
+
+    def forged(value: Any) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    for user, path in (
+        ("anna", "/cases"),
+        ("anna", "/worklist-items"),
+        ("admin", "/users"),
+        ("aud", "/access-log-entries"),
+        ("aud", "/ldv-records"),
+        ("pim", "/disclosures?partner=mitros"),
+    ):
+        for value in ([1], ["a"], [-5], [10**20], [True], [None], {"a": 1}, ["a", "b", "c", "d", "e"]):
+            response = api.as_(user).get(path, params={"cursor": forged(value)})
+            assert response.status_code in (200, 422), (path, value, response.status_code, response.text)
+            assert response.status_code < 500
+
+
+def test_moments_at_the_edge_of_the_calendar_are_422(http_api: ApiWorld) -> None:
+    api = http_api
+    case = refer(api.world, director="anna")
+    aud = api.as_("aud")
+    for path, params in (
+        (f"/cases/{case}/history", {"asOf": "9999-12-31T23:59:59-01:00"}),
+        (f"/cases/{case}/changes", {"from": "0001-01-01T00:00:00+01:00", "to": "2030-01-01"}),
+    ):
+        response = aud.get(path, params=params)
+        assert response.status_code == 422, response.text

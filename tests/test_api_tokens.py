@@ -22,7 +22,7 @@ from joserfc.jwk import ECKey, RSAKey
 from oidc import OTHER_AUDIENCE, SHORT_LIVED_CLIENT, SHORT_LIVED_TTL, Provider
 
 from casusregie.adapters.http.app import create_app
-from casusregie.adapters.http.tokens import InvalidToken, TokenValidator
+from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator
 
 
 def b64(data: bytes) -> str:
@@ -211,3 +211,57 @@ def test_the_token_id_is_the_jti_or_a_digest_never_the_token() -> None:
     without = validator().verify(token)
     assert without.token_id.startswith("sha256:")
     assert without.token_id[7:] not in token
+
+
+def test_an_unreachable_provider_is_asked_once_per_retry_window_not_per_request() -> None:
+    asked = []
+
+    def down(url: str) -> dict[str, Any]:
+        asked.append(url)
+        raise ProviderUnavailable(f"the identity provider did not answer at {url}")
+
+    now = [1000.0]
+    checker = TokenValidator(
+        issuer=ISSUER, audience="casusregie-api", algorithms=("RS256",), leeway=5, refetch_seconds=60,
+        fetch=down, clock=lambda: now[0],
+    )  # fmt: skip
+    for _ in range(5):
+        with pytest.raises(ProviderUnavailable):
+            checker.verify(signed())
+    assert len(asked) == 1
+    now[0] += 11  # after the retry window the provider is asked again
+    with pytest.raises(ProviderUnavailable):
+        checker.verify(signed())
+    assert len(asked) == 2
+
+
+def test_keys_over_plain_http_are_refused_for_an_https_issuer() -> None:
+    documents = {
+        f"{ISSUER}/.well-known/openid-configuration": {"issuer": ISSUER, "jwks_uri": "http://idp.example.org/jwks"},
+        "http://idp.example.org/jwks": {"keys": [KEY.as_dict(private=False)]},
+    }
+    checker = TokenValidator(
+        issuer=ISSUER, audience="casusregie-api", algorithms=("RS256",), leeway=5, refetch_seconds=60,
+        fetch=documents.__getitem__,
+    )  # fmt: skip
+    with pytest.raises(ProviderUnavailable, match="https"):
+        checker.verify(signed())
+
+
+@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")  # still what many providers sign with
+def test_eddsa_tokens_verify_when_allowed() -> None:
+    from joserfc.jwk import OKPKey
+
+    ed = OKPKey.generate_key("Ed25519", parameters={"kid": "e1"})
+    documents = {
+        f"{ISSUER}/.well-known/openid-configuration": {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks"},
+        f"{ISSUER}/jwks": {"keys": [ed.as_dict(private=False), KEY.as_dict(private=False)]},
+    }
+    checker = TokenValidator(
+        issuer=ISSUER, audience="casusregie-api", algorithms=("EdDSA",), leeway=5, refetch_seconds=60,
+        fetch=documents.__getitem__,
+    )  # fmt: skip
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": "casusregie-api", "sub": "anna", "exp": now + 60}
+    token = jwt.encode({"alg": "EdDSA", "kid": "e1"}, claims, ed, algorithms=["EdDSA"])
+    assert checker.verify(token).subject == "anna"

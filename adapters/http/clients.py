@@ -14,7 +14,10 @@ def client_address(request: Request) -> str:
     proxies: list[Any] = request.app.state.proxies
     if not proxies or not _within(peer, proxies):
         return peer
-    forwarded = [a.strip() for a in request.headers.get("x-forwarded-for", "").split(",") if a.strip()]
+    # Every X-Forwarded-For line, in order: a proxy that adds its own line after the client's must
+    # not leave the client's (forgeable) first line to be read as the whole header.
+    lines = ",".join(request.headers.getlist("x-forwarded-for"))
+    forwarded = [a.strip() for a in lines.split(",") if a.strip()]
     for address in reversed(forwarded):
         if not _within(address, proxies):
             return address if _is_ip(address) else peer

@@ -212,14 +212,23 @@ def _cursor(key: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(key).encode()).decode().rstrip("=")
 
 
-def _after(cursor: str | None) -> list[Any] | None:
+MAX_POSITION = 10**9
+
+
+def _after(cursor: str | None, shape: tuple[type, ...] | None = None) -> list[Any] | None:
+    """The sort key a cursor names, of the shape this list's keys have (else 422, never a guess)."""
     if cursor is None:
         return None
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, UnicodeDecodeError):
         key = None
-    if not isinstance(key, list) or not all(isinstance(k, str | int) for k in key):
+    if (
+        not isinstance(key, list)
+        or not all(type(k) in (str, int) for k in key)
+        or any(type(k) is int and not 0 <= k < MAX_POSITION for k in key)
+        or (shape is not None and tuple(type(k) for k in key) != shape)
+    ):
         raise ValidationFailed("cursor is not one this API handed out; start again without it")
     return key
 
@@ -228,13 +237,18 @@ def page(
     items: list[dict[str, Any]], key: Callable[[dict[str, Any]], list[Any]], cursor: str | None, limit: int
 ) -> Page:
     """Items in a stable order, after the cursor: a row added or removed elsewhere shifts no page."""
-    after = _after(cursor)
-    ordered = sorted(items, key=key)
+
+    def sort_key(item: dict[str, Any]) -> list[Any]:
+        return ["" if value is None else value for value in key(item)]
+
+    ordered = sorted(items, key=sort_key)
+    shape = tuple(type(v) for v in sort_key(ordered[0])) if ordered else None
+    after = _after(cursor, shape)
     if after is not None:
-        ordered = [item for item in ordered if key(item) > after]
+        ordered = [item for item in ordered if sort_key(item) > after]
     chunk = ordered[:limit]
     more = len(ordered) > limit
-    return Page(items=chunk, next=_cursor(key(chunk[-1])) if more and chunk else None)
+    return Page(items=chunk, next=_cursor(sort_key(chunk[-1])) if more and chunk else None)
 
 
 Cursor = Annotated[str | None, Query(max_length=512, description="the `next` of the previous page")]
@@ -273,7 +287,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
     ) -> Page:
         """The cases you may see (open ones; `closed=true` for all)."""
         with session_for(request, who, "case.list") as session:
-            rows = Reader(session).case_list(all_cases, closed, after=_after(cursor), limit=limit)
+            rows = Reader(session).case_list(all_cases, closed, after=_after(cursor, (str,)), limit=limit)
         # Only this page's households are read (and logged): a full page may be followed by an empty one.
         return Page(items=rows, next=_cursor([rows[-1]["case"]]) if len(rows) == limit else None)
 
@@ -469,8 +483,8 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         limit: Limit = 100,
     ) -> Page:
         """The access log as Logboek Dataverwerkingen records (pseudonymised), oldest first."""
-        after = _after(cursor)
-        start = int(after[0]) + 1 if after else 0
+        after = _after(cursor, (int,))
+        start = after[0] + 1 if after else 0
         with session_for(request, who, "log.export") as session:
             lines = PrivacyReader(session).ldv_lines(since)
             chunk = [json.loads(line) for line in itertools.islice(lines, start, start + limit + 1)]

@@ -20,7 +20,7 @@ from casusregie.domain.errors import ValidationFailed
 
 # Asymmetric signatures only: an HMAC algorithm would let anyone who knows the provider's
 # public key (everyone) sign tokens with it, and "none" signs nothing.
-ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "Ed25519")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
@@ -34,7 +34,7 @@ class ApiSettings(BaseModel):
     subject_claim: str = Field(default="sub", min_length=1, max_length=64)
     algorithms: tuple[str, ...] = ("RS256", "PS256", "ES256")
     leeway_seconds: int = Field(default=30, ge=0, le=300)
-    jwks_refetch_seconds: float = Field(default=60.0, ge=0, le=86400)
+    jwks_refetch_seconds: float = Field(default=60.0, ge=5, le=86400)  # at most one refetch per this many s
     listen: str = "127.0.0.1:8400"
     tls_certificate: Path | None = None
     tls_key: Path | None = None

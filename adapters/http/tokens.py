@@ -85,8 +85,10 @@ class TokenValidator:
         self.subject_claim = subject_claim
         self._fetch = fetch or http_fetch()
         self._clock = clock
-        self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
         self._keys: KeySet | None = None
+        self._last_failure = float("-inf")
+        self.retry_seconds = min(refetch_seconds, 10.0)
         self._jwks_uri: str | None = None
         self._last_refetch = float("-inf")
         self.fetches = 0  # how often the keys were fetched (for tests and the benchmark)
@@ -101,8 +103,10 @@ class TokenValidator:
                     f"the discovery document of {self.issuer} names another issuer; refusing to trust it"
                 )
             uri = document.get("jwks_uri")
-            if not isinstance(uri, str) or not uri.startswith(("https://", "http://")):
-                raise ProviderUnavailable(f"the discovery document of {self.issuer} has no usable jwks_uri")
+            secure = self.issuer.startswith("https://")  # an http issuer is a development provider (settings)
+            if not isinstance(uri, str) or not uri.startswith("https://" if secure else ("https://", "http://")):
+                # keys fetched over plain http could be anyone's: then anyone could sign tokens
+                raise ProviderUnavailable(f"the discovery document of {self.issuer} has no https jwks_uri")
             self._jwks_uri = uri
         return self._jwks_uri
 
@@ -120,23 +124,37 @@ class TokenValidator:
 
     def ready(self) -> None:
         """Fetch the keys now (at start-up, and for the readiness check); raises ProviderUnavailable."""
-        with self._lock:
+        with self._fetch_lock:
             if self._keys is None:
-                self._keys = self._load_keys()
+                self._load_first()
+
+    def _load_first(self) -> None:
+        """The first keys; after a failure, not tried again for a while (an outage is not hammered)."""
+        if self._clock() - self._last_failure < self.retry_seconds:
+            raise ProviderUnavailable(f"the identity provider {self.issuer} could not be reached moments ago")
+        try:
+            self._keys = self._load_keys()
+        except ProviderUnavailable:
+            self._last_failure = self._clock()
+            raise
 
     def _key_for(self, kid: str | None, alg: str, may_fetch: bool) -> Any:
-        with self._lock:
+        keys = self._keys  # a reference read: the event loop never waits for a lock or the network
+        key = None if keys is None else _pick(keys, kid, alg)
+        if key is not None:
+            return key
+        due = keys is None or self._clock() - self._last_refetch >= self.refetch_seconds
+        if not due:
+            raise InvalidToken("the token is signed with a key the identity provider does not publish")
+        if not may_fetch:
+            raise KeysNeeded
+        with self._fetch_lock:  # one fetch at a time; who waited uses its result
             if self._keys is None:
-                if not may_fetch:
-                    raise KeysNeeded
-                self._keys = self._load_keys()
-            key = _pick(self._keys, kid, alg)
-            if key is None and self._clock() - self._last_refetch >= self.refetch_seconds:
-                if not may_fetch:
-                    raise KeysNeeded
+                self._load_first()
+            elif _pick(self._keys, kid, alg) is None and self._clock() - self._last_refetch >= self.refetch_seconds:
                 self._last_refetch = self._clock()
                 self._keys = self._load_keys()
-                key = _pick(self._keys, kid, alg)
+            key = _pick(self._keys, kid, alg) if self._keys is not None else None
         if key is None:
             raise InvalidToken("the token is signed with a key the identity provider does not publish")
         return key
@@ -187,7 +205,7 @@ class TokenValidator:
 
 
 def _pick(keys: KeySet, kid: str | None, alg: str) -> Any:
-    kty = {"R": "RSA", "P": "RSA", "E": "EC"}.get(alg[0], "OKP")
+    kty = "OKP" if alg.startswith("Ed") else "EC" if alg.startswith("ES") else "RSA"
     candidates = [k for k in keys.keys if k.key_type == kty and (kid is None or k.kid == kid)]
     if kid is None and len(candidates) != 1:
         return None  # without a key id only an unambiguous key will do
