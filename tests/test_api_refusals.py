@@ -79,6 +79,7 @@ def test_a_subject_the_store_does_not_know_is_refused_and_logged(api: ApiWorld) 
     response = stranger.get("/cases")
     assert response.status_code == 403
     assert "not a registered user" in response.json()["detail"]
+    assert stranger.get("/worklist-items").status_code == 403  # again, at once: refused, not recorded again
     refusal = denials(api)[before:]
     assert [(r["actor"], r["authentication"]["subject"], r["action"]) for r in refusal] == [("", "mallory", "access")]
 

@@ -197,7 +197,11 @@ class SecurityHeaders:
 
 
 class BodyLimit:
-    """Refuse bodies over the limit (413) before they are read into memory, declared or streamed."""
+    """Refuse bodies over the limit (413) before the application sees them, declared or streamed.
+
+    The body is read here, up to the limit, and handed on whole: an error raised while the
+    framework reads it would turn into its own 400.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -208,26 +212,34 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        too_big = f"the request body is larger than {self.limit} bytes; nothing was done"
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            response = problem(413 if declared.isdigit() else 400, too_big if declared.isdigit() else "bad length")
-            await SecurityHeaders(response, tls=False)(scope, receive, send)
+        too_big = problem(413, f"the request body is larger than {self.limit} bytes; nothing was done")
+        if declared is not None and not declared.isdigit():
+            await SecurityHeaders(problem(400, "the Content-Length header is not a number"), tls=False)(
+                scope, receive, send
+            )
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        if declared is not None and int(declared) > self.limit:
+            await SecurityHeaders(too_big, tls=False)(scope, receive, send)
+            return
+        chunks, size = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await SecurityHeaders(too_big, tls=False)(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        handed: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
-        try:
-            await self.app(scope, counted, send)
-        except _TooLarge:
-            await SecurityHeaders(problem(413, too_big), tls=False)(scope, receive, send)
+        async def whole() -> Message:
+            return handed.pop() if handed else await receive()
+
+        await self.app(scope, whole, send)
 
 
 class OneValuePerQueryKey:
@@ -246,10 +258,6 @@ class OneValuePerQueryKey:
                 await SecurityHeaders(problem(400, detail, scope.get("path")), tls=False)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 class AccessLog:

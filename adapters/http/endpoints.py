@@ -8,9 +8,11 @@ reads). Nothing here decides who may do what.
 from __future__ import annotations
 
 import base64
+import hashlib
 import inspect
 import itertools
 import json
+import logging
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +50,7 @@ USER = r"^[a-z0-9][a-z0-9._-]{1,63}$"  # user ids (as domain.setup allows them)
 ITEM = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$"  # items of an access answer, e.g. data:name, disclosure:R1:2
 PATTERNS = {"user": USER, "item": ITEM}
 MAX_PAGE = 500
+log = logging.getLogger("casusregie.http")
 
 
 def _iso_day(value: Any) -> Any:
@@ -125,6 +128,16 @@ def _version(if_match: str | None) -> int | None:
     return int(match.group(1))
 
 
+def _request_id(who: Caller, key: str | None) -> str | None:
+    """The caller's Idempotency-Key in their own namespace: keys of different people never meet, so no
+    one learns whether a key was used, or blocks another's command by taking its key first."""
+    if key is None:
+        return None
+    auth = who.authentication
+    owner = hashlib.sha256(f"{auth.issuer}\n{auth.subject}".encode()).hexdigest()[:16]
+    return f"api:{owner}:{key}"
+
+
 def command_endpoint(operation: Operation) -> Callable[..., Response]:
     body_type = body_model(operation)
     command_type = operation.command
@@ -143,7 +156,7 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
         expected = _version(if_match) if operation.on_case else None
         with session_for(http_request, who, command.name) as session:
             session.expected_version = expected
-            result = session.execute(command, request_id=idempotency_key)
+            result = session.execute(command, request_id=_request_id(who, idempotency_key))
             alerts = list(session.app.alerts)
             version = session.case_version
         headers = {}
@@ -184,8 +197,8 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
             default=Header(
                 None,
                 alias="Idempotency-Key",
-                max_length=128,
-                pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$",
+                max_length=100,
+                pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$",
                 description="a retry with the same key and body gets the first answer; nothing is done twice",
             ),
         ),
@@ -351,8 +364,9 @@ def _reads(app: FastAPI, prefix: str) -> None:
         """The disclosure trail (verstrekkingen) of a person, a case or a partner organisation."""
         with session_for(request, who, "trail") as session:
             entries = PrivacyReader(session).trail(person=person, case=case, organisation=partner)
-        keyed = [dict(e, position=n) for n, e in enumerate(entries)]
-        return page(keyed, lambda e: [e["position"]], cursor, limit)
+        # Keyed by what the entry is, not where it stands: an entry recorded later with an earlier date
+        # must not shift the pages already handed out.
+        return page(entries, lambda e: [e["on"], str(e["recorded_at"]), str(e["event"]), e["person"]], cursor, limit)
 
     @app.get(prefix + "/access-log-entries", tags=["privacy"], operation_id="log-show", response_model=Page)
     def access_log(
@@ -517,8 +531,17 @@ def _health(app: FastAPI, prefix: str) -> None:
         except Exception as exc:  # the provider unreachable is "not ready", never a crash
             problems.append(one_line(str(exc)))
         if problems:
+            # What is wrong goes to the server's log; the unauthenticated caller learns only that.
+            for line in problems:
+                log.warning("not ready: %s", line)
             return JSONResponse(
-                {"type": "about:blank", "title": "Service Unavailable", "status": 503, "detail": "; ".join(problems)},
+                {
+                    "type": "about:blank",
+                    "title": "Service Unavailable",
+                    "status": 503,
+                    "detail": "not ready: the store, the key folder or the identity provider cannot be used "
+                    "(see the server log)",
+                },
                 status_code=503,
                 media_type=PROBLEM_JSON,
             )

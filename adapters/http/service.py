@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from casusregie.domain.roles import Authentication
 from casusregie.privacy_audit.access_log import unknown_subject_trace
 
 log = logging.getLogger("casusregie.http")
+REFUSAL_INTERVAL = 60.0  # seconds between two recorded refusals of the same unknown subject
 
 
 class Busy(StoreProblem):
@@ -43,6 +45,7 @@ class Service:
         self.app = RegieApplication(self.store)
         self.app.keep_setup = True
         self.lock = threading.Lock()
+        self._refused: dict[tuple[str, str], float] = {}
 
     def close(self) -> None:
         self.store.close()
@@ -59,7 +62,8 @@ class Service:
             user = setup.user_by_subject(auth.issuer, auth.subject)
             if user is None:
                 reason = f"subject {auth.subject} of {auth.issuer} is not a registered user of this store"
-                self.app.commit(unknown_subject_trace(attempt, auth, reason))
+                if self._first_in_a_while(auth):
+                    self.app.commit(unknown_subject_trace(attempt, auth, reason))
                 raise AccessDenied(f"{reason}; the functional administrator registers users (user add --subject)")
             try:
                 yield open_session(self.app, user.user_id, None, attempt, auth, setup)
@@ -72,11 +76,23 @@ class Service:
         finally:
             self.lock.release()
 
+    def _first_in_a_while(self, auth: Authentication) -> bool:
+        """Whether an unknown subject's refusal is recorded now: once a minute per subject, so that
+        anyone with a token of the provider cannot make the log grow with every request."""
+        now = time.monotonic()
+        key = (auth.issuer, auth.subject)
+        if now - self._refused.get(key, float("-inf")) < REFUSAL_INTERVAL:
+            return False
+        if len(self._refused) >= 10_000:
+            self._refused.clear()
+        self._refused[key] = now
+        return True
+
     def check_ready(self) -> list[str]:
         """What keeps this worker from serving (empty: ready): the store and the key folder."""
         problems: list[str] = []
-        if not self.lock.acquire(timeout=self.wait_seconds):
-            return [f"the worker is busy: earlier requests held it for over {self.wait_seconds:g} s"]
+        if not self.lock.acquire(timeout=2.0):  # a probe does not queue behind real work for long
+            return ["the worker is busy: an earlier request has held it for over 2 s"]
         try:
             try:
                 self.app.recorder.max_notification_id()
