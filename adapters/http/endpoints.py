@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -40,6 +40,7 @@ from casusregie.commands.users import user_directory
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Authentication
+from casusregie.domain.subject_request import RESTRICTION_GROUNDS
 from casusregie.privacy_audit.queries import PrivacyReader
 from casusregie.privacy_audit.replay import diff_case, parse_moment, replay_case
 from casusregie.privacy_audit.request_views import decision_to_print, request_file, request_items, request_list
@@ -60,6 +61,7 @@ def _iso_day(value: Any) -> Any:
 
 
 Day = Annotated[date, BeforeValidator(_iso_day)]
+RestrictionGround = Literal[tuple(RESTRICTION_GROUNDS)]  # type: ignore[valid-type]
 bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="An access token of the identity provider.")
 
 
@@ -309,7 +311,9 @@ def _reads(app: FastAPI, prefix: str) -> None:
         request: Request,
         who: CallerDep,
         case: Annotated[str, Path(pattern=REF, max_length=64)],
-        restriction_ground: Annotated[str | None, Query(alias="restrictionGround", max_length=64)] = None,
+        restriction_ground: Annotated[
+            RestrictionGround | None, Query(alias="restrictionGround", description="a ground of art. 18(2) AVG")
+        ] = None,
     ) -> JSONResponse:
         """The case file as you may see it; its `ETag` is the case's version, for `If-Match`."""
         with session_for(request, who, "case.show") as session:
