@@ -43,7 +43,7 @@ def _spans_lines(field: FieldInfo) -> bool:
 
 _RULES: dict[type, tuple[tuple[str, bool], ...]] = {}
 _DATES: dict[type, tuple[str, ...]] = {}
-_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # a date as written: never a number (pydantic reads 0 as 1970)
 
 
 def _mentions_date(annotation: Any) -> bool:
@@ -94,7 +94,7 @@ class Input(BaseModel):
         if isinstance(data, dict):
             for name in _date_fields(cls):
                 value = data.get(name)
-                if isinstance(value, int | float) or (isinstance(value, str) and not _ISO_DAY.fullmatch(value)):
+                if isinstance(value, int | float) or (isinstance(value, str) and not ISO_DAY.fullmatch(value)):
                     # pydantic would read 0 or "0" as a Unix time (1 January 1970): a date is written out
                     raise ValueError(f"{name}: a date is written YYYY-MM-DD, not {str(value)[:20]!r}")
         return _plain(data)

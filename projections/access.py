@@ -181,13 +181,3 @@ class AccessLogProjection(TableProjection):
                 "SELECT trace_id, span_id, subject_id, subject_type FROM regie_access_subjects"
             ).fetchall()
         }
-
-
-def authentications(tx: Tx, trace_ids: Sequence[str]) -> dict[str, dict[str, str]]:
-    """How the actors of these traces were authenticated (absent: the operator's CLI)."""
-    rows = tx.fetch_in(
-        "SELECT trace_id, authenticated_subject, issuer, token_id, client_address FROM regie_access_authentication "
-        "WHERE trace_id {values}",
-        list(trace_ids),
-    )
-    return {r[0]: {"subject": r[1], "issuer": r[2], "token_id": r[3], "client_address": r[4]} for r in rows}

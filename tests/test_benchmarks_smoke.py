@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import skip_unless_required
-from oidc import node_problem
+from oidc_fixtures import require_oidc
 
 ROOT = Path(__file__).resolve().parents[1]
-REQUIRE_OIDC = os.environ.get("REGIE_REQUIRE_OIDC") == "1"
 FIGURES = ("commands_per_s", "command_p50_ms", "command_p99_ms", "events_per_command", "replay_events_per_s")
 
 
@@ -86,9 +83,7 @@ HTTP_SINGLES = ("token_verify_us", "token_share_command_pct", "token_share_read_
 
 @pytest.mark.slow
 def test_quick_http_run_compares_the_api_with_in_process(tmp_path: Path) -> None:
-    problem = node_problem()
-    if problem is not None:
-        skip_unless_required(f"no OpenID Provider: {problem}", REQUIRE_OIDC, "REGIE_REQUIRE_OIDC")
+    require_oidc()
     out = tmp_path / "latest.json"
     done = _quick_run("http", out)
     assert "http" in done.stdout

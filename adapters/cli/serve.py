@@ -49,8 +49,13 @@ def serve(ctx: Context, check: bool, print_openapi: bool) -> None:
         host, port = api.address
         echo(f"ready to serve {settings.store} on {host}:{port} for issuer {api.issuer}")
         return
-    server.preflight(settings, api)
     host, port = api.address
     scheme = "https" if api.tls_certificate else "http"
-    echo(f"serving {scheme}://{host}:{port}/api/v1 ({api.workers} worker(s)); identity provider {api.issuer}", err=True)
-    server.run(settings, api)
+    server.run(
+        settings,
+        api,
+        announce=lambda: echo(
+            f"serving {scheme}://{host}:{port}/api/v1 ({api.workers} worker(s)); identity provider {api.issuer}",
+            err=True,
+        ),
+    )

@@ -61,14 +61,7 @@ def create_app(settings: Settings, api: ApiSettings, validator: TokenValidator |
 
 def build_app(api: ApiSettings, service: Service | None, validator: TokenValidator | None = None) -> FastAPI:
     """The application; without a service it only describes itself (the OpenAPI export)."""
-    validator = validator or TokenValidator(
-        issuer=api.issuer,
-        audience=api.audience,
-        algorithms=api.algorithms,
-        leeway=api.leeway_seconds,
-        refetch_seconds=api.jwks_refetch_seconds,
-        subject_claim=api.subject_claim,
-    )
+    validator = validator or TokenValidator.from_settings(api)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -33,7 +33,7 @@ from casusregie.adapters.http.problems import PROBLEM_JSON, Problem, one_line
 from casusregie.adapters.http.service import Caller, Service
 from casusregie.adapters.http.tokens import InvalidToken, KeysNeeded, TokenValidator
 from casusregie.adapters.render.letter_pdf import render_pdf
-from casusregie.commands.base import Command, Input, Result
+from casusregie.commands.base import ISO_DAY, Command, Input, Result
 from casusregie.commands.outcome import failure_recorded
 from casusregie.commands.session import Session
 from casusregie.commands.users import user_directory
@@ -55,7 +55,7 @@ log = logging.getLogger("casusregie.http")
 
 
 def _iso_day(value: Any) -> Any:
-    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value):
         raise ValueError("a date is written YYYY-MM-DD")  # not a Unix time, as pydantic would read "0"
     return value
 

@@ -8,6 +8,7 @@ choices on in REGIE_STORE, REGIE_KEY_DIR and REGIE_CONFIG).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from fastapi import FastAPI
 
@@ -50,10 +51,12 @@ def preflight(settings: Settings, api: ApiSettings) -> None:
     open_store(settings).close()  # the store and its key folder open, as every worker will open them
 
 
-def run(settings: Settings, api: ApiSettings) -> None:
+def run(settings: Settings, api: ApiSettings, announce: Callable[[], None] = lambda: None) -> None:
+    """Check what would stop the workers, then ``announce`` that the service starts, then serve."""
     import uvicorn
 
     preflight(settings, api)
+    announce()
     assert settings.store is not None
     os.environ["REGIE_STORE"] = settings.store
     os.environ["REGIE_KEY_DIR"] = str(settings.key_dir)

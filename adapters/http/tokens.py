@@ -93,6 +93,18 @@ class TokenValidator:
         self._last_refetch = float("-inf")
         self.fetches = 0  # how often the keys were fetched (for tests and the benchmark)
 
+    @classmethod
+    def from_settings(cls, api: Any) -> TokenValidator:
+        """The validator an ``[api]`` section (``ApiSettings``) describes."""
+        return cls(
+            issuer=api.issuer,
+            audience=api.audience,
+            algorithms=api.algorithms,
+            leeway=api.leeway_seconds,
+            refetch_seconds=api.jwks_refetch_seconds,
+            subject_claim=api.subject_claim,
+        )
+
     # --- the provider's keys ---------------------------------------------------------------
 
     def _discover(self) -> str:
