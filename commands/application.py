@@ -168,9 +168,9 @@ class RegieApplication(Application[UUID]):
 
     # --- set-up ----------------------------------------------------------------------------
 
-    @property
+    @cached_property
     def setup_id(self) -> UUID:
-        return Setup.create_id(self.store.store_id)
+        return Setup.create_id(self.store.store_id)  # a name-based UUID: hashed once, asked per request
 
     def setup(self) -> Setup:
         """The store's profile and users; fail closed when that record cannot be read as written.

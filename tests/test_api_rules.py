@@ -3,7 +3,10 @@ retries and concurrent directors, pagination, and bad input that writes nothing.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from scenarios import refer, taken_on_case
 
 from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.openapi import COMMITTED, document
+from casusregie.adapters.http.service import Busy, Service
 
 
 def test_the_committed_openapi_document_is_the_one_the_code_serves(http_api: ApiWorld) -> None:
@@ -318,6 +322,32 @@ def test_a_request_that_waits_too_long_for_the_worker_is_503_and_does_nothing(ht
         assert "busy" in response.json()["detail"]
         assert api.events() == before
         assert caller.post("/cases", REFERRAL).status_code == 201
+
+
+def test_requests_queue_for_the_store_thread_and_one_not_begun_in_time_is_dropped_unbegun(
+    http_api: ApiWorld,
+) -> None:
+    service = Service(http_api.world.settings, wait_seconds=0.3)
+    ran: list[str] = []
+
+    async def scenario() -> None:
+        gate = threading.Event()
+        earlier = asyncio.ensure_future(service.run(lambda: gate.wait(10)))  # holds the store thread
+        await asyncio.sleep(0.05)
+        with pytest.raises(Busy, match="nothing was done"):
+            await service.run(lambda: ran.append("dropped"))
+        gate.set()
+        assert await earlier is True
+        # Begun before the wait ran out: its answer is awaited however long it takes.
+        assert await service.run(lambda: time.sleep(0.6) or "slow but done") == "slow but done"
+        # In the order they came, one at a time.
+        await asyncio.gather(*(service.run(lambda n=n: ran.append(f"r{n}")) for n in range(5)))
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        service.close()
+    assert ran == [f"r{n}" for n in range(5)]  # the dropped one never ran
 
 
 def test_ldv_records_page_through_the_whole_log_in_order(api: ApiWorld) -> None:

@@ -11,7 +11,10 @@ the middle of a burst of commands loses no command that was answered 2xx, and th
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -158,6 +161,8 @@ def test_the_server_starts_from_its_config_serves_callers_and_logs_one_line_per_
     seeded = seed(settings, oidc_provider.issuer)
     anna, piet = oidc_provider.token("anna"), oidc_provider.token("piet")
     with serve(tmp_path, store=str(settings.store), key_dir=settings.key_dir, api=api_of(oidc_provider)) as server:
+        # The start-up's own readiness probe is logged once its answer has gone out: wait for its line.
+        wait_for(lambda: any(line["status"] == 200 for line in server.access_lines()), 5, "the probe's line")
         before = len(server.access_lines())
         sent: list[httpx.Response] = []
         with server.client() as public:
@@ -238,6 +243,59 @@ def test_the_server_starts_from_its_config_serves_callers_and_logs_one_line_per_
     for secret in (*PERSONAL, seeded.case, new_case, seeded.person, *referred.json()["members"], anna, piet):
         assert secret not in output, secret
     assert "Bearer" not in output
+
+
+def _exchange(server: LiveServer, *writes: bytes) -> bytes:
+    """Send raw bytes on a fresh connection (stopping where the server has closed it); what came back."""
+    with socket.create_connection((server.host, server.port), timeout=10) as sock:
+        for data in writes:
+            try:
+                sock.sendall(data)
+            except OSError:  # closed by the server: it has answered already
+                break
+        answer = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                answer += chunk
+    return answer
+
+
+@pytest.mark.slow
+@SQLITE
+def test_an_oversized_request_head_gets_431_and_the_server_serves_on(
+    settings: Settings, tmp_path: Path, oidc_provider: Provider
+) -> None:
+    seeded = seed(settings, oidc_provider.issuer)
+    token = oidc_provider.token("piet")
+    with serve(tmp_path, store=str(settings.store), key_dir=settings.key_dir, api=api_of(oidc_provider)) as server:
+        rss_before = _rss_kib(server.process.pid)
+        streamed = _exchange(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ", *[b"a" * 65536] * 400)
+        one_read = _exchange(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20_000 + b"\r\n\r\n")
+        long_url = _exchange(server, b"GET /api/v1/health?" + b"q" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        many = b"".join(b"X-%d: v\r\n" % n for n in range(3000))
+        many_headers = _exchange(server, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+        # A small head with a big body in the same write is not a big head.
+        body = json.dumps({"description": "x" * 60_000, "life_domain": "overlast"}).encode()
+        head = (
+            f"POST /api/v1/cases/{seeded.case}/goals HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        big_body = _exchange(server, head + body)
+        rss_after = _rss_kib(server.process.pid)
+        with server.client() as public:
+            health = public.get("/health")
+    for answer in (streamed, one_read, long_url, many_headers):
+        assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+        assert b"larger than 16384 bytes" in answer
+    assert not big_body.startswith(b"HTTP/1.1 431"), big_body[:300]
+    assert big_body.split(b" ", 2)[1] in (b"201", b"422"), big_body[:300]  # read and judged by the command
+    assert rss_after - rss_before < 20_000, (rss_before, rss_after)  # kB: the 26 MB header was never held
+    assert health.status_code == 200
+
+
+def _rss_kib(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0])
 
 
 # --- a bad configuration: one clear line, exit 1 ----------------------------------------------------------

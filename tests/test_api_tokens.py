@@ -265,3 +265,67 @@ def test_eddsa_tokens_verify_when_allowed() -> None:
     claims = {"iss": ISSUER, "aud": "casusregie-api", "sub": "anna", "exp": now + 60}
     token = jwt.encode({"alg": "EdDSA", "kid": "e1"}, claims, ed, algorithms=["EdDSA"])
     assert checker.verify(token).subject == "anna"
+
+
+# --- tokens checked before: their signature holds, their times and the keys are checked again -------------
+
+
+def test_the_same_token_is_signature_checked_once_and_its_expiry_on_every_call() -> None:
+    now = [time.time()]
+    checker = validator(clock=lambda: now[0], leeway=5)
+    token = signed(exp=int(now[0]) + 60)
+    for _ in range(3):
+        assert checker.verify(token).subject == "anna"
+    assert checker.signature_checks == 1
+    now[0] += 70  # past exp and the leeway
+    with pytest.raises(InvalidToken, match="expired"):
+        checker.verify(token)
+    with pytest.raises(InvalidToken, match="expired"):
+        checker.verify(token)  # checked in full again: still expired
+    assert checker.signature_checks == 2
+
+
+def test_a_checked_token_lets_no_edited_copy_through() -> None:
+    checker = validator()
+    token = signed()
+    assert checker.verify(token).subject == "anna"
+    header, claims, signature = parts(token)
+    flipped = signature[:-2] + ("A" if signature[-2] != "A" else "B") + signature[-1]
+    edited = {
+        "signature changed": unsigned(header, claims, flipped),
+        "subject changed, signature kept": unsigned(header, claims | {"sub": "admin"}, signature),
+        "expiry extended, signature kept": unsigned(header, claims | {"exp": claims["exp"] + 86400}, signature),
+    }
+    assert {name: refused(checker, forged) for name, forged in edited.items()} == dict.fromkeys(edited, True)
+    assert checker.verify(token).subject == "anna"
+
+
+def refused(checker: TokenValidator, token: str) -> bool:
+    try:
+        checker.verify(token)
+    except InvalidToken:
+        return True
+    return False
+
+
+def test_a_key_the_provider_withdraws_stops_the_tokens_checked_with_it() -> None:
+    now = [time.time()]
+    replacement = RSAKey.generate_key(2048, parameters={"kid": "k2"})
+    documents: dict[str, Any] = {
+        f"{ISSUER}/.well-known/openid-configuration": {"issuer": ISSUER, "jwks_uri": f"{ISSUER}/jwks"},
+        f"{ISSUER}/jwks": {"keys": [KEY.as_dict(private=False)]},
+    }
+    checker = TokenValidator(
+        issuer=ISSUER, audience="casusregie-api", algorithms=("RS256",), leeway=5, refetch_seconds=60,
+        fetch=documents.__getitem__, clock=lambda: now[0],
+    )  # fmt: skip
+    old = signed()
+    assert checker.verify(old).subject == "anna"
+    # The provider replaces k1 (compromised, say); a token signed with k2 makes us fetch the keys again.
+    documents[f"{ISSUER}/jwks"] = {"keys": [replacement.as_dict(private=False)]}
+    now[0] += 61
+    base = {"iss": ISSUER, "aud": "casusregie-api", "sub": "piet", "exp": int(now[0]) + 300}
+    assert checker.verify(jwt.encode({"alg": "RS256", "kid": "k2"}, base, replacement)).subject == "piet"
+    assert checker.fetches == 2
+    with pytest.raises(InvalidToken, match="does not publish"):
+        checker.verify(old)

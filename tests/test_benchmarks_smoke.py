@@ -77,8 +77,23 @@ def test_quick_soak_run_reports_windows_and_memory(tmp_path: Path) -> None:
     assert details["rss_end_mb"] > 0
 
 
-HTTP_FIGURES = ("command_per_s", "command_p50_ms", "command_p99_ms", "read_per_s", "read_p50_ms", "read_p99_ms")
-HTTP_SINGLES = ("token_verify_us", "token_share_command_pct", "token_share_read_pct", "health_p50_ms")
+HTTP_FIGURES = (
+    "command_per_s",
+    "command_one_client_per_s",
+    "command_parallel_cpu_ms",
+    "command_p50_ms",
+    "command_p99_ms",
+    "read_per_s",
+    "read_p50_ms",
+    "read_p99_ms",
+)
+HTTP_SINGLES = (
+    "token_verify_us",
+    "token_signature_us",
+    "token_share_command_pct",
+    "token_share_read_pct",
+    "health_p50_ms",
+)
 
 
 @pytest.mark.slow
@@ -102,8 +117,11 @@ def test_quick_http_run_compares_the_api_with_in_process(tmp_path: Path) -> None
         assert figures[key]["project"] > 0, key
     details = sqlite["details"]
     assert details["token_check"]["key_fetches"] == 1
+    assert details["token_check"]["signature_checks"] == 1  # the same token again: its signature is known
+    assert details["token_check"]["signature"]["signature_checks"] == details["token_check"]["signature"]["calls"] + 50
     assert details["events_per_command"] > 0
     assert details["command"]["http"]["ops"] == 40  # --quick: 4 rounds of 10
+    assert details["command"]["parallel"]["ops"] == 40
     # No load on SQLite (it is served by one process); the notes say so.
     assert "load_requests" not in figures
     assert any("load: skipped" in note for note in results["http"]["notes"])

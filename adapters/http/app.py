@@ -98,9 +98,7 @@ def build_app(api: ApiSettings, service: Service | None, validator: TokenValidat
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["API-Version", "ETag", "Location"],
         )
-    app.add_middleware(SecurityHeaders, tls=api.tls_certificate is not None)
-    app.add_middleware(BodyLimit, limit=api.max_body_bytes)
-    app.add_middleware(OneValuePerQueryKey)
+    app.add_middleware(Perimeter, limit=api.max_body_bytes, tls=api.tls_certificate is not None)
     if api.log_format == "json":
         app.add_middleware(AccessLog)
     return app
@@ -163,11 +161,20 @@ def _allowed(request: Request) -> list[str]:
     return sorted(methods)
 
 
-class SecurityHeaders:
-    """The ADR's API-Version header and the usual protections, on every answer (errors too)."""
+class Perimeter:
+    """What every request meets before the application, in one layer (each layer costs every request):
 
-    def __init__(self, app: ASGIApp, tls: bool) -> None:
+    - a query key given twice is refused (400): which one counts would otherwise be a guess, and a
+      filter that one layer reads one way and another layer the other way is how parameter pollution works;
+    - a body over the limit is refused (413) before the application sees it, declared or streamed; the
+      body is read here, up to the limit, and handed on whole (an error raised while the framework reads
+      it would turn into its own 400);
+    - every answer, errors too, carries the ADR's API-Version header and the usual protections.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int, tls: bool) -> None:
         self.app = app
+        self.limit = limit
         extra = dict(SECURITY_HEADERS)
         if tls:
             extra["Strict-Transport-Security"] = "max-age=31536000"
@@ -186,71 +193,52 @@ class SecurityHeaders:
                 ]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
-
-
-class BodyLimit:
-    """Refuse bodies over the limit (413) before the application sees them, declared or streamed.
-
-    The body is read here, up to the limit, and handed on whole: an error raised while the
-    framework reads it would turn into its own 400.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        read = self._query_refusal(scope) or await self._body(scope, receive)
+        if read is None:  # the client went away
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        too_big = problem(413, f"the request body is larger than {self.limit} bytes; nothing was done")
-        if declared is not None and not declared.isdigit():
-            await SecurityHeaders(problem(400, "the Content-Length header is not a number"), tls=False)(
-                scope, receive, send
-            )
+        if isinstance(read, Response):
+            await read(scope, receive, with_headers)
             return
-        if declared is not None and int(declared) > self.limit:
-            await SecurityHeaders(too_big, tls=False)(scope, receive, send)
-            return
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await SecurityHeaders(too_big, tls=False)(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        handed: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        handed: list[Message] = [{"type": "http.request", "body": read, "more_body": False}]
 
         async def whole() -> Message:
             return handed.pop() if handed else await receive()
 
-        await self.app(scope, whole, send)
+        await self.app(scope, whole, with_headers)
 
+    @staticmethod
+    def _query_refusal(scope: Scope) -> Response | None:
+        if not scope.get("query_string"):
+            return None
+        keys = [k for k, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if not twice:
+            return None
+        detail = f"query parameter {one_line(twice[0], 40)!r} is given more than once; give each once"
+        return problem(400, detail, scope.get("path"))
 
-class OneValuePerQueryKey:
-    """A query key given twice is refused (400): which one counts would otherwise be a guess, and a
-    filter that one layer reads one way and another layer the other way is how parameter pollution works."""
+    def _too_big(self) -> Response:
+        return problem(413, f"the request body is larger than {self.limit} bytes; nothing was done")
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("query_string"):
-            keys = [k for k, _ in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)]
-            twice = sorted({k for k in keys if keys.count(k) > 1})
-            if twice:
-                detail = f"query parameter {one_line(twice[0], 40)!r} is given more than once; give each once"
-                await SecurityHeaders(problem(400, detail, scope.get("path")), tls=False)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | Response | None:
+        """The whole body, or the refusal of it; None when the client went away."""
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            return problem(400, "the Content-Length header is not a number")
+        if declared is not None and int(declared) > self.limit:
+            return self._too_big()
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                return self._too_big()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
 class AccessLog:

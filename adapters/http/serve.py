@@ -16,6 +16,7 @@ from casusregie.adapters.config import Settings, resolve_settings
 from casusregie.adapters.heap import settle_after_start
 from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.settings import ApiSettings, api_settings
+from casusregie.adapters.http.wire import BoundedHttpToolsProtocol
 from casusregie.adapters.location import parse_location
 from casusregie.adapters.store import open_store
 from casusregie.domain.errors import ValidationFailed
@@ -79,6 +80,6 @@ def run(settings: Settings, api: ApiSettings, announce: Callable[[], None] = lam
         timeout_keep_alive=75,
         timeout_graceful_shutdown=api.timeout_seconds,
         limit_concurrency=api.max_connections,
-        h11_max_incomplete_event_size=16_384,
+        http=BoundedHttpToolsProtocol,  # httptools, with a limit on the request's head (wire.py)
         log_level="warning",
     )

@@ -1,18 +1,24 @@
 """The service behind the API: one open store, and a session for each authenticated caller.
 
 The store, its keys and the views are shared by the requests of one worker process; the
-work of one request runs alone (a lock), as one CLI invocation does. More throughput comes
-from more worker processes on PostgreSQL, whose transactions keep them apart.
+work of one request runs alone, as one CLI invocation does: on the worker's one thread for
+store work, in the order the requests came (and under a lock, for anything run beside it).
+Requests wait for that thread on the event loop, not as threads of their own contending for
+a lock. More throughput comes from more worker processes on PostgreSQL, whose transactions
+keep them apart.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from casusregie.adapters.config import Settings
 from casusregie.adapters.store import Store, open_store
@@ -24,6 +30,7 @@ from casusregie.privacy_audit.access_log import unknown_subject_trace
 
 log = logging.getLogger("casusregie.http")
 REFUSAL_INTERVAL = 60.0  # seconds between two recorded refusals of the same unknown subject
+T = TypeVar("T")
 
 
 class Busy(StoreProblem):
@@ -46,16 +53,36 @@ class Service:
         self.app.keep_setup = True
         self.lock = threading.Lock()
         self._refused: dict[tuple[str, str], float] = {}
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regie-store")
 
     def close(self) -> None:
+        self._worker.shutdown(wait=True, cancel_futures=True)
         self.store.close()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work`` on the worker's store thread, after the requests that came before it.
+
+        A request not begun within ``wait_seconds`` is dropped unbegun (Busy: nothing was done);
+        one that has begun is waited for, since its answer says what it did.
+        """
+        started = self._worker.submit(work)
+        waiting = asyncio.wrap_future(started)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiting), self.wait_seconds)
+        except TimeoutError:
+            if started.cancel():
+                raise Busy(self._busy_line()) from None
+            return await waiting
+
+    def _busy_line(self) -> str:
+        return f"the service is busy (waited {self.wait_seconds:g} s for earlier requests); nothing was done"
 
     @contextmanager
     def session(self, caller: Caller, attempt: str) -> Iterator[Session]:
         """The caller's session, for one request; an unknown or deactivated subject is refused and logged."""
         auth = caller.authentication
         if not self.lock.acquire(timeout=self.wait_seconds):
-            raise Busy(f"the service is busy (waited {self.wait_seconds:g} s for earlier requests); nothing was done")
+            raise Busy(self._busy_line())
         try:
             self.app.alerts.clear()
             setup = self.app.setup()

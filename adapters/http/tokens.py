@@ -20,6 +20,9 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 MAX_TOKEN_BYTES = 16_384  # far above any real access token; a bigger one is not parsed at all
+# Tokens whose signature was checked, kept until they expire: a client sends the same token with
+# every call for its lifetime, and the signature check is most of the cost of a call's authentication.
+CHECKED_TOKENS = 4096
 
 
 class InvalidToken(Exception):
@@ -76,6 +79,7 @@ class TokenValidator:
         subject_claim: str = "sub",
         fetch: Fetch | None = None,
         clock: Callable[[], float] = time.time,
+        remembered: int = CHECKED_TOKENS,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -92,6 +96,9 @@ class TokenValidator:
         self._jwks_uri: str | None = None
         self._last_refetch = float("-inf")
         self.fetches = 0  # how often the keys were fetched (for tests and the benchmark)
+        self.signature_checks = 0  # how often a signature was checked (for tests and the benchmark)
+        self._checked: dict[str, tuple[VerifiedToken, KeySet]] = {}
+        self._remembered = remembered  # 0: every call checks the signature
 
     @classmethod
     def from_settings(cls, api: Any) -> TokenValidator:
@@ -181,6 +188,16 @@ class TokenValidator:
         """
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("the token is too large")
+        known = self._checked.get(token)
+        # The very same token (every byte: a changed one is checked in full) under the same keys: its
+        # signature holds, so only its times are checked again. Keys fetched anew check it in full.
+        if known is not None and known[1] is self._keys:
+            try:
+                self._check_claims(known[0].claims)
+            except InvalidToken:
+                self._checked.pop(token, None)
+                raise
+            return known[0]
         try:
             header = jws.extract_compact(token.encode("ascii")).protected
         except (JoseError, ValueError, UnicodeError, TypeError):
@@ -196,7 +213,23 @@ class TokenValidator:
             decoded = jwt.decode(token, key, algorithms=list(self.algorithms))
         except JoseError:
             raise InvalidToken("the token's signature does not verify") from None
+        self.signature_checks += 1
         claims = decoded.claims
+        self._check_claims(claims)
+        subject = claims.get(self.subject_claim)
+        if not isinstance(subject, str) or not subject or len(subject) > 255:
+            raise InvalidToken(f"the token has no usable {self.subject_claim!r} claim")
+        jti = claims.get("jti")
+        token_id = jti if isinstance(jti, str) and 0 < len(jti) <= 128 else _digest(token)
+        verified = VerifiedToken(subject=subject, issuer=self.issuer, token_id=token_id, claims=claims)
+        if self._keys is not None and self._remembered:
+            if len(self._checked) >= self._remembered:
+                self._checked.clear()  # rare (thousands of live tokens): each is checked in full once more
+            self._checked[token] = (verified, self._keys)
+        return verified
+
+    def _check_claims(self, claims: dict[str, Any]) -> None:
+        """Issuer, audience, expiry and not-before (with the leeway), as of now."""
         registry = jwt.JWTClaimsRegistry(
             now=lambda: int(self._clock()),
             leeway=self.leeway,
@@ -208,12 +241,6 @@ class TokenValidator:
             registry.validate(claims)
         except JoseError as exc:
             raise InvalidToken(_claim_problem(exc)) from None
-        subject = claims.get(self.subject_claim)
-        if not isinstance(subject, str) or not subject or len(subject) > 255:
-            raise InvalidToken(f"the token has no usable {self.subject_claim!r} claim")
-        jti = claims.get("jti")
-        token_id = jti if isinstance(jti, str) and 0 < len(jti) <= 128 else _digest(token)
-        return VerifiedToken(subject=subject, issuer=self.issuer, token_id=token_id, claims=claims)
 
 
 def _pick(keys: KeySet, kid: str | None, alg: str) -> Any:
