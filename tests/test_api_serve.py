@@ -287,6 +287,8 @@ def test_an_oversized_request_head_gets_431_and_the_server_serves_on(
     for answer in (streamed, one_read, long_url, many_headers):
         assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
         assert b"larger than 16384 bytes" in answer
+        assert b"\r\nAPI-Version: 1.0.0\r\n" in answer
+        assert b"\r\nX-Content-Type-Options: nosniff\r\n" in answer
     assert not big_body.startswith(b"HTTP/1.1 431"), big_body[:300]
     assert big_body.split(b" ", 2)[1] in (b"201", b"422"), big_body[:300]  # read and judged by the command
     assert rss_after - rss_before < 20_000, (rss_before, rss_after)  # kB: the 26 MB header was never held

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from casusregie.adapters.http.app import SECURITY_HEADERS
+
 MAX_HEAD_BYTES = 16_384  # the head of any real request is a few kB (a bearer token included)
 
 
@@ -58,11 +60,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         body = (
             f'{{"type":"about:blank","title":"Request Header Fields Too Large","status":431,"detail":"{detail}"}}'
         ).encode()
+        # Written before any application sees the request, so the API's own headers are added here.
+        protections = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items()).encode()
         head = (
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
             b"content-type: application/problem+json\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n"
-            b"connection: close\r\n\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\n" + protections + b"connection: close\r\n\r\n"
         )
         if not self.transport.is_closing():
             self.transport.write(head + body)
