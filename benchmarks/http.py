@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import importlib.util
 import json
 import math
@@ -440,11 +441,16 @@ def _compare(
 
         server_cpu: Counter[str] = Counter()  # the server's CPU seconds per variant that sent it work
 
-        def rounds_of(name: str, op: Callable[[Any], Any], items: list[Any]) -> Callable[[int], Batch]:
+        Batched = Callable[[list[Any]], Batch]  # a variant: runs a chunk of items, times it
+
+        def each(op: Callable[[Any], None]) -> Batched:
+            return functools.partial(time_each, op)
+
+        def rounds_of(name: str, run: Batched, items: list[Any]) -> Callable[[int], Batch]:
             def one(r: int) -> Batch:
                 chunk = items[size.warmup + r * size.batch : size.warmup + (r + 1) * size.batch]
                 before = process_cpu(sides.server.process.pid)
-                batch = op(chunk) if name == "parallel" else time_each(op, chunk)
+                batch = run(chunk)
                 server_cpu[name] += process_cpu(sides.server.process.pid) - before
                 return batch
 
@@ -453,21 +459,21 @@ def _compare(
         def reads(refs: list[str]) -> list[str]:
             return [refs[i % len(refs)] for i in range(need)]
 
-        def measured(ops: dict[str, tuple[Callable[[Any], Any], list[Any]]]) -> dict[str, list[Batch]]:
-            for name, (op, items) in ops.items():
-                op(items[: size.warmup]) if name == "parallel" else time_each(op, items[: size.warmup])
+        def measured(ops: dict[str, tuple[Batched, list[Any]]]) -> dict[str, list[Batch]]:
+            for run, items in ops.values():
+                run(items[: size.warmup])
             server_cpu.clear()
-            return interleave({name: rounds_of(name, op, items) for name, (op, items) in ops.items()}, size.rounds)
+            return interleave({name: rounds_of(name, run, items) for name, (run, items) in ops.items()}, size.rounds)
 
         log(f"{NAME}/{backend}: typical command, {size.rounds}×{size.batch} per variant (+{size.warmup} warm-up)")
         events_before = count_events(local.app)
         local_cpu: list[float] = []
         commands = measured(
             {
-                "http": (http_command, served_queue),
+                "http": (each(http_command), served_queue),
                 "parallel": (parallel_commands, parallel_queue),
-                "local": (local_command, local_queue),
-                "request": (request_command, request_queue),
+                "local": (each(local_command), local_queue),
+                "request": (each(request_command), request_queue),
             }
         )
         measured_ops = size.rounds * size.batch
@@ -487,9 +493,9 @@ def _compare(
         log(f"{NAME}/{backend}: case read, {size.rounds}×{size.batch} per variant (+{size.warmup} warm-up)")
         read_runs = measured(
             {
-                "http": (http_read, reads(served_refs)),
-                "local": (local_read, reads(local_refs)),
-                "request": (request_read, reads(local_refs)),
+                "http": (each(http_read), reads(served_refs)),
+                "local": (each(local_read), reads(local_refs)),
+                "request": (each(request_read), reads(local_refs)),
             }
         )
 
@@ -626,10 +632,7 @@ def token_check(issuer: str, token: str, calls: int) -> dict[str, Any]:
     api = ApiSettings(issuer=issuer, audience=AUDIENCE, development=True, listen="127.0.0.1:1")
 
     def timed(remembered: int) -> dict[str, Any]:
-        validator = TokenValidator(
-            issuer=api.issuer, audience=api.audience, algorithms=api.algorithms, leeway=api.leeway_seconds,
-            refetch_seconds=api.jwks_refetch_seconds, subject_claim=api.subject_claim, remembered=remembered,
-        )  # fmt: skip
+        validator = TokenValidator.from_settings(api, remembered=remembered)
         validator.ready()
         for _ in range(min(50, calls)):  # warm up
             validator.verify(token)

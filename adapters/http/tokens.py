@@ -99,9 +99,16 @@ class TokenValidator:
         self.signature_checks = 0  # how often a signature was checked (for tests and the benchmark)
         self._checked: dict[str, tuple[VerifiedToken, KeySet]] = {}
         self._remembered = remembered  # 0: every call checks the signature
+        self._claims = jwt.JWTClaimsRegistry(
+            now=lambda: int(self._clock()),
+            leeway=self.leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "value": self.audience},
+            exp={"essential": True},
+        )
 
     @classmethod
-    def from_settings(cls, api: Any) -> TokenValidator:
+    def from_settings(cls, api: Any, remembered: int = CHECKED_TOKENS) -> TokenValidator:
         """The validator an ``[api]`` section (``ApiSettings``) describes."""
         return cls(
             issuer=api.issuer,
@@ -110,6 +117,7 @@ class TokenValidator:
             leeway=api.leeway_seconds,
             refetch_seconds=api.jwks_refetch_seconds,
             subject_claim=api.subject_claim,
+            remembered=remembered,
         )
 
     # --- the provider's keys ---------------------------------------------------------------
@@ -230,15 +238,8 @@ class TokenValidator:
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         """Issuer, audience, expiry and not-before (with the leeway), as of now."""
-        registry = jwt.JWTClaimsRegistry(
-            now=lambda: int(self._clock()),
-            leeway=self.leeway,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "value": self.audience},
-            exp={"essential": True},
-        )
         try:
-            registry.validate(claims)
+            self._claims.validate(claims)
         except JoseError as exc:
             raise InvalidToken(_claim_problem(exc)) from None
 

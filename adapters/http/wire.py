@@ -12,6 +12,7 @@ from __future__ import annotations
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from casusregie.adapters.http.app import SECURITY_HEADERS
+from casusregie.adapters.http.problems import problem
 
 MAX_HEAD_BYTES = 16_384  # the head of any real request is a few kB (a bearer token included)
 
@@ -57,16 +58,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def _refuse_head(self) -> None:
         detail = f"the request line and headers are larger than {MAX_HEAD_BYTES} bytes"
-        body = (
-            f'{{"type":"about:blank","title":"Request Header Fields Too Large","status":431,"detail":"{detail}"}}'
-        ).encode()
-        # Written before any application sees the request, so the API's own headers are added here.
-        protections = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items()).encode()
-        head = (
-            b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
-            b"content-type: application/problem+json\r\n"
-            b"content-length: " + str(len(body)).encode() + b"\r\n" + protections + b"connection: close\r\n\r\n"
-        )
+        # Written before any application sees the request: the problem body and the API's own headers
+        # (which the perimeter middleware adds to every other answer) are put on the wire here.
+        answer = problem(431, detail)
+        fields = [*answer.raw_headers, *((k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items())]
+        head = b"".join(name + b": " + value + b"\r\n" for name, value in [*fields, (b"connection", b"close")])
         if not self.transport.is_closing():
-            self.transport.write(head + body)
+            self.transport.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n" + head + b"\r\n" + answer.body)
             self.transport.close()
