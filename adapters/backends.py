@@ -14,6 +14,7 @@ overwritten with zeros instead of lingering in free pages.
 from __future__ import annotations
 
 import contextlib
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -129,7 +130,18 @@ class RegieSQLiteFactory(SQLiteFactory):
 
 
 class _PostgresDatastore(PostgresDatastore):
-    """Connections default to the store's schema, so the project's own SQL is unqualified."""
+    """Connections default to the store's schema, so the project's own SQL is unqualified.
+
+    A long-running process (the API server) outlives server restarts and ended sessions: a
+    pooled connection the server has closed is replaced before use instead of failing a
+    command. The check costs no round trip (the library's pre-ping costs one per transaction).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs, pre_ping=False)
+        assert hasattr(self.pool, "_check"), "psycopg_pool changed: see _PostgresDatastore"
+        self.pool._check = _still_open
+
 
     def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
         base = super().after_connect_func()
@@ -140,6 +152,21 @@ class _PostgresDatastore(PostgresDatastore):
             conn.cursor().execute(set_path)
 
         return after_connect
+
+
+def _still_open(conn: psycopg.Connection[Any]) -> None:
+    """Refuse a pooled connection the server has ended (the pool then takes or makes another).
+
+    An idle connection has nothing to read: this project never LISTENs, so the server sends
+    nothing between queries but, when it ends the session (restart, pg_terminate_backend,
+    a crash), its farewell error and the end of the stream. Either makes the socket readable.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        conn.close()  # so that the pool discards it rather than offering it again
+        raise psycopg.OperationalError("the server ended this connection")
 
 
 class PostgresEventRecorder(PostgresApplicationRecorder):
@@ -203,9 +230,6 @@ class RegiePostgresFactory(PostgresFactory):
             pool_size=2,
             max_overflow=4,
             lock_timeout=int(self.env.get(self.POSTGRES_LOCK_TIMEOUT) or 10),
-            # A long-running process (the API server) outlives server restarts: a pooled
-            # connection that was closed is replaced before use instead of failing a command.
-            pre_ping=True,
             schema=old.schema,
         )
 

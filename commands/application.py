@@ -48,10 +48,12 @@ class RegieApplication(Application[UUID]):
         self.alerts: list[str] = []
         self.writing = False  # a commit is under way (an error now may or may not have been stored)
         self.written = 0  # commits this application made
-        # A long-running server keeps the Setup it last read and reads only newer events of it
-        # (one query) for each request; a CLI invocation reads it whole, as it always did.
+        # A long-running server keeps the Setup it last read and reads only newer events of it,
+        # when catch_up found anything new; a CLI invocation reads it whole, as it always did.
         self.keep_setup = False
         self._kept_setup: Setup | None = None
+        self._setup_behind = True  # events of the Setup may have been stored since it was kept
+        self._accounted = -1  # every event up to this notification id has been taken in (see catch_up)
         super().__init__(env=library_env(store.location, create=store.created))
 
     def construct_env(self, name: str, env: Any = None) -> Any:
@@ -103,8 +105,11 @@ class RegieApplication(Application[UUID]):
         """Store everything in one transaction; on failure nothing is written."""
         self.writing = True
         try:
-            self.save(*aggregates, extras=list(extras))
+            recordings = self.save(*aggregates, extras=list(extras))
             self.written += 1
+            self._account_for([r.notification.id for r in recordings])
+            if any(isinstance(a, Setup) for a in aggregates):
+                self._setup_behind = True  # the command changed a copy; the kept Setup reads it from the store
         except RecordConflictError as exc:
             self.store.keyring.forget(list(new_keys))
             if _is_version_clash(exc):
@@ -166,6 +171,35 @@ class RegieApplication(Application[UUID]):
         with contextlib.suppress(Exception):
             self.save(record)
 
+    # --- keeping up with other processes -----------------------------------------------
+
+    def catch_up(self) -> None:
+        """Take in what was stored since the last look, by any process: erasures (their keys leave
+        the key cache) and, where a Setup is kept, that it must read its newer events.
+
+        Run at the start of every unit of work. When nothing was stored meanwhile but this
+        process's own commits, that is one query (the newest notification id); otherwise the
+        erasures are looked up too.
+        """
+        newest = self.recorder.max_notification_id() or 0
+        if newest == self._accounted:
+            return
+        self.store.keyring.sync_erasures()  # reads at least up to ``newest``, which was read before it
+        self._setup_behind = True
+        self._accounted = newest
+
+    def _account_for(self, notification_ids: Sequence[int]) -> None:
+        """Our own commit's events need no looking up, when nothing else was stored since the last look.
+
+        Inserts commit in notification-id order (one writer at a time on SQLite, a table lock on
+        PostgreSQL), so ids that follow the accounted one without a gap show that no other process
+        stored anything in between; after a gap (another writer, or a rolled-back id) the next
+        ``catch_up`` looks.
+        """
+        ids = sorted(notification_ids)
+        if ids and ids[0] == self._accounted + 1 and ids[-1] - ids[0] == len(ids) - 1:
+            self._accounted = ids[-1]
+
     # --- set-up ----------------------------------------------------------------------------
 
     @cached_property
@@ -200,15 +234,19 @@ class RegieApplication(Application[UUID]):
             )
         if self.keep_setup:
             self._kept_setup = copy.deepcopy(setup)  # commands change the Setup they are given; the kept one stays
+            self._setup_behind = False
         return setup
 
     def _fast_forward(self) -> Setup:
-        """The kept Setup brought up to date with the events stored since (by any process); a copy of it."""
+        """The kept Setup brought up to date with the events stored since (by any process, as of the last
+        ``catch_up``); a copy of it."""
         kept = self._kept_setup
         assert kept is not None
-        for stored in self.recorder.select_events(self.setup_id, gt=kept.version):
-            kept = self.mapper.to_domain_event(stored).mutate(kept)
-        self._kept_setup = kept
+        if self._setup_behind:
+            for stored in self.recorder.select_events(self.setup_id, gt=kept.version):
+                kept = self.mapper.to_domain_event(stored).mutate(kept)
+            self._kept_setup = kept
+            self._setup_behind = False
         return copy.deepcopy(kept)  # commands change the Setup they are given; the kept one stays
 
     @cached_property

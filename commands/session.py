@@ -44,11 +44,16 @@ def open_session(
 ) -> Session:
     """The session of a registered, active user (``attempt`` names what they try, for the log).
 
+    A unit of work starts by catching up with what other processes stored (``app.catch_up``);
+    a caller that passes the ``setup`` has done so before reading it.
+
     A deactivated user is refused, and so is acting for a deactivated responsible user; the
     refusal is logged like every other, because an attempt by someone whose access was
     withdrawn is exactly what the log must show.
     """
-    setup = setup or app.setup()
+    if setup is None:
+        app.catch_up()
+        setup = app.setup()
     user = setup.user(user_id)
     if user is None:
         raise NotFound(f"unknown user {user_id}: users are added with `regie user add`")
@@ -70,7 +75,6 @@ class Session:
         self.app = app
         self.actor = actor
         self.refs = app.store.refs
-        app.store.keyring.sync_erasures()  # a long-lived process learns of erasures done elsewhere
         self._extras: list[Callable[[Any], None]] = []
         self._new_keys: list[str] = []
         self._started: datetime | None = None  # set while a command runs; a read starts when it logs

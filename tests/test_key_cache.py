@@ -107,8 +107,7 @@ def test_an_erased_persons_key_leaves_the_cache_with_the_erasure(world: World) -
 def test_a_long_running_process_drops_a_key_another_process_erased(world: World) -> None:
     """The API server keeps keys cached; an erasure by the CLI must reach it by its next unit of work."""
     from casusregie.commands.application import RegieApplication
-    from casusregie.commands.session import Session
-    from casusregie.domain.roles import Actor
+    from casusregie.commands.session import Session, open_session
 
     case = taken_on_case(world)
     person = first_person(world, case)
@@ -116,7 +115,7 @@ def test_a_long_running_process_drops_a_key_another_process_erased(world: World)
     server = RegieApplication(open_store(world.settings))  # a second process on the same store
 
     def anna() -> Session:  # a unit of work of the server (one per request)
-        return Session(server, Actor(server.setup().user("anna")))
+        return open_session(server, "anna", None, "case.show")
 
     assert Reader(anna()).case(case)["members"][0]["name"] == NAME
     assert key_id in server.store.keyring.cache

@@ -11,6 +11,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -264,7 +265,17 @@ def test_a_long_running_process_survives_its_connections_being_terminated(tmp_pa
         with psycopg.connect(PG_DSN, autocommit=True) as admin:
             for pid in pids:
                 admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            # pg_terminate_backend only signals the backend: wait until it has ended the session.
+            for _ in range(500):
+                alive = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", (list(pids),))
+                if alive.fetchone()[0] == 0:  # type: ignore[index]
+                    break
+                time.sleep(0.01)
 
+        # The project's own reads have no retry: the pool must hand out only live connections.
+        for _ in range(len(pids) + 1):
+            with world.store.db.transaction(commit=False) as tx:
+                assert int(tx.scalar("SELECT pg_backend_pid()")) not in pids
         world.run("anna", SetGoal(case=case, life_domain="overlast", description="na de herstart"))
         assert Reader(world.session("anna")).case(case)
     finally:

@@ -85,6 +85,7 @@ class Service:
             raise Busy(self._busy_line())
         try:
             self.app.alerts.clear()
+            self.app.catch_up()  # erasures and Setup changes made elsewhere, before anything is read
             setup = self.app.setup()
             user = setup.user_by_subject(auth.issuer, auth.subject)
             if user is None:
@@ -122,7 +123,7 @@ class Service:
             return ["the worker is busy: an earlier request has held it for over 2 s"]
         try:
             try:
-                self.app.recorder.max_notification_id()
+                self.app.catch_up()
             except Exception as exc:  # any failure to reach the store is "not ready", never a crash
                 problems.append(f"the store cannot be read ({type(exc).__name__})")
             paths = self.store.key_paths
