@@ -142,7 +142,6 @@ class _PostgresDatastore(PostgresDatastore):
         assert hasattr(self.pool, "_check"), "psycopg_pool changed: see _PostgresDatastore"
         self.pool._check = _still_open
 
-
     def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
         base = super().after_connect_func()
         set_path = SQL("SET search_path TO {}").format(Identifier(self.schema))
