@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from eventsourcing.persistence import OperationalError
 from helpers import World
 from scenarios import taken_on_case
 
@@ -19,7 +20,7 @@ from casusregie.commands.application import RegieApplication
 from casusregie.commands.plan import SetGoal
 from casusregie.commands.session import Session, open_session
 from casusregie.commands.users import AddUser, DeactivateUser
-from casusregie.domain.errors import AccessDenied
+from casusregie.domain.errors import AccessDenied, NotFound, StoreProblem
 
 
 class Server:
@@ -78,3 +79,22 @@ def test_a_setup_change_by_the_server_itself_reaches_its_kept_setup(world: World
     server.session("admin").execute(DeactivateUser(user_id="dora", reason="uit dienst"))
     with pytest.raises(AccessDenied, match="deactivated"):
         server.session("dora")
+
+
+def test_a_setup_change_that_was_not_saved_does_not_stay_with_the_server(
+    world: World, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server.session("anna")  # the server now keeps the Setup
+
+    def refused(*aggregates: object, **kwargs: object) -> None:
+        raise OperationalError("disk I/O error")
+
+    monkeypatch.setattr(server.app, "save", refused)
+    with pytest.raises(StoreProblem):
+        server.session("admin").execute(AddUser(user_id="dora", role="regisseur", team="west"))
+    monkeypatch.undo()
+
+    with pytest.raises(NotFound, match="dora"):
+        server.session("dora")
+    server.session("admin").execute(AddUser(user_id="dora", role="regisseur", team="west"))
+    assert server.session("dora").actor.user_id == "dora"
