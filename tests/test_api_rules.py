@@ -4,7 +4,9 @@ retries and concurrent directors, pagination, and bad input that writes nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import random
 import threading
 import time
 from typing import Any
@@ -340,14 +342,56 @@ def test_requests_queue_for_the_store_thread_and_one_not_begun_in_time_is_droppe
         assert await earlier is True
         # Begun before the wait ran out: its answer is awaited however long it takes.
         assert await service.run(lambda: time.sleep(0.6) or "slow but done") == "slow but done"
-        # In the order they came, one at a time.
-        await asyncio.gather(*(service.run(lambda n=n: ran.append(f"r{n}")) for n in range(5)))
+        # In the order they came, one at a time; commands (inline, on the loop) and reads (on the store
+        # thread) take the same turns.
+        await asyncio.gather(*(service.run(lambda n=n: ran.append(f"r{n}"), inline=n % 2 == 0) for n in range(6)))
+        gate.clear()
+        holder = asyncio.ensure_future(service.run(lambda: gate.wait(10)))
+        await asyncio.sleep(0.05)
+        with pytest.raises(Busy, match="nothing was done"):
+            await service.run(lambda: ran.append("dropped inline"), inline=True)
+        gate.set()
+        await holder
 
     try:
         asyncio.run(scenario())
     finally:
         service.close()
-    assert ran == [f"r{n}" for n in range(5)]  # the dropped one never ran
+    assert ran == [f"r{n}" for n in range(6)]  # the dropped ones never ran
+
+
+def test_turns_are_never_held_twice_nor_lost_when_waits_run_out_as_turns_pass(http_api: ApiWorld) -> None:
+    """Many requests with waits that run out about when the turn passes: never two at once, and the
+    turn is free afterwards (a turn given at the moment a wait ran out is not kept by nobody)."""
+    service = Service(http_api.world.settings, wait_seconds=0.004)
+    busy, done, overlaps = [0], [0], [0]
+
+    def job(seconds: float) -> None:
+        busy[0] += 1
+        overlaps[0] += busy[0] > 1
+        time.sleep(seconds)
+        busy[0] -= 1
+        done[0] += 1
+
+    async def scenario() -> int:
+        rng = random.Random(7)
+        runs = [
+            service.run(functools.partial(job, rng.choice((0.0, 0.001, 0.003, 0.005))), inline=rng.random() < 0.5)
+            for _ in range(300)
+        ]
+        answers = await asyncio.gather(*runs, return_exceptions=True)
+        dropped = sum(isinstance(a, Busy) for a in answers)
+        assert all(a is None or isinstance(a, Busy) for a in answers)
+        assert await asyncio.wait_for(service.run(lambda: "free"), 1) == "free"
+        return dropped
+
+    try:
+        dropped = asyncio.run(scenario())
+    finally:
+        service.close()
+    assert overlaps[0] == 0
+    assert done[0] + dropped == 300
+    assert 0 < dropped < 300
 
 
 def test_ldv_records_page_through_the_whole_log_in_order(api: ApiWorld) -> None:

@@ -105,16 +105,16 @@ async def caller(
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
-def on_store_thread(work: Callable[..., Any]) -> Callable[..., Any]:
-    """The endpoint ``work`` run by ``Service.run``: on the worker's store thread, after the requests that came
-    before, while the event loop goes on reading requests and checking tokens. Its signature stays ``work``'s,
-    which FastAPI reads for the parameters and the OpenAPI document."""
+def on_store_thread(work: Callable[..., Any], *, inline: bool = False) -> Callable[..., Any]:
+    """The endpoint ``work`` run by ``Service.run`` in its turn: on the worker's store thread, while the event
+    loop goes on reading requests and checking tokens, or (``inline``, for commands) on the loop itself. Its
+    signature stays ``work``'s, which FastAPI reads for the parameters and the OpenAPI document."""
 
     @functools.wraps(work)
     async def endpoint(**values: Any) -> Any:
         request = next(v for v in values.values() if isinstance(v, Request))  # every such endpoint takes one
         service: Service = request.app.state.service
-        return await service.run(functools.partial(work, **values))
+        return await service.run(functools.partial(work, **values), inline=inline)
 
     return endpoint
 
@@ -232,7 +232,7 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = operation.operation_id.replace("-", "_")
     endpoint.__doc__ = command_type.__doc__
-    return on_store_thread(endpoint)
+    return on_store_thread(endpoint, inline=True)  # a command's store work is short
 
 
 # --- pagination ---------------------------------------------------------------------------

@@ -1,19 +1,24 @@
 """The service behind the API: one open store, and a session for each authenticated caller.
 
 The store, its keys and the views are shared by the requests of one worker process; the
-work of one request runs alone, as one CLI invocation does: on the worker's one thread for
-store work, in the order the requests came (and under a lock, for anything run beside it).
-Requests wait for that thread on the event loop, not as threads of their own contending for
-a lock. More throughput comes from more worker processes on PostgreSQL, whose transactions
-keep them apart.
+work of one request runs alone, as one CLI invocation does, in the order the requests came:
+each waits on the event loop for its turn. A command (a few milliseconds of store work) then
+runs on the event loop itself: handing it to a thread and back cost more than a tenth of a
+command's CPU, the two threads contending for the GIL. Reads, which may take long (a
+decision letter's PDF, an export), run on the worker's one store thread while the loop goes
+on reading requests and checking tokens. More throughput comes from more worker processes
+on PostgreSQL, whose transactions keep them apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
+import weakref
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -54,25 +59,36 @@ class Service:
         self.lock = threading.Lock()
         self._refused: dict[tuple[str, str], float] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="regie-store")
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Turns] = weakref.WeakKeyDictionary()
 
     def close(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
         self.store.close()
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """``work`` on the worker's store thread, after the requests that came before it.
+    async def run(self, work: Callable[[], T], *, inline: bool = False) -> T:
+        """``work`` in its turn, after the requests that came before it: on the event loop itself
+        (``inline``, for short store work) or on the worker's store thread.
 
-        A request not begun within ``wait_seconds`` is dropped unbegun (Busy: nothing was done);
-        one that has begun is waited for, since its answer says what it did.
+        A request whose turn has not come within ``wait_seconds`` is dropped unbegun (Busy:
+        nothing was done); one that has begun is waited for, since its answer says what it did.
         """
-        started = self._worker.submit(work)
-        waiting = asyncio.wrap_future(started)
+        loop = asyncio.get_running_loop()
+        turns = self._turns.setdefault(loop, Turns())
+        if not await turns.take(self.wait_seconds):
+            raise Busy(self._busy_line())
+        if inline:
+            try:
+                return work()
+            finally:
+                turns.pass_on()
+        job = self._worker.submit(work)
         try:
-            return await asyncio.wait_for(asyncio.shield(waiting), self.wait_seconds)
-        except TimeoutError:
-            if started.cancel():
-                raise Busy(self._busy_line()) from None
-            return await waiting
+            return await asyncio.shield(asyncio.wrap_future(job))
+        finally:
+            if job.done():
+                turns.pass_on()
+            else:  # the request was cancelled (shutdown): the turn passes on once the job has ended
+                job.add_done_callback(lambda _: _call_soon(loop, turns.pass_on))
 
     def _busy_line(self) -> str:
         return f"the service is busy (waited {self.wait_seconds:g} s for earlier requests); nothing was done"
@@ -140,3 +156,44 @@ class Service:
         finally:
             self.lock.release()
         return problems
+
+
+class Turns:
+    """Whose turn it is to use the store, on one event loop: first come, first served.
+
+    Hand-made rather than an ``asyncio.Lock`` under a timeout, where a waiter could be given
+    the lock in the very moment its wait ran out and then leave it held.
+    """
+
+    def __init__(self) -> None:
+        self._taken = False
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    async def take(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for the turn; whether it came (if so, ``pass_on`` when done)."""
+        if not self._taken and not self._waiting:
+            self._taken = True
+            return True
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(mine)
+        try:
+            await asyncio.wait({mine}, timeout=seconds)
+        except BaseException:  # cancelled while waiting: a turn given meanwhile goes to the next
+            if not mine.cancel():
+                self.pass_on()
+            raise
+        return not mine.cancel()  # not given in time: cancelled, it is skipped when the turn passes
+
+    def pass_on(self) -> None:
+        """The turn goes to the first who still waits, or is free."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._taken = False
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for a turn any more
+        loop.call_soon_threadsafe(callback)
