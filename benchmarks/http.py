@@ -984,6 +984,9 @@ def run(results: dict[str, Any], *, quick: bool, backends: list[str]) -> None:
         "Session.execute on a second store of the same backend set up alike, HTTP = POST .../measures/{m}/progress "
         "with the bearer token of the same user (one token reused); read = GET /api/v1/cases/{case} vs "
         "Reader(session).case(ref); interleaved rounds, one server worker; ratio = HTTP / in-process",
+        "command clients send with the standard library's http.client on a kept-alive connection, bodies encoded "
+        "beforehand (LeanClient): httpx took about 1 ms of CPU per request, which on a two-core machine the "
+        "server would otherwise lose to its own load generator; reads use httpx",
         "the HTTP side includes what every request does: loopback round trip, token check, mapping the subject to "
         "its user and opening a session (the in-process side reuses one session), JSON in and out; the 'session per "
         "command' row (and 'request' in the JSON) runs in-process through Service.session as a server request does, "
