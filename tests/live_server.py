@@ -183,7 +183,8 @@ class LiveServer:
             except httpx.HTTPError as exc:
                 last = type(exc).__name__
             else:
-                if response.status_code == 200:
+                # Only once this process has said it serves: another server on the port must not pass for it.
+                if response.status_code == 200 and any(line.startswith("serving ") for line in self.stderr_lines):
                     return
                 last = f"{response.status_code} {response.text}"
             time.sleep(0.1)
