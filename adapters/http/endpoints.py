@@ -105,10 +105,11 @@ async def caller(
 CallerDep = Annotated[Caller, Depends(caller)]
 
 
-def on_store_thread(work: Callable[..., Any], *, inline: bool = False) -> Callable[..., Any]:
-    """The endpoint ``work`` run by ``Service.run`` in its turn: on the worker's store thread, while the event
-    loop goes on reading requests and checking tokens, or (``inline``, for commands) on the loop itself. Its
-    signature stays ``work``'s, which FastAPI reads for the parameters and the OpenAPI document."""
+def in_its_turn(work: Callable[..., Any], *, inline: bool = False) -> Callable[..., Any]:
+    """The endpoint ``work`` run by ``Service.run`` in its turn among the worker's requests: on the store
+    thread, while the event loop goes on reading requests and checking tokens, or (``inline``, for commands)
+    on the loop itself. Its signature stays ``work``'s, which FastAPI reads for the parameters and the OpenAPI
+    document."""
 
     @functools.wraps(work)
     async def endpoint(**values: Any) -> Any:
@@ -232,7 +233,7 @@ def command_endpoint(operation: Operation) -> Callable[..., Response]:
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = operation.operation_id.replace("-", "_")
     endpoint.__doc__ = command_type.__doc__
-    return on_store_thread(endpoint, inline=True)  # a command's store work is short
+    return in_its_turn(endpoint, inline=True)  # a command's store work is short
 
 
 # --- pagination ---------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def register(app: FastAPI, prefix: str) -> None:
 
 def _reads(app: FastAPI, prefix: str) -> None:
     @app.get(prefix + "/cases", tags=["cases"], operation_id="case-list", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def list_cases(
         request: Request,
         who: CallerDep,
@@ -323,7 +324,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return Page(items=rows, next=_cursor([rows[-1]["case"]]) if len(rows) == limit else None)
 
     @app.get(prefix + "/cases/{case}", tags=["cases"], operation_id="case-show")
-    @on_store_thread
+    @in_its_turn
     def show_case(
         request: Request,
         who: CallerDep,
@@ -338,7 +339,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
 
     @app.get(prefix + "/worklist-items", tags=["cases"], operation_id="worklist", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def worklist(
         request: Request,
         who: CallerDep,
@@ -354,7 +355,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(items, lambda i: [i["due_on"], i["case"], i["kind"], i["ref"]], cursor, limit)
 
     @app.get(prefix + "/caseloads", tags=["management"], operation_id="caseload", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def caseload(request: Request, who: CallerDep, cursor: Cursor = None, limit: Limit = 100) -> Page:
         """Open cases per director and status (no personal data)."""
         with session_for(request, who, "caseload") as session:
@@ -362,7 +363,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(rows, lambda r: [r["director"], r["team"]], cursor, limit)
 
     @app.get(prefix + "/period-reports", tags=["management"], operation_id="report")
-    @on_store_thread
+    @in_its_turn
     def report(
         request: Request,
         who: CallerDep,
@@ -376,7 +377,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
             return Reader(session).report(start, end)
 
     @app.get(prefix + "/disclosures", tags=["privacy"], operation_id="trail", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def trail(
         request: Request,
         who: CallerDep,
@@ -394,7 +395,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(entries, lambda e: [e["on"], str(e["recorded_at"]), str(e["event"]), e["person"]], cursor, limit)
 
     @app.get(prefix + "/access-log-entries", tags=["privacy"], operation_id="log-show", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def access_log(
         request: Request,
         who: CallerDep,
@@ -409,7 +410,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(rows, lambda r: [r["started_at"], r["trace_id"]], cursor, limit)
 
     @app.get(prefix + "/subject-requests", tags=["subject-requests"], operation_id="request-list", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def subject_requests(request: Request, who: CallerDep, cursor: Cursor = None, limit: Limit = 100) -> Page:
         """Requests of data subjects with their deadlines (privacy officers)."""
         with session_for(request, who, "request.list") as session:
@@ -417,7 +418,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(rows, lambda r: [r["request"]], cursor, limit)
 
     @app.get(prefix + "/subject-requests/{request}", tags=["subject-requests"], operation_id="request-show")
-    @on_store_thread
+    @in_its_turn
     def subject_request(
         http_request: Request, who: CallerDep, request: Annotated[str, Path(pattern=REF, max_length=64)]
     ) -> dict[str, Any]:
@@ -431,7 +432,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
         operation_id="request-items",
         response_model=Page,
     )
-    @on_store_thread
+    @in_its_turn
     def subject_request_items(
         http_request: Request,
         who: CallerDep,
@@ -447,7 +448,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
 
 def _more_reads(app: FastAPI, prefix: str) -> None:
     @app.get(prefix + "/cases/{case}/history", tags=["audit"], operation_id="audit-replay")
-    @on_store_thread
+    @in_its_turn
     def history(
         request: Request,
         who: CallerDep,
@@ -461,7 +462,7 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
             return replay_case(session, case, moment, with_access=access)
 
     @app.get(prefix + "/cases/{case}/changes", tags=["audit"], operation_id="audit-diff")
-    @on_store_thread
+    @in_its_turn
     def changes(
         request: Request,
         who: CallerDep,
@@ -476,7 +477,7 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
             return diff_case(session, case, t1, t2, with_access=access)
 
     @app.get(prefix + "/users", tags=["users"], operation_id="user-list", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def user_list(request: Request, who: CallerDep, cursor: Cursor = None, limit: Limit = 100) -> Page:
         """Users, roles and identity-provider subjects (the beheerder and auditors)."""
         with session_for(request, who, "user.list") as session:
@@ -484,14 +485,14 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         return page(rows, lambda r: [r["user"]], cursor, limit)
 
     @app.get(prefix + "/profile", tags=["service"], operation_id="profile-show")
-    @on_store_thread
+    @in_its_turn
     def profile(request: Request, who: CallerDep) -> dict[str, Any]:
         """The municipality profile this store runs under (no personal data)."""
         with session_for(request, who, "profile.show") as session:
             return session.profile.model_dump(mode="json")
 
     @app.post(prefix + "/person-searches", tags=["privacy"], operation_id="person-find", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def person_search(request: Request, who: CallerDep, body: PersonSearch) -> Page:
         """Find a person by name and date of birth, or BSN, through the blind index (logged as a search).
 
@@ -508,7 +509,7 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         response_class=Response,
         responses={200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}},
     )
-    @on_store_thread
+    @in_its_turn
     def decision_letter(
         http_request: Request, who: CallerDep, request: Annotated[str, Path(pattern=REF, max_length=64)]
     ) -> Response:
@@ -524,7 +525,7 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         )
 
     @app.get(prefix + "/ldv-records", tags=["privacy"], operation_id="log-export", response_model=Page)
-    @on_store_thread
+    @in_its_turn
     def ldv_records(
         request: Request,
         who: CallerDep,
