@@ -10,7 +10,8 @@ the server checks (signature, issuer, audience, expiry) on every call, its subje
     reports progress on a measure, ``POST /api/v1/cases/{case}/measures/{measure}/progress``)
     against a served store, and the same command through ``Session.execute`` on a second store of
     the same backend, set up alike; then a case read (``GET /api/v1/cases/{case}``) against
-    ``Reader(session).case(ref)``. One server worker (a worker serializes its requests). Target:
+    ``Reader(session).case(ref)``. One server worker (a worker serializes its requests); on SQLite on a
+    core of its own, the clients and the in-process side on the other (``cores_apart``). Target:
     command throughput over HTTP >= 0.7x in-process. A third variant runs in-process through
     ``Service.session`` as a server request does (a session opened per operation for the caller's
     subject), which splits the gap into the session per request and the HTTP around it.
@@ -98,9 +99,10 @@ AUDIENCE = "casusregie-api"
 API = "/api/v1"
 SUBJECTS = {"anna": "bench-anna", "piet": "bench-piet"}  # the provider's login names (sub) of the users
 COMMAND_TARGET = 0.7
-# Client processes of the throughput variant: enough to keep one server worker busy while each waits
-# for its answer, few enough to leave the server a core of this two-core machine.
-PARALLEL_CLIENTS = 3
+# Client processes of the throughput variant: enough that requests are waiting whenever the server worker
+# is ready for the next, even when a client is slow to be scheduled (with 3, the server idled up to a fifth
+# of the time on a busy host); they share the core that the server does not have (CORES).
+PARALLEL_CLIENTS = 6
 CLIENTS_ENV, SECONDS_ENV = "REGIE_HTTP_CLIENTS", "REGIE_HTTP_SECONDS"
 READY_TIMEOUT, STOP_TIMEOUT = 60.0, 30.0
 # The load's mix per client step: refer a case, read a case then command on it, or only read one.
@@ -278,6 +280,38 @@ def serving(location: Location, issuer: str, workers: int = 1) -> Iterator[Serve
         log(f"{NAME}/{location.backend}: regie serve stopped (exit code {code})")
 
 
+# The server on a core of its own, its load generator (the client processes, and this process, which
+# also runs the in-process side while the server idles) on another: a deployment's clients run on other
+# machines, and here they would otherwise preempt the server they load. None: fewer than two cores.
+def _two_cores() -> tuple[int, int] | None:
+    usable = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return (usable[0], usable[1]) if len(usable) >= 2 else None
+
+
+CORES = _two_cores()
+
+
+@contextlib.contextmanager
+def cores_apart(server_pid: int, backend: str) -> Iterator[None]:
+    """Every thread of the server on one core, this process on the other; as before on leaving.
+
+    SQLite only: on PostgreSQL the database's own processes do part of every request's work, and
+    they are not ours to place; pinned apart from them, the server would wait for a backend
+    queued behind the clients on the other core. There the scheduler places everything.
+    """
+    if CORES is None or backend != "sqlite":
+        yield
+        return
+    for task in Path(f"/proc/{server_pid}/task").iterdir():  # sched_setaffinity(pid) moves one thread only
+        os.sched_setaffinity(int(task.name), {CORES[1]})
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {CORES[0]})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
 # --- stores ------------------------------------------------------------------------------------------------
 
 
@@ -337,20 +371,21 @@ def expect(response: httpx.Response, status: int) -> httpx.Response:
 def compare(backend: str, size: Sizes, provider: Any) -> dict[str, Any]:
     """The typical command and a case read, HTTP (one worker) next to in-process; the token check."""
     need = size.warmup + size.rounds * size.batch
-    measures = math.ceil(need / size.cases / 2)  # per variant; each store gets twice as many (see _compare)
+    # Each variant has half of its store's cases (see _compare), and two commands per measure of each.
+    measures = math.ceil(need / (size.cases // 2) / 2)
     with temp_location(backend, "http-served") as served_at, temp_location(backend, "http-inproc") as local_at:
         started = time.perf_counter()
-        served, plans = prepared_world(served_at, provider.issuer, size.cases, 2 * measures)
+        served, plans = prepared_world(served_at, provider.issuer, size.cases, measures)
         start_version = served.case_version(plans[0].ref)
         served.close()  # the server holds the store from here on
-        local, local_plans = prepared_world(local_at, provider.issuer, size.cases, 2 * measures)
+        local, local_plans = prepared_world(local_at, provider.issuer, size.cases, measures)
         service = Service(local_settings(local_at))
         try:
             log(
                 f"{NAME}/{backend}: two stores of {size.cases} cases at version {start_version} "
                 f"({time.perf_counter() - started:.1f}s)"
             )
-            with serving(served_at, provider.issuer) as server:
+            with serving(served_at, provider.issuer) as server, cores_apart(server.process.pid, backend):
                 sides = Sides(server, local, service, provider.issuer)
                 return _compare(backend, size, provider, sides, plans, local_plans, measures, start_version)
         finally:
@@ -385,15 +420,15 @@ def _compare(
     need = size.warmup + size.rounds * size.batch
     tokens = {user: provider.token(subject) for user, subject in SUBJECTS.items()}
     served_refs, local_refs = [p.ref for p in plans], [p.ref for p in local_plans]
-    # Each store's measures in two halves: HTTP one request at a time and HTTP from parallel clients on the
-    # served store; Session.execute on one session and a session per command on the local one.
-    served = progress_queue(served_refs, 2 * measures)
-    served_queue = [item for item in served if int(item[1][1:]) <= measures][:need]
-    parallel_queue = [item for item in served if int(item[1][1:]) > measures][:need]
-    # The two in-process variants share the local store: the first half of the measures, and the second.
-    both = progress_queue(local_refs, 2 * measures)
-    local_queue = [item for item in both if int(item[1][1:]) <= measures][:need]
-    request_queue = [item for item in both if int(item[1][1:]) > measures][:need]
+    # Each store's cases in two halves: HTTP one request at a time and HTTP from parallel clients on the
+    # served store; Session.execute on one session and a session per command on the local one. A variant
+    # moves only its own cases on, so each takes its own share of the snapshots (one per 20 case events);
+    # with both on every case, the order of the rounds decided which of the two took them.
+    half = len(served_refs) // 2
+    served_queue = progress_queue(served_refs[:half], measures)[:need]
+    parallel_queue = progress_queue(served_refs[half:], measures)[:need]
+    local_queue = progress_queue(local_refs[:half], measures)[:need]
+    request_queue = progress_queue(local_refs[half:], measures)[:need]
     local, service = sides.local, sides.service
     piet, anna = sides.caller("piet"), sides.caller("anna")
     spawn = multiprocessing.get_context("spawn")  # fresh interpreters: nothing of this process's stores
@@ -536,6 +571,10 @@ def _compare(
             f"typical command: CPU ms (right: the server's, {PARALLEL_CLIENTS} clients)",
             cpu["local_ms"],
             cpu["server_parallel_ms"],
+        ),
+        "server_busy_pct": single(
+            f"server busy: its CPU share of the {PARALLEL_CLIENTS}-client run (%)",
+            100 * cmd["parallel"]["per_s"] * cpu["server_parallel_ms"] / 1e3,
         ),
         "command_request_per_s": pair(
             "command ops/s, right: in-process, a session per command", cmd["local"]["per_s"], cmd["request"]["per_s"]
@@ -984,6 +1023,11 @@ def run(results: dict[str, Any], *, quick: bool, backends: list[str]) -> None:
         "Session.execute on a second store of the same backend set up alike, HTTP = POST .../measures/{m}/progress "
         "with the bearer token of the same user (one token reused); read = GET /api/v1/cases/{case} vs "
         "Reader(session).case(ref); interleaved rounds, one server worker; ratio = HTTP / in-process",
+        f"cores (SQLite): the server on one core, its {PARALLEL_CLIENTS} client processes and this process (which "
+        "also runs the in-process side, while the server idles) on the other, as a deployment's clients run on other "
+        "machines; on PostgreSQL, whose own processes do part of each request's work, the scheduler places "
+        "everything. 'server busy' = the server's CPU share of the parallel run: near 100% shows the clients kept "
+        "it saturated; on PostgreSQL the rest is waiting for the database",
         "command clients send with the standard library's http.client on a kept-alive connection, bodies encoded "
         "beforehand (LeanClient): httpx took about 1 ms of CPU per request, which on a two-core machine the "
         "server would otherwise lose to its own load generator; reads use httpx",
