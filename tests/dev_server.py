@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
-from oidc import DEFAULT_AUDIENCE, Provider
+from oidc import DEFAULT_AUDIENCE, Provider, ProviderError
 
 REGIE = [sys.executable, "-c", "from casusregie.cli import entry; entry()"]
 TOKEN_LIFETIME = 8 * 3600  # a working day: long enough to try things by hand
@@ -50,7 +50,11 @@ def main() -> None:
     store, keys = str(folder.resolve() / "demo.db"), str(folder.resolve() / "keys")
     base = ["--store", store, "--key-dir", keys]
 
-    with Provider.start(port=args.provider_port, access_token_ttl=TOKEN_LIFETIME) as provider:
+    try:
+        provider = Provider.start(port=args.provider_port, access_token_ttl=TOKEN_LIFETIME)
+    except ProviderError as exc:  # a busy port, no Node, a start that hung: say so, without a trace
+        sys.exit(f"make serve: the development identity provider did not start: {exc}\n(the demo store is in {folder})")
+    with provider:
         users = json.loads(regie(*base, "--as", "beheerder", "user", "list", "--json"))
         tokens = folder / "tokens"
         tokens.mkdir(mode=0o700)
