@@ -170,9 +170,11 @@ class Provider:
         threading.Thread(target=_drain, args=(process.stderr, self._stderr), daemon=True).start()
         ready = _read_line(process.stdout, START_TIMEOUT)
         if ready is None:
+            ended = process.poll() is not None  # it ended by itself (a busy port, say) rather than hanging
             self.stop()
+            what = "ended before it printed" if ended else f"did not print within {START_TIMEOUT:.0f} s"
             raise ProviderError(
-                f"the OpenID Provider (port {self.port}) did not print its ready line within {START_TIMEOUT:.0f} s; "
+                f"the OpenID Provider (port {self.port}) {what} its ready line; "
                 f"exit code {process.returncode}; stderr:\n{self.stderr()}"
             )
         info = json.loads(ready)
