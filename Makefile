@@ -6,7 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Test-only Node tooling (tests/node): a real OpenID Provider and Spectral for the API design rules.
+# Test-only Node tooling (tests/node): a real OpenID Provider, Spectral for the API design rules and axe-core
+# for the accessibility checks of the web tests (which drive Debian's Chromium: tests/install-chromium).
 # Without npm the tests that need it skip (CI sets REGIE_REQUIRE_OIDC/REGIE_REQUIRE_NODE: they fail).
 NODE_DIR   := tests/node
 NODE_STAMP := $(NODE_DIR)/node_modules/.installed
@@ -31,11 +32,13 @@ node-missing:
 demo: $(STAMP)
 	$(BIN)/regie demo
 
-# Try the HTTP API by hand: the demo store, a local development identity provider, tokens per user.
+# Try the web application and the HTTP API by hand: the demo store, a local development identity provider
+# (any user name signs in), tokens per user.
 serve: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python tests/dev_server.py
 
 test: $(STAMP) $(NODE_TOOLS)
+	-@tests/install-chromium
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -19,9 +19,9 @@ from typing import Any
 from casusregie.domain.errors import ValidationFailed
 from casusregie.privacy_audit.key_hierarchy import DEFAULT_CACHE_SIZE
 
-CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size", "api")
+CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size", "api", "web")
 NUMBERS = ("key_cache_size",)  # the settings that are whole numbers, not paths
-TABLES = ("api",)  # sections read by the adapter they configure (``[api]``: adapters.http.settings)
+TABLES = ("api", "web")  # sections read by the adapter they configure (``[api]``: adapters.http.settings)
 
 
 def _home() -> Path:
@@ -36,6 +36,7 @@ class Settings:
     config_file: Path | None
     key_cache_size: int = DEFAULT_CACHE_SIZE
     api: dict[str, Any] = field(default_factory=dict)
+    web: dict[str, Any] = field(default_factory=dict)
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -117,4 +118,5 @@ def resolve_settings(
         config_file=path,
         key_cache_size=file.get("key_cache_size", DEFAULT_CACHE_SIZE),
         api=file.get("api", {}),
+        web=file.get("web", {}),
     )

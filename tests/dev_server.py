@@ -1,4 +1,4 @@
-"""``make serve``: try the HTTP API on the demo store, with a local development identity provider.
+"""``make serve``: try the web application and the HTTP API on the demo store, with a development provider.
 
 Runs the demo (a case from referral to closure) into a new folder, starts the test suite's
 OpenID Provider on 127.0.0.1 (tests/node; any login name is accepted: development only),
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import contextlib
 
-from oidc import DEFAULT_AUDIENCE, Provider, ProviderError
+from oidc import DEFAULT_AUDIENCE, WEB_CLIENT, Provider, ProviderError
 
 REGIE = [sys.executable, "-c", "from casusregie.cli import entry; entry()"]
 TOKEN_LIFETIME = 8 * 3600  # a working day: long enough to try things by hand
@@ -51,7 +51,9 @@ def main() -> None:
     base = ["--store", store, "--key-dir", keys]
 
     try:
-        provider = Provider.start(port=args.provider_port, access_token_ttl=TOKEN_LIFETIME)
+        provider = Provider.start(
+            port=args.provider_port, access_token_ttl=TOKEN_LIFETIME, web_base=f"http://127.0.0.1:{args.port}"
+        )
     except ProviderError as exc:  # a busy port, no Node, a start that hung: say so, without a trace
         sys.exit(f"make serve: the development identity provider did not start: {exc}\n(the demo store is in {folder})")
     with provider:
@@ -64,16 +66,22 @@ def main() -> None:
             path = tokens / name
             path.touch(mode=0o600)
             path.write_text(provider.token(name) + "\n")
+        secret = folder / "web-client.secret"
+        secret.touch(mode=0o600)
+        secret.write_text(provider.client_secret + "\n")
         config = folder / "serve.toml"
         config.write_text(
             f'store = "{store}"\nkey_dir = "{keys}"\n\n[api]\nissuer = "{provider.issuer}"\n'
             f'audience = "{DEFAULT_AUDIENCE}"\nlisten = "127.0.0.1:{args.port}"\n'
-            "development = true  # a local provider that signs in anyone: never in production\n",
+            "development = true  # a local provider that signs in anyone: never in production\n\n"
+            f'[web]\nclient_id = "{WEB_CLIENT}"\nclient_secret_file = "{secret.resolve()}"\n'
+            f'public_url = "http://127.0.0.1:{args.port}"\n',
             encoding="utf-8",
         )
         api = f"http://127.0.0.1:{args.port}/api/v1"
         print(
-            f"\nidentity provider (development): {provider.issuer}\nconfig: {config}\n"
+            f"\nweb application: http://127.0.0.1:{args.port}/  (sign in with a user name below; any password)\n"
+            f"identity provider (development): {provider.issuer}\nconfig: {config}\n"
             f"tokens (valid {TOKEN_LIFETIME // 3600} h): {tokens}/<user>  ({', '.join(u['user'] for u in users)})\n\n"
             "try, in another terminal:\n"
             f'  curl -s -H "Authorization: Bearer $(cat {tokens}/anna)" {api}/cases\n'

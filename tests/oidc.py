@@ -38,6 +38,7 @@ OTHER_AUDIENCE = "casusregie-other-api"
 DEFAULT_CLIENT = "casusregie-test"
 CONFIDENTIAL_CLIENT = "casusregie-test-confidential"
 SHORT_LIVED_CLIENT = "casusregie-test-short"
+WEB_CLIENT = "casusregie-web"  # the web application: a confidential client signing people in with their browser
 SHORT_LIVED_TTL = 2
 REDIRECT_URI = "http://127.0.0.1/cb"
 RESOURCE_PREFIX = "urn:audience:"
@@ -70,9 +71,10 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def default_clients(secret: str) -> list[dict[str, Any]]:
+def default_clients(secret: str, web_base: str | None = None) -> list[dict[str, Any]]:
     """A public PKCE client, a confidential one (client_secret_basic) and a public one whose access
-    tokens live ``SHORT_LIVED_TTL`` seconds (for expiry tests)."""
+    tokens live ``SHORT_LIVED_TTL`` seconds (for expiry tests); with ``web_base`` (the web application's
+    public URL) also the web application's client, which comes back there after signing in and out."""
     common = {
         "redirect_uris": [REDIRECT_URI],
         "grant_types": ["authorization_code", "refresh_token"],
@@ -92,6 +94,21 @@ def default_clients(secret: str) -> list[dict[str, Any]]:
             "access_token_ttl": SHORT_LIVED_TTL,
             **common,
         },
+        *(
+            [
+                {
+                    "client_id": WEB_CLIENT,
+                    "client_secret": secret,
+                    "token_endpoint_auth_method": "client_secret_basic",
+                    "redirect_uris": [f"{web_base}/aanmelden/terug"],
+                    "post_logout_redirect_uris": [f"{web_base}/afgemeld"],
+                    "grant_types": ["authorization_code"],
+                    "response_types": ["code"],
+                }
+            ]
+            if web_base
+            else []
+        ),
     ]
 
 
@@ -109,6 +126,7 @@ class Provider:
     signing_alg: str
     access_token_ttl: int
     client_secret: str
+    web_base: str | None = None
     issuer: str = ""
     kids: tuple[str, ...] = ()
     kid_prefix: str = ""
@@ -128,8 +146,10 @@ class Provider:
         signing_alg: str = "RS256",
         access_token_ttl: int = 600,
         kid_prefix: str | None = None,
+        web_base: str | None = None,
     ) -> Provider:
-        """Start a provider on 127.0.0.1:``port`` (0: a free port) and wait until it serves."""
+        """Start a provider on 127.0.0.1:``port`` (0: a free port) and wait until it serves; with
+        ``web_base`` it also knows the web application served there as a client."""
         provider = cls(
             port=port,
             audience=audience,
@@ -137,6 +157,7 @@ class Provider:
             signing_alg=signing_alg,
             access_token_ttl=access_token_ttl,
             client_secret=secrets.token_urlsafe(24),
+            web_base=web_base,
         )
         provider._launch(kid_prefix or secrets.token_hex(6))
         return provider
@@ -150,7 +171,7 @@ class Provider:
             "signing_alg": self.signing_alg,
             "kid_prefix": kid_prefix,
             "access_token_ttl": self.access_token_ttl,
-            "clients": default_clients(self.client_secret),
+            "clients": default_clients(self.client_secret, self.web_base),
         }
         env = {**os.environ, "OIDC_PROVIDER_CONFIG": json.dumps(config)}
         # stdin stays open: the provider stops by itself when it closes (this process died).

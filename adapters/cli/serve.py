@@ -19,10 +19,12 @@ def register(root: click.Group) -> None:
 @click.option("--openapi", "print_openapi", is_flag=True, help="Print the OpenAPI document and stop.")
 @pass_ctx
 def serve(ctx: Context, check: bool, print_openapi: bool) -> None:
-    """Serve the HTTP API (/api/v1) on the store; every caller is authenticated with OpenID Connect.
+    """Serve the HTTP API (/api/v1), and with a [web] section the web application, on the store.
 
-    Reads the [api] section of the config file: issuer and audience of the identity provider,
-    listen address, TLS, trusted proxies, workers (see the README, "Running the service").
+    Every caller is authenticated with OpenID Connect. Reads the [api] section of the config
+    file: issuer and audience of the identity provider, listen address, TLS, trusted proxies,
+    workers; and [web]: the web application's client at the provider and its public address
+    (see the README, "Running the service").
     Callers are the users registered with `regie user add --subject SUB --issuer URL`.
     """
     if print_openapi:
@@ -34,6 +36,7 @@ def serve(ctx: Context, check: bool, print_openapi: bool) -> None:
 
     settings = ctx.settings()
     api = server.load(settings)
+    web = server.load_web(settings, api)  # a [web] section that cannot be used stops here, with one line
     if check:
         from casusregie.adapters.http.service import Service
 
@@ -55,7 +58,8 @@ def serve(ctx: Context, check: bool, print_openapi: bool) -> None:
         settings,
         api,
         announce=lambda: echo(
-            f"serving {scheme}://{host}:{port}/api/v1 ({api.workers} worker(s)); identity provider {api.issuer}",
+            f"serving {scheme}://{host}:{port}/api/v1 ({api.workers} worker(s)); identity provider {api.issuer}"
+            + (f"\nweb application: {web.base}/ (sign in at {api.issuer})" if web else ""),
             err=True,
         ),
     )

@@ -35,6 +35,7 @@ from casusregie.adapters.http.problems import one_line, problem, status_of
 from casusregie.adapters.http.service import Busy, Service
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator
+from casusregie.adapters.web.settings import WebSettings
 from casusregie.domain.errors import RegieError
 
 API_VERSION = "1.0.0"  # the API's own semantic version (ADR /core/version-header), apart from the package's
@@ -54,9 +55,37 @@ SECURITY_HEADERS = {
 access_logger = logging.getLogger("casusregie.http.access")
 
 
-def create_app(settings: Settings, api: ApiSettings, validator: TokenValidator | None = None) -> FastAPI:
-    """The application for one worker process, on the store ``settings`` name."""
-    return build_app(api, Service(settings, wait_seconds=api.timeout_seconds), validator)
+def create_app(
+    settings: Settings, api: ApiSettings, validator: TokenValidator | None = None, web: WebSettings | None = None
+) -> ASGIApp:
+    """The application for one worker process, on the store ``settings`` name: the API, and with a
+    ``[web]`` section the web application beside it, on the same service."""
+    service = Service(settings, wait_seconds=api.timeout_seconds)
+    app = build_app(api, service, validator)
+    if web is None:
+        return app
+    from casusregie.adapters.web.app import create_web  # only a set-up with [web] loads the templates
+
+    pages = create_web(service, api, web, app.state.proxies)
+    pages.add_middleware(Perimeter, limit=api.max_body_bytes, tls=api.tls_certificate is not None)
+    return Split(app, pages)
+
+
+class Split:
+    """``/api/...`` to the API, every other path to the web application; the lifespan is the API's
+    (it closes the shared service). Routing apart, rather than mounting the pages at ``/`` inside the
+    API, keeps the API's own answers for its unknown paths and methods (404 and 405 problem bodies)."""
+
+    def __init__(self, api: ASGIApp, web: ASGIApp) -> None:
+        self.api = api
+        self.web = web
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "lifespan" or path == "/api" or path.startswith("/api/"):
+            await self.api(scope, receive, send)
+        else:
+            await self.web(scope, receive, send)
 
 
 def build_app(api: ApiSettings, service: Service | None, validator: TokenValidator | None = None) -> FastAPI:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from casusregie.adapters.config import Settings, resolve_settings
 from casusregie.adapters.heap import settle_after_start
@@ -19,6 +19,7 @@ from casusregie.adapters.http.settings import ApiSettings, api_settings
 from casusregie.adapters.http.wire import BoundedHttpToolsProtocol
 from casusregie.adapters.location import parse_location
 from casusregie.adapters.store import open_store
+from casusregie.adapters.web.settings import WebSettings, web_settings
 from casusregie.domain.errors import ValidationFailed
 
 
@@ -35,10 +36,18 @@ def load(settings: Settings) -> ApiSettings:
     return api.model_copy(update=relative) if relative else api
 
 
-def worker_app() -> FastAPI:
+def load_web(settings: Settings, api: ApiSettings) -> WebSettings | None:
+    """The ``[web]`` section (None: the API only)."""
+    source = str(settings.config_file) if settings.config_file else "the configuration"
+    base = settings.config_file.parent if settings.config_file else None
+    return web_settings(settings.web, source, development=api.development, base=base)
+
+
+def worker_app() -> ASGIApp:
     """The application of one worker (uvicorn's factory)."""
     settings = resolve_settings(store=None, key_dir=None, config=None)
-    app = create_app(settings, load(settings))
+    api = load(settings)
+    app = create_app(settings, api, web=load_web(settings, api))
     settle_after_start()
     return app
 

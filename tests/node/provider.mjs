@@ -25,7 +25,8 @@
 //
 // Logging in is a minimal interaction of our own instead of devInteractions: any login name is
 // accepted and becomes the account id (the token's "sub"); the password is not checked.
-//   GET  /interaction/:uid          JSON {"uid", "prompt", "details", "client_id"}
+//   GET  /interaction/:uid          JSON {"uid", "prompt", "details", "client_id"}; a browser (Accept:
+//                                   text/html) gets the login page, or the consent page, as a form
 //   POST /interaction/:uid/login    form login=NAME&password=...   -> 303 back to the authorization
 //   POST /interaction/:uid/confirm  grants every missing scope     -> 303 back to the authorization
 //   POST /interaction/:uid/abort    denies                          -> 303 back (error=access_denied)
@@ -153,6 +154,29 @@ function sendJson(res, status, body) {
   res.end(JSON.stringify(body));
 }
 
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// The provider's own pages, as a browser sees them: a login form, or a consent form.
+function sendPage(res, uid, promptName, clientId) {
+  const login = promptName === 'login';
+  const body = login
+    ? `<h1>Inloggen</h1>
+<form method="post" action="/interaction/${uid}/login">
+<p><label for="login">Gebruikersnaam</label><br><input id="login" name="login" autocomplete="username" required></p>
+<p><label for="password">Wachtwoord</label><br><input id="password" name="password" type="password" autocomplete="current-password"></p>
+<p><button type="submit">Inloggen</button></p>
+</form>`
+    : `<h1>Toestemming</h1>
+<p>${escapeHtml(clientId)} vraagt uw identiteit.</p>
+<form method="post" action="/interaction/${uid}/confirm"><p><button type="submit">Toestaan</button></p></form>
+<form method="post" action="/interaction/${uid}/abort"><p><button type="submit">Weigeren</button></p></form>`;
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(`<!DOCTYPE html><html lang="nl"><head><meta charset="utf-8"><title>Identiteitsprovider (test)</title></head>
+<body><main>${body}</main></body></html>`);
+}
+
 async function interaction(req, res, uid, action) {
   const details = await provider.interactionDetails(req, res);
   if (details.uid !== uid) {
@@ -161,6 +185,10 @@ async function interaction(req, res, uid, action) {
   }
   const { prompt, params, session, grantId } = details;
   if (req.method === 'GET' && !action) {
+    if ((req.headers.accept ?? '').includes('text/html')) {
+      sendPage(res, uid, prompt.name, params.client_id);
+      return;
+    }
     sendJson(res, 200, { uid, prompt: prompt.name, details: prompt.details, client_id: params.client_id });
     return;
   }

@@ -1,0 +1,374 @@
+"""The web application: server-rendered pages in Dutch on the same commands and reads as the CLI and the API.
+
+Mounted beside ``/api/v1`` by ``regie serve`` when the config has a ``[web]`` section. Every page
+runs as one API call does: the signed-in user's session on the shared store, in its turn
+(``Service.run``); every read of personal data is logged by the same readers, with the web
+session as the authentication. Forms work without JavaScript; every POST carries the
+session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from casusregie.adapters.db_errors import is_database_error
+from casusregie.adapters.http.clients import client_address
+from casusregie.adapters.http.operations import OPERATIONS, Operation
+from casusregie.adapters.http.service import Busy, Caller, Service
+from casusregie.adapters.http.settings import ApiSettings
+from casusregie.adapters.http.tokens import ProviderUnavailable
+from casusregie.adapters.web import forms
+from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, dutch_date, label, value
+from casusregie.adapters.web.oidc import PendingSignIn, RelyingParty, SignInFailed
+from casusregie.adapters.web.sessions import Expired, WebSession, WebSessions
+from casusregie.adapters.web.settings import CALLBACK, SIGNED_OUT, WebSettings
+from casusregie.commands.session import Session
+from casusregie.domain.errors import AccessDenied, NotFound, RegieError
+from casusregie.domain.roles import Authentication, Role
+from casusregie.projections.reader import Reader
+
+HERE = Path(__file__).resolve().parent
+SESSION_COOKIE = "regie_sessie"
+SIGN_IN_COOKIE = "regie_aanmelding"
+BY_NAME = {op.command.name: op for op in OPERATIONS}
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self' {provider}; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+log = logging.getLogger("casusregie.web")
+
+# What each role finds among the actions of a case file (the command still decides who may).
+CASE_ACTIONS = {
+    Role.REGISSEUR: [
+        "case.assign", "case.add-member", "case.consent", "case.corporation-consent-request", "case.assess",
+        "case.home-visit", "case.take-on", "case.decline", "case.letter", "case.no-letter", "info.request",
+        "case.involve", "meeting.schedule", "meeting.held", "plan.goal", "plan.measure", "plan.progress",
+        "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
+        "case.escalation-outcome", "case.close", "case.reopen",
+    ],
+    Role.PARTNER: ["info.disclose", "info.decline", "plan.progress", "case.corporation-consent"],
+    Role.MANAGER: ["case.escalation-outcome"],
+}  # fmt: skip
+
+
+class Page(Exception):
+    """A finished answer raised from deep inside a page (a redirect, a refusal page)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+class Web:
+    def __init__(self, service: Service, api: ApiSettings, web: WebSettings) -> None:
+        self.service = service
+        self.settings = web
+        self.rp = RelyingParty(api, web)
+        self.sessions = WebSessions(
+            service.store.db, idle_seconds=web.session_idle_minutes * 60, max_seconds=web.session_max_hours * 3600
+        )
+        self.sessions.create_table()
+        self.env = Environment(
+            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), trim_blocks=True
+        )
+        self.env.filters.update(datum=dutch_date, waarde=value, label=label)
+        self.env.globals.update(ROLES=ROLES, TITLES=TITLES, DEADLINES=DEADLINES)
+        self.csp = CSP.format(provider=api.issuer)
+
+    # --- rendering ------------------------------------------------------------------------------
+
+    def render(self, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+        html = self.env.get_template(template).render(**context)
+        headers = {"Content-Security-Policy": self.csp, "Cache-Control": "no-store"}
+        return HTMLResponse(html, status_code=status, headers=headers)
+
+    def problem_page(self, status: int, title: str, message: str, **context: Any) -> HTMLResponse:
+        return self.render("probleem.html", status, title=title, message=message, **context)
+
+    def cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
+        response.set_cookie(
+            name, value, max_age=max_age, path="/", secure=self.settings.secure, httponly=True, samesite="lax"
+        )
+
+    # --- the frame of every signed-in page ------------------------------------------------------------
+
+    async def page(
+        self, request: Request, attempt: str, work: Callable[[Session, WebSession, FormData | None], Response]
+    ) -> Response:
+        form = await request.form(max_files=0, max_fields=200) if request.method == "POST" else None
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+
+        def run() -> Response:
+            try:
+                session = self.sessions.find(cookie)
+            except Expired:
+                response = self.problem_page(
+                    401,
+                    "Sessie verlopen",
+                    "U was een tijd niet actief en bent afgemeld. Meld u opnieuw aan.",
+                    sign_in=_sign_in_link(request),
+                )
+                response.delete_cookie(SESSION_COOKIE, path="/")
+                return response
+            if session is None:
+                return RedirectResponse(_sign_in_link(request), status_code=303)
+            if form is not None and not secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
+                return self.problem_page(
+                    403,
+                    "Formulier geweigerd",
+                    "Dit formulier komt niet uit uw sessie (geen geldig CSRF-token). Er is niets gedaan.",
+                )
+            caller = Caller(Authentication(session.subject, session.issuer, session.reference, client_address(request)))
+            try:
+                with self.service.session(caller, attempt) as regie:
+                    return work(regie, session, form)
+            except Page as done:
+                return done.response
+            except AccessDenied as exc:
+                return self.problem_page(403, "Geen toegang", str(exc), logged=True)
+            except NotFound as exc:
+                return self.problem_page(404, "Niet gevonden", str(exc))
+            except Busy as exc:
+                return self.problem_page(503, "Even geduld", str(exc))
+
+        try:
+            return await self.service.run(run)
+        except Exception as exc:  # never a trace in the browser
+            if is_database_error(exc):
+                return self.problem_page(
+                    503, "Niet beschikbaar", "De opslag is nu niet te gebruiken; probeer het later."
+                )
+            reference = uuid.uuid4().hex[:12]
+            log.error("internal error %s: %s", reference, type(exc).__name__, exc_info=exc)
+            return self.problem_page(500, "Er ging iets mis", f"Er ging iets mis (referentie {reference}).")
+
+    def frame(self, regie: Session, session: WebSession, **context: Any) -> dict[str, Any]:
+        actor = regie.actor
+        return {
+            "user": actor.user_id,
+            "role": str(actor.role),
+            "organisation": actor.organisation,
+            "csrf": session.csrf,
+            "today": date.today(),
+            **context,
+        }
+
+    # --- signing in and out ------------------------------------------------------------------------------
+
+    async def sign_in(self, request: Request) -> Response:
+        next_path = _local(request.query_params.get("next", "/"))
+        pending = PendingSignIn.new(next_path)
+
+        def run() -> Response:
+            try:
+                target = self.rp.authorization_url(pending)
+            except ProviderUnavailable as exc:
+                return self.problem_page(
+                    503, "Aanmelden lukt nu niet", f"De identiteitsprovider antwoordt niet ({exc})."
+                )
+            response = RedirectResponse(target, status_code=303)
+            self.cookie(response, SIGN_IN_COOKIE, self.sessions.start_sign_in(pending), 600)
+            return response
+
+        return await self.service.run(run)
+
+    async def callback(self, request: Request) -> Response:
+        params = {k: v for k, v in request.query_params.items() if len(v) <= 4096}
+        cookie = request.cookies.get(SIGN_IN_COOKIE, "")
+
+        def run() -> Response:
+            pending = self.sessions.take_sign_in(cookie) if cookie else None
+            if pending is None:
+                return self.problem_page(
+                    400,
+                    "Aanmelden niet gelukt",
+                    "Deze aanmelding is niet in deze browser begonnen of duurde te lang.",
+                    sign_in="/aanmelden",
+                )
+            try:
+                signed_in = self.rp.finish(pending, params)
+            except SignInFailed as exc:
+                return self.problem_page(400, "Aanmelden niet gelukt", str(exc), sign_in="/aanmelden")
+            except ProviderUnavailable as exc:
+                return self.problem_page(503, "Aanmelden lukt nu niet", str(exc))
+            caller = Caller(Authentication(signed_in.subject, signed_in.issuer, "web:sign-in", client_address(request)))
+            try:
+                with self.service.session(caller, "web.sign-in"):
+                    pass  # an unknown or deactivated account is refused (and logged) here, before any session exists
+            except AccessDenied as exc:
+                return self.problem_page(403, "Geen toegang", str(exc), logged=True)
+            response = RedirectResponse(pending.next_path, status_code=303)
+            self.cookie(response, SESSION_COOKIE, self.sessions.open(signed_in.subject, signed_in.issuer), None)
+            response.delete_cookie(SIGN_IN_COOKIE, path="/")
+            return response
+
+        return await self.service.run(run)
+
+    async def sign_out(self, request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=10)
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+
+        def run() -> Response:
+            try:
+                session = self.sessions.find(cookie)
+            except Expired:
+                session = None
+            if session is not None and not secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
+                return self.problem_page(403, "Formulier geweigerd", "Dit formulier komt niet uit uw sessie.")
+            self.sessions.close(cookie)
+            try:
+                target = self.rp.end_session_url() or SIGNED_OUT
+            except ProviderUnavailable:
+                target = SIGNED_OUT
+            response = RedirectResponse(target, status_code=303)
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+
+        return await self.service.run(run)
+
+    async def signed_out(self, request: Request) -> Response:
+        return self.render("afgemeld.html", title="Afgemeld")
+
+    # --- pages -----------------------------------------------------------------------------------------
+
+    async def home(self, request: Request) -> Response:
+        return RedirectResponse("/werkvoorraad", status_code=303)
+
+    async def worklist(self, request: Request) -> Response:
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            today = date.today()
+            items = Reader(regie).worklist(today, 14, False)
+            return self.render("werkvoorraad.html", **self.frame(regie, session, title="Werkvoorraad", items=items))
+
+        return await self.page(request, "worklist", work)
+
+    async def cases(self, request: Request) -> Response:
+        closed = request.query_params.get("gesloten") == "1"
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            rows = Reader(regie).case_list(False, closed, limit=500)
+            title = "Afgesloten casussen" if closed else "Casussen"
+            return self.render("zaken.html", **self.frame(regie, session, title=title, rows=rows, closed=closed))
+
+        return await self.page(request, "case.list", work)
+
+    async def case(self, request: Request) -> Response:
+        number = request.path_params["case"]
+        done = TITLES.get(request.query_params.get("gedaan", ""))
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            view = Reader(regie).case(number)
+            actions = [BY_NAME[name] for name in CASE_ACTIONS.get(regie.actor.role, [])]
+            return self.render(
+                "zaak.html",
+                **self.frame(regie, session, title=f"Casus {view['case']}", case=view, actions=actions, done=done),
+            )
+
+        return await self.page(request, "case.show", work)
+
+    async def action(self, request: Request) -> Response:
+        operation = BY_NAME.get(request.path_params["action"])
+        if operation is None:
+            return self.problem_page(404, "Niet gevonden", "Deze actie bestaat niet.")
+        given = dict(request.query_params)
+
+        def work(regie: Session, session: WebSession, form: FormData | None) -> Response:
+            domains = list(regie.profile.life_domains)
+            users = regie.app.setup().users
+            directors = sorted(
+                (u, str(d.get("team") or ""))
+                for u, d in users.items()
+                if d.get("role") == "regisseur" and d.get("active")
+            )
+            choices = forms.choices_of(regie.profile, directors)
+            sent = {k: v for k, v in (form or {}).items() if isinstance(v, str)}
+            fixed = set(operation.params.values())
+            fields = forms.fields_of(
+                operation.command, sent or given, fixed=fixed, life_domains=domains, choices=choices
+            )
+            errors: list[forms.FieldError] = []
+            if form is not None:
+                data = forms.parse(operation.command, sent, life_domains=domains, choices=choices)
+                try:
+                    command = operation.command.model_validate(data)
+                except ValidationError as exc:
+                    errors = forms.errors_of(exc.errors(), fields)
+                else:
+                    try:
+                        result = regie.execute(command)
+                    except AccessDenied:
+                        raise
+                    except RegieError as exc:
+                        errors = [forms.FieldError("", str(exc))]
+                    else:
+                        case = result.data.get("case") or data.get("case")
+                        target = f"/zaken/{quote(str(case))}" if case else "/werkvoorraad"
+                        # the page says which command was recorded, never text from the link (no message injection)
+                        raise Page(RedirectResponse(f"{target}?gedaan={operation.command.name}", status_code=303))
+            context = self.frame(
+                regie,
+                session,
+                title=TITLES.get(operation.command.name, operation.command.name),
+                operation=operation,
+                fields=fields,
+                errors=errors,
+                errors_by={e.target: e.message for e in errors if e.target},
+            )
+            return self.render("actie.html", 422 if errors else 200, **context)
+
+        return await self.page(request, operation.command.name, work)
+
+    async def not_found(self, request: Request, exc: Exception) -> Response:
+        return self.problem_page(404, "Niet gevonden", "Deze pagina bestaat niet.")
+
+
+def _local(path: str) -> str:
+    """A path on this site to return to after signing in; anything else (another site) becomes the start page."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path or any(ord(c) < 0x21 for c in path):
+        return "/"
+    return path[:512]
+
+
+def _sign_in_link(request: Request) -> str:
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/aanmelden?next=" + quote(_local(here) if request.method == "GET" else "/")
+
+
+def action_link(operation: Operation, **values: str) -> str:
+    query = "&".join(f"{k}={quote(v)}" for k, v in values.items() if v)
+    return f"/acties/{operation.command.name}" + (f"?{query}" if query else "")
+
+
+def create_web(service: Service, api: ApiSettings, web: WebSettings, proxies: list[Any]) -> Starlette:
+    pages = Web(service, api, web)
+    pages.env.globals.update(action_link=action_link, BY_NAME=BY_NAME)
+    routes = [
+        Route("/", pages.home),
+        Route("/aanmelden", pages.sign_in),
+        Route(CALLBACK, pages.callback),
+        Route("/afmelden", pages.sign_out, methods=["POST"]),
+        Route(SIGNED_OUT, pages.signed_out),
+        Route("/werkvoorraad", pages.worklist),
+        Route("/zaken", pages.cases),
+        Route("/zaken/{case}", pages.case),
+        Route("/acties/{action}", pages.action, methods=["GET", "POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: pages.not_found})
+    app.state.proxies = proxies  # the API's trusted proxies: client addresses are worked out alike
+    return app

@@ -1,0 +1,246 @@
+"""The web application in Debian's Chromium: signing in at the real provider, a referral from a partner's
+form taken on by a director, and what an outsider, a forged form and an old session meet.
+
+Every page a test opens passes axe-core (WCAG 2.1 A and AA) with 0 violations; the main pages are kept
+as screenshots in build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from live_server import run_regie
+from web_fixtures import WebUser, WebWorld, browser, open_user, web
+
+__all__ = ["browser", "web"]  # fixtures
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def people(web: WebWorld, browser: Any) -> Iterator[dict[str, WebUser]]:
+    """Each user at a browser of their own, signed in once for the module."""
+    opened: dict[str, WebUser] = {}
+
+    def get(name: str) -> WebUser:
+        if name not in opened:
+            opened[name] = open_user(web, browser, name)
+        return opened[name]
+
+    yield _People(get)
+    for user in opened.values():
+        user.close()
+
+
+class _People(dict):  # type: ignore[type-arg]
+    def __init__(self, get: Any) -> None:
+        super().__init__()
+        self._get = get
+
+    def __missing__(self, name: str) -> WebUser:
+        return self._get(name)
+
+
+@pytest.fixture(scope="module")
+def referred(web: WebWorld, people: dict[str, WebUser]) -> str:
+    """A household referred by Mitros through the web form (piet), as a partner does it."""
+    piet = people["piet"]
+    piet.sign_in("/acties/case.refer")
+    assert piet.heading() == "Huishouden aanmelden"
+    piet.check("aanmelden")
+    piet.submit(
+        {
+            "referring_org": "mitros",
+            "referring_worker": "P. Pietersen (woonconsulent)",
+            "reason": "Geluidsoverlast en een huurachterstand.",
+            "problems-overlast": "Harde muziek 's nachts.",
+            "problems-financiën": "Drie maanden huurachterstand.",
+            "members-0-name": "Karel de Vries",
+            "members-0-birth_date": "1979-04-12",
+            "team": "west",
+        }
+    )
+    match = re.search(r"/zaken/([A-Z0-9]+)", piet.page.url)
+    assert match, piet.page.locator("main").inner_text()[:2000] + web.server.stderr()[-3000:]
+    return match.group(1)
+
+
+def events(web: WebWorld) -> int:
+    with sqlite3.connect(f"file:{web.settings.store}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT count(*) FROM stored_events").fetchone()[0])
+
+
+def access_log(web: WebWorld, case: str) -> list[dict[str, Any]]:
+    done = run_regie(
+        "--store", str(web.settings.store), "--key-dir", str(web.settings.key_dir), "--as", "pim",
+        "log", "show", "--case", case, "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def test_signing_in_goes_through_the_providers_login_page_and_back(web: WebWorld, people: dict[str, WebUser]) -> None:
+    anna = people["anna"]
+    anna.sign_in("/werkvoorraad")
+    assert anna.page.url == f"{web.url}/werkvoorraad"
+    assert anna.heading() == "Werkvoorraad"
+    assert "anna" in anna.page.locator(".regie-who").inner_text()
+    anna.check("werkvoorraad-leeg")
+
+
+def test_an_empty_form_shows_what_is_missing_and_records_nothing(
+    web: WebWorld, people: dict[str, WebUser], referred: str
+) -> None:
+    piet = people["piet"]
+    piet.goto("/acties/case.refer")
+    before = events(web)
+    piet.page.click("button.utrecht-button--primary-action")
+    summary = piet.page.locator(".regie-error-summary")
+    assert "Er is niets vastgelegd" in summary.inner_text()
+    assert "Reden: Vul dit veld in" in summary.inner_text()
+    first = summary.locator("a").first
+    target = first.get_attribute("href")
+    assert target is not None
+    assert target.startswith("#veld-")
+    assert piet.page.locator(target).count() == 1  # the summary links to the field itself
+    assert piet.page.locator(target).get_attribute("aria-invalid") == "true"
+    piet.check("aanmelden-fouten")
+    assert events(web) == before
+
+
+def test_a_director_takes_on_the_partners_referral(web: WebWorld, people: dict[str, WebUser], referred: str) -> None:
+    anna = people["anna"]
+    if not anna.page.url.startswith(web.url):
+        anna.sign_in("/werkvoorraad")
+    anna.goto("/werkvoorraad")
+    row = anna.page.locator("tr", has_text=referred)
+    assert row.count() >= 1, anna.page.content()
+    anna.check("werkvoorraad")
+    row.first.locator("a").click()
+    assert anna.heading() == f"Casus {referred}"
+    assert "Karel de Vries" in anna.page.locator("main").inner_text()
+    assert "12 april 1979" in anna.page.locator("main").inner_text()
+    anna.check("casus")
+
+    anna.page.click("text=Aanmelding toetsen")
+    anna.submit({"criteria-woninggebonden": "on", "criteria-meerdere-vormen": "on"})
+    assert anna.page.url.startswith(f"{web.url}/zaken/{referred}")
+    assert "voldoet" in anna.page.locator("main").inner_text()
+
+    anna.page.click("text=Regisseur toewijzen")
+    anna.submit({"director": "anna"})
+    assert "Regisseur toewijzen: vastgelegd." in anna.page.locator("[role=status]").inner_text()
+
+    anna.page.click("text=In regie nemen")
+    anna.check("in-regie-nemen")
+    anna.submit({})
+    assert "in regie genomen" in anna.page.locator("main").inner_text()
+    assert "In regie nemen: vastgelegd." in anna.page.locator("[role=status]").inner_text()
+
+    # every page that showed the case is an access record of the signed-in user, with the web session as proof
+    reads = [e for e in access_log(web, referred) if e["actor"] in ("anna", "piet") and e["name"] == "case.show"]
+    assert {e["actor"] for e in reads} == {"anna", "piet"}, reads
+    for entry in reads:
+        assert entry["authentication"]["subject"] == entry["actor"], entry
+        assert entry["authentication"]["token_id"].startswith("web:"), entry
+
+
+def test_another_organisations_case_by_url_is_refused_and_logged(
+    web: WebWorld, people: dict[str, WebUser], referred: str
+) -> None:
+    lies = people["lies"]  # Lister: not involved in this case
+    lies.sign_in(f"/zaken/{referred}")
+    assert lies.heading() == "Geen toegang"
+    assert "Karel" not in lies.page.content()
+    assert "vastgelegd in het toegangslogboek" in lies.page.locator("main").inner_text()
+    lies.check("geen-toegang")
+    refusals = [e for e in access_log(web, referred) if e["actor"] == "lies"]
+    assert refusals, "the refusal is in the access log"
+    assert all(e["outcome"] != "ok" for e in refusals), refusals
+
+
+def test_a_form_without_the_sessions_csrf_token_is_refused(
+    web: WebWorld, people: dict[str, WebUser], referred: str
+) -> None:
+    anna = people["anna"]
+    anna.goto("/werkvoorraad")
+    before = events(web)
+    for token in (None, "vervalst"):
+        form = {"case": referred, "summary": "Gesprek gevoerd."} | ({"csrf": token} if token else {})
+        response = anna.page.request.post(f"{web.url}/acties/plan.evaluate", form=form, max_redirects=0)
+        assert response.status == 403
+        assert "Formulier geweigerd" in response.text()
+    assert events(web) == before
+
+
+def test_a_sign_in_answer_that_this_browser_did_not_ask_for_is_refused(
+    web: WebWorld, people: dict[str, WebUser]
+) -> None:
+    carla = people["carla"]
+    response = carla.page.request.get(f"{web.url}/aanmelden/terug?code=abc&state=def", max_redirects=0)
+    assert response.status == 400
+    assert "SESSIE" not in response.text().upper() or "Aanmelden niet gelukt" in response.text()
+    assert not [c for c in carla.context.cookies() if c["name"] == "regie_sessie"]
+
+
+def test_an_unregistered_account_gets_no_session(web: WebWorld, browser: Any) -> None:
+    stranger = open_user(web, browser, "mallory")
+    try:
+        stranger.sign_in("/werkvoorraad")
+        assert stranger.heading() == "Geen toegang"
+        assert not [c for c in stranger.context.cookies() if c["name"] == "regie_sessie"]
+    finally:
+        stranger.close()
+
+
+def test_after_sign_in_the_browser_returns_only_to_a_page_of_this_site(web: WebWorld, browser: Any) -> None:
+    bram = open_user(web, browser, "bram")
+    try:
+        bram.sign_in("/aanmelden?next=//elders.example.org/pad")
+        assert bram.page.url.startswith(web.url + "/"), bram.page.url
+        assert bram.heading() == "Werkvoorraad"
+    finally:
+        bram.close()
+
+
+def test_an_idle_session_expires_and_asks_to_sign_in_again(web: WebWorld, browser: Any) -> None:
+    mia = open_user(web, browser, "mia")
+    try:
+        mia.sign_in("/werkvoorraad")
+        cookie = next(c["value"] for c in mia.context.cookies() if c["name"] == "regie_sessie")
+        digest = hashlib.sha256(cookie.encode()).hexdigest()
+        with sqlite3.connect(web.settings.store) as db:  # an hour without a page view
+            changed = db.execute(
+                "UPDATE regie_web_sessions SET seen_at = seen_at - 3600 WHERE digest = ?", (digest,)
+            ).rowcount
+        assert changed == 1
+        response = mia.goto("/werkvoorraad")
+        assert response.status == 401
+        assert mia.heading() == "Sessie verlopen"
+        mia.check()
+        assert not [c for c in mia.context.cookies() if c["name"] == "regie_sessie"]
+    finally:
+        mia.close()
+
+
+def test_signing_out_ends_the_session_here_and_at_the_provider(web: WebWorld, browser: Any) -> None:
+    aud = open_user(web, browser, "carla")
+    try:
+        aud.sign_in("/werkvoorraad")
+        aud.page.click("text=Afmelden")
+        assert aud.page.url.startswith(web.provider.issuer), aud.page.url  # the provider asks to confirm
+        aud.page.locator("button[name=logout][value=yes]").click()
+        assert aud.page.url == f"{web.url}/afgemeld"
+        assert aud.heading() == "U bent afgemeld"
+        aud.check()
+        aud.goto("/werkvoorraad")
+        assert "/interaction/" in aud.page.url  # signed out at the provider too: its login page again
+        assert aud.page.locator("#login").count() == 1
+    finally:
+        aud.close()
