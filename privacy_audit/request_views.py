@@ -179,3 +179,31 @@ def decision_to_print(s: Session, reference: str) -> tuple[AccessDecision, list[
     subjects = [request.person_id] if request.person_id else []
     s.log_read("request.letter", RIGHTS, Action.PRINT, None, subjects)
     return decision, subjects
+
+
+def decision_preview(
+    s: Session, reference: str, signatory: str, signatory_title: str
+) -> tuple[AccessDecision, list[Any]]:
+    """The decision on an access request as it would be issued today, before it is (privacy officers).
+
+    Nothing is recorded but the read: the preview is built exactly as the issuing command builds it,
+    so what the officer sees is what the person will get. Logged as a print of the person's data.
+    """
+    from datetime import date
+
+    from casusregie.commands.subject_requests import IssueAccessDecision, build_decision
+
+    request = load_request(s, reference)
+    if s.actor.role != Role.PRIVACY_OFFICER:
+        s.deny("request.preview", RIGHTS, Action.PRINT, "only privacy officers preview decisions")
+    if str(request.kind) != "access":
+        raise ValidationFailed(f"request {reference} is not an access request: it has no letter to preview")
+    if request.decision is not None:
+        raise ValidationFailed(f"request {reference} is decided already; print the issued decision instead")
+    command = IssueAccessDecision(
+        request=reference, signatory=signatory, signatory_title=signatory_title, on=date.today()
+    )
+    decision = build_decision(s, request, command)
+    subjects = _subjects(request)
+    s.log_read("request.preview", RIGHTS, Action.PRINT, None, subjects)
+    return decision, subjects

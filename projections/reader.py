@@ -270,6 +270,18 @@ class Reader:
         self.session.log_read("report", VERANTWOORDING, Action.READ, None, [])
         return period_report(cases, start, end, self.session.profile.organisation_id)
 
+    def report_series(self, periods: list[tuple[date, date]]) -> list[dict[str, Any]]:
+        """The report of each period (for a chart over time), read and logged once."""
+        self.runner.refresh()
+        actor = self.session.actor
+        if actor.role not in (Role.REGISSEUR, Role.MANAGER, Role.AUDITOR):
+            self.session.deny("report", VERANTWOORDING, Action.READ, f"a {actor.role} does not read reports")
+        with self.app.store.db.transaction(commit=False) as tx:
+            cases = self.cases.all_states(tx)
+        self.session.log_read("report", VERANTWOORDING, Action.READ, None, [])
+        organisation = self.session.profile.organisation_id
+        return [period_report(cases, start, end, organisation) for start, end in periods]
+
     def household_name(self, case: Case) -> str:
         main = next(iter(case.members.values()), None)
         return "" if main is None else str(self.open(main.name))

@@ -192,11 +192,12 @@ class Provider:
         ready = _read_line(process.stdout, START_TIMEOUT)
         if ready is None:
             ended = process.poll() is not None  # it ended by itself (a busy port, say) rather than hanging
+            where = "" if ended else _where(process.pid)
             self.stop()
             what = "ended before it printed" if ended else f"did not print within {START_TIMEOUT:.0f} s"
             raise ProviderError(
                 f"the OpenID Provider (port {self.port}) {what} its ready line; "
-                f"exit code {process.returncode}; stderr:\n{self.stderr()}"
+                f"exit code {process.returncode}; {where}stderr:\n{self.stderr()}"
             )
         info = json.loads(ready)
         self.issuer = info["issuer"]
@@ -380,6 +381,16 @@ class Provider:
             else:
                 response = http.get(location)
         raise ProviderError("the authorization flow did not reach the client's redirect URI in 10 steps")
+
+
+def _where(pid: int) -> str:
+    """What a process that does not answer is doing, as far as /proc tells (for the error message)."""
+    try:
+        wchan = Path(f"/proc/{pid}/wchan").read_text().strip()
+        state = next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State"))
+    except (OSError, StopIteration):
+        return ""
+    return f"it was waiting in {wchan or '-'} ({state}); "
 
 
 def _drain(stream: IO[str], into: list[str]) -> None:

@@ -114,7 +114,9 @@ def test_an_empty_form_shows_what_is_missing_and_records_nothing(
     assert events(web) == before
 
 
-def test_a_director_takes_on_the_partners_referral(web: WebWorld, people: dict[str, WebUser], referred: str) -> None:
+@pytest.fixture(scope="module")
+def taken_on(web: WebWorld, people: dict[str, WebUser], referred: str) -> str:
+    """The director (anna) finds the referral in her worklist, assesses it, takes it on."""
     anna = people["anna"]
     if not anna.page.url.startswith(web.url):
         anna.sign_in("/werkvoorraad")
@@ -124,31 +126,178 @@ def test_a_director_takes_on_the_partners_referral(web: WebWorld, people: dict[s
     anna.check("werkvoorraad")
     row.first.locator("a").click()
     assert anna.heading() == f"Casus {referred}"
-    assert "Karel de Vries" in anna.page.locator("main").inner_text()
-    assert "12 april 1979" in anna.page.locator("main").inner_text()
-    anna.check("casus")
+    anna.check("casus-aangemeld")
 
     anna.page.click("text=Aanmelding toetsen")
     anna.submit({"criteria-woninggebonden": "on", "criteria-meerdere-vormen": "on"})
     assert anna.page.url.startswith(f"{web.url}/zaken/{referred}")
-    assert "voldoet" in anna.page.locator("main").inner_text()
-
     anna.page.click("text=Regisseur toewijzen")
     anna.submit({"director": "anna"})
-    assert "Regisseur toewijzen: vastgelegd." in anna.page.locator("[role=status]").inner_text()
-
     anna.page.click("text=In regie nemen")
     anna.check("in-regie-nemen")
     anna.submit({})
-    assert "in regie genomen" in anna.page.locator("main").inner_text()
     assert "In regie nemen: vastgelegd." in anna.page.locator("[role=status]").inner_text()
+    return referred
 
+
+@pytest.fixture(scope="module")
+def closed(web: WebWorld, people: dict[str, WebUser], taken_on: str) -> str:
+    """The rest of the case, each step in the browser of who takes it: an information request answered by
+    the police in their own session, a plan, an escalation decided by the manager, and closure."""
+    case, anna = taken_on, people["anna"]
+    anna.goto(f"/zaken/{case}")
+    anna.page.click("text=Informatie opvragen")
+    anna.submit(
+        {
+            "partner": "politie",
+            "purpose": "Zicht op de aard van de overlast",
+            "legal_basis": "Convenant extreme woonoverlast; Wpg art. 20",
+            "categories-politie.meldingen": "on",
+        }
+    )
+    assert "Verzoek R1 aan politie" in anna.page.locator("main").inner_text()
+
+    pol = people["pol"]
+    pol.sign_in("/werkvoorraad")
+    assert pol.page.locator("tr", has_text=case).count() >= 1, "the request is in the police's worklist"
+    pol.check("werkvoorraad-partner")
+    pol.goto(f"/zaken/{case}")
+    pol.page.click("text=Verzoek R1 beantwoorden")
+    pol.check("verstrekken")
+    pol.submit({"items-0-category": "politie.meldingen", "items-0-content": "Twaalf meldingen van geluidsoverlast."})
+    assert "verstrekt" in pol.page.locator("main").inner_text()
+
+    anna.goto(f"/zaken/{case}")
+    anna.page.click("text=Doel stellen")
+    anna.submit({"life_domain": "overlast", "description": "De overlast stopt."})
+    anna.page.click("text=Maatregel afspreken")
+    anna.submit(
+        {
+            "life_domain": "overlast",
+            "owner": "mitros",
+            "description": "Gesprek over huisregels.",
+            "due": "2027-01-15",
+            "goal": "G1",
+        }
+    )
+    assert "Gesprek over huisregels." in anna.page.locator("main").inner_text()
+    anna.page.click("text=Opschalen")
+    anna.submit({"level": "2", "reason": "Zorg komt niet op gang."})
+    assert "Zorg komt niet op gang." in anna.page.locator("main").inner_text()
+
+    mia = people["mia"]
+    mia.sign_in("/werkvoorraad")
+    row = mia.page.locator("tr", has_text=case)
+    assert row.count() >= 1, (
+        f"the escalation is in the manager's worklist: {mia.page.url} {mia.page.locator('main').inner_text()}"
+    )
+    mia.check("werkvoorraad-manager")
+    mia.goto(f"/zaken/{case}")
+    mia.page.click("text=Uitkomst opschaling")
+    mia.submit({"escalation": "E1", "outcome": "Doorzettingsmacht: plek binnen twee weken."})
+    assert "afgehandeld" in mia.page.locator("main").inner_text()
+
+    anna.goto(f"/zaken/{case}")
+    anna.page.click("text=Casus afsluiten")
+    anna.submit({"outcome": "goals-met", "judgement_neighbours": "improved", "aftercare": "Buurtteam houdt contact."})
+    text = anna.page.locator("main").inner_text()
+    assert "afgesloten" in text
+    assert "doelen behaald" in text
+    anna.check("casus-afgesloten")
+    return case
+
+
+def test_a_director_takes_on_the_partners_referral(web: WebWorld, people: dict[str, WebUser], taken_on: str) -> None:
+    anna = people["anna"]
+    anna.goto(f"/zaken/{taken_on}")
+    text = anna.page.locator("main").inner_text()
+    assert "Karel de Vries" in text
+    assert "12 april 1979" in text  # dates in Dutch
+    assert "in regie genomen" in text
+    assert "voldoet" in text
     # every page that showed the case is an access record of the signed-in user, with the web session as proof
-    reads = [e for e in access_log(web, referred) if e["actor"] in ("anna", "piet") and e["name"] == "case.show"]
+    reads = [e for e in access_log(web, taken_on) if e["actor"] in ("anna", "piet") and e["name"] == "case.show"]
     assert {e["actor"] for e in reads} == {"anna", "piet"}, reads
     for entry in reads:
         assert entry["authentication"]["subject"] == entry["actor"], entry
         assert entry["authentication"]["token_id"].startswith("web:"), entry
+
+
+def test_a_case_runs_to_closure_across_the_partners_and_the_managers_browsers(
+    web: WebWorld, people: dict[str, WebUser], closed: str
+) -> None:
+    anna = people["anna"]
+    anna.goto(f"/zaken/{closed}")
+    text = anna.page.locator("main").inner_text()
+    for shown in ("Twaalf meldingen van geluidsoverlast.", "De overlast stopt.", "Doorzettingsmacht", "Buurtteam"):
+        assert shown in text
+    log = access_log(web, closed)
+    assert {"anna", "piet", "pol", "mia"} <= {e["actor"] for e in log if e["name"] == "case.show"}
+    assert all(e["authentication"] for e in log if e["actor"] in ("anna", "pol", "mia"))
+
+
+def test_a_privacy_officer_answers_an_inzage_request_up_to_the_letter(
+    web: WebWorld, people: dict[str, WebUser], closed: str
+) -> None:
+    pim = people["pim"]
+    pim.sign_in("/verzoeken")
+    assert pim.heading() == "Verzoeken van betrokkenen"
+    pim.page.click("text=Verzoek registreren")
+    pim.submit(
+        {
+            "kind": "access",
+            "match_name": "Karel de Vries",
+            "match_born": "1979-04-12",
+            "requester_name": "K. de Vries",
+            "requester_address": "Kanaalstraat 12, Utrecht",
+            "received_on": "2026-11-20",
+            "identity_check": "identiteitskaart gezien aan de balie",
+        }
+    )
+    assert pim.page.url.startswith(f"{web.url}/verzoeken/"), pim.page.locator("main").inner_text()
+    reference = pim.page.url.split("/verzoeken/")[1].split("?")[0]
+    pim.check("verzoek")
+    assert "Reden van aanmelding" in pim.page.locator("main").inner_text(), pim.page.locator("main").inner_text()
+    row = pim.page.locator("tr", has_text="Reden van aanmelding")
+    assert "wacht op beoordeling" in row.inner_text()  # it names the neighbours: reviewed before it is given
+    row.locator("a", has_text="weigeren").click()
+    pim.submit({"ground": "i", "motivation": "Maakt de melders herkenbaar.", "what": "klachten van omwonenden"})
+    assert "Onderdeel weigeren: vastgelegd." in pim.page.locator("main").inner_text(), pim.page.locator(
+        "main"
+    ).inner_text()
+    assert "geweigerd" in pim.page.locator("tr", has_text="Reden van aanmelding").inner_text()
+    preview = pim.page.request.get(f"{web.url}/verzoeken/{reference}/voorbeeld.pdf")
+    assert preview.status == 200
+    assert preview.headers["content-type"] == "application/pdf"
+    assert preview.body().startswith(b"%PDF")
+    pim.page.click("text=Inzagebesluit nemen")
+    pim.submit({"signatory": "P. Privacy"})
+    assert "Inzagebesluit nemen: vastgelegd." in pim.page.locator("[role=status]").inner_text()
+    with pim.page.expect_download() as download:
+        pim.page.click("text=Besluit als brief (PDF)")
+    path = download.value.path()
+    assert path is not None
+    assert path.read_bytes()[:4] == b"%PDF"
+    assert download.value.suggested_filename == f"besluit-{reference}.pdf"
+
+
+def test_an_auditor_replays_the_case_and_verifies_the_log(
+    web: WebWorld, people: dict[str, WebUser], closed: str
+) -> None:
+    aud = people["aud"]
+    aud.sign_in("/")
+    assert aud.heading() == "Audit"
+    aud.page.click("text=Logboek nu controleren")
+    assert "Het logboek klopt" in aud.page.locator("[role=status]").inner_text()
+    aud.check("audit")
+    aud.goto(f"/audit/geschiedenis?zaak={closed}")
+    text = aud.page.locator("main").inner_text()
+    assert "household referred" in text
+    assert "Karel" not in text  # the auditor sees the history, not the personal data
+    aud.check("audit-geschiedenis")
+    aud.goto(f"/toegang?zaak={closed}")
+    assert "pol (partner, politie)" in aud.page.locator("main").inner_text()
+    aud.check("toegangslogboek")
 
 
 def test_another_organisations_case_by_url_is_refused_and_logged(

@@ -188,4 +188,5 @@ class WebUser:
 def open_user(web: WebWorld, browser: Any, name: str) -> WebUser:
     # bypass_csp: axe is injected as a script, which the application's CSP (rightly) forbids
     context = browser.new_context(bypass_csp=True, locale="nl-NL")
+    context.set_default_timeout(10_000)  # a page here answers in well under a second; fail fast and say where
     return WebUser(web, name, context, context.new_page())

@@ -24,12 +24,12 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from casusregie.adapters.audit_bundles import case_bundle
 from casusregie.adapters.checkpoint_files import (
     CheckpointFile,
     choose_checkpoint,
     read_checkpoint,
     read_key_file,
-    read_signer_key,
     read_verifier_key,
     store_checkpoints,
     write_checkpoint,
@@ -40,7 +40,6 @@ from casusregie.adapters.cli.paths import InputPath, OutputPath
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.files import check_output_folder, check_output_path, write_private
 from casusregie.adapters.merkle_log import MerkleReader
-from casusregie.commands.outcome import failure_recorded
 from casusregie.domain.access import Action
 from casusregie.domain.errors import NotFound, RegieError, ValidationFailed
 from casusregie.domain.roles import Role
@@ -48,7 +47,6 @@ from casusregie.privacy_audit.proofs import (
     ACCESS_TOPIC_PREFIX,
     BundleKeyNotPinned,
     b64,
-    export_bundle,
     prove_consistency,
     prove_inclusion,
     resolve_record,
@@ -59,8 +57,6 @@ from casusregie.privacy_audit.replay import (
     diff_case,
     parse_moment,
     replay_case,
-    require_auditor,
-    resolve_case,
 )
 from casusregie.privacy_audit.verify import (
     ALTERED,
@@ -501,46 +497,26 @@ def audit_bundle(ctx: Context, case_ref: str, out: str, checkpoint_file: Path | 
     store's key, of exactly which records are the case's, so none can be left out unseen.
     """
     target = check_output_path(out)  # the inputs first: bad input is refused before anything is read or logged
-    session = ctx.session()
-    case = resolve_case(session, case_ref)  # no decryption: a damaged case still gets a clear verdict
-    require_auditor(session, "audit.bundle", case)
-    store, app = ctx.store(), ctx.app()
-    key, signer = read_verifier_key(store), read_signer_key(store)
-    given = None if checkpoint_file is None else read_checkpoint(checkpoint_file, key, store.origin)
-    session.log_read("audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id, [])
-    with failure_recorded(session, "audit.bundle", AUDIT_ACTIVITY, Action.EXPORT, case.id):
-        cp = given or read_checkpoint(write_checkpoint(store, app), key, store.origin)
-        bundle, newer = export_bundle(
-            store,
-            case_id=case.id,
-            case_number=case.case_number,
-            decrypt=app.mapper.to_domain_event,
-            fetch=MerkleReader(store.db).nodes,
-            checkpoint=cp,
-            known_checkpoints=store_checkpoints(store),
-            verifier_key=key,
-            signer_key=signer,
-            about={
-                "case": case.case_number,
-                "store": store.origin,
-                "exported_by": session.actor.user_id,
-                "note": "labels in 'about' are not signed; everything else is checked by `regie audit verify-bundle`",
-            },
-        )
-        write_private(target, json.dumps(bundle, indent=1, ensure_ascii=False) + "\n")
+    made = case_bundle(
+        ctx.session(),
+        case_ref,
+        checkpoint_file,
+        deliver=lambda bundle: write_private(target, json.dumps(bundle, indent=1, ensure_ascii=False) + "\n"),
+    )
+    bundle, newer = made.bundle, made.newer_than_checkpoint
     summary = {
         "path": str(target),
-        "case": case.case_number,
+        "case": made.case,
         "records": len(bundle["records"]),
-        "checkpoint_size": cp.size,
+        "checkpoint_size": made.checkpoint_size,
         "newer_than_checkpoint": newer,
     }
     if as_json:
         print_json(summary)
     else:
         echo(
-            f"{target}: {summary['records']} records of case {case.case_number}, proven against the checkpoint "
-            f"of size {cp.size}"
+            f"{target}: {summary['records']} records of case {made.case}, proven against the checkpoint "
+            f"of size {made.checkpoint_size}"
         )
 
 

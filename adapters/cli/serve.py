@@ -54,12 +54,13 @@ def serve(ctx: Context, check: bool, print_openapi: bool) -> None:
         return
     host, port = api.address
     scheme = "https" if api.tls_certificate else "http"
-    server.run(
-        settings,
-        api,
-        announce=lambda: echo(
-            f"serving {scheme}://{host}:{port}/api/v1 ({api.workers} worker(s)); identity provider {api.issuer}"
-            + (f"\nweb application: {web.base}/ (sign in at {api.issuer})" if web else ""),
+
+    def announce() -> None:
+        echo(
+            f"serving {scheme}://{host}:{port}/api/v1 ({api.workers} worker(s)); identity provider {api.issuer}",
             err=True,
-        ),
-    )
+        )
+        if web is not None:
+            echo(f"web application: {web.base}/ (sign in at {api.issuer})", err=True)
+
+    server.run(settings, api, announce=announce)

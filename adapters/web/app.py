@@ -30,13 +30,14 @@ from starlette.staticfiles import StaticFiles
 from casusregie.adapters.db_errors import is_database_error
 from casusregie.adapters.http.clients import client_address
 from casusregie.adapters.http.operations import OPERATIONS, Operation
+from casusregie.adapters.http.problems import status_of
 from casusregie.adapters.http.service import Busy, Caller, Service
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import ProviderUnavailable
-from casusregie.adapters.web import forms
-from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, dutch_date, label, value
+from casusregie.adapters.web import audit_pages, forms, manage_pages, privacy_pages
+from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, dutch_date, label, month, value
 from casusregie.adapters.web.oidc import PendingSignIn, RelyingParty, SignInFailed
-from casusregie.adapters.web.sessions import Expired, WebSession, WebSessions
+from casusregie.adapters.web.sessions import Expired, TooManySignIns, WebSession, WebSessions
 from casusregie.adapters.web.settings import CALLBACK, SIGNED_OUT, WebSettings
 from casusregie.commands.session import Session
 from casusregie.domain.errors import AccessDenied, NotFound, RegieError
@@ -53,6 +54,32 @@ CSP = (
 )
 log = logging.getLogger("casusregie.web")
 
+MENUS = {
+    Role.REGISSEUR: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
+                     ("aanmelden", "/acties/case.refer", "Aanmelden"), ("personen", "/personen", "Persoon zoeken"),
+                     ("rapportage", "/rapportage", "Rapportage")],
+    Role.PARTNER: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
+                   ("aanmelden", "/acties/case.refer", "Aanmelden")],
+    Role.MANAGER: [("werkvoorraad", "/werkvoorraad", "Opschalingen"), ("zaken", "/zaken", "Casussen"),
+                   ("rapportage", "/rapportage", "Caseload en rapportage")],
+    Role.PRIVACY_OFFICER: [("verzoeken", "/verzoeken", "Verzoeken"),
+                           ("werkvoorraad", "/werkvoorraad", "Termijnen"),
+                           ("personen", "/personen", "Persoon zoeken"),
+                           ("verstrekkingen", "/verstrekkingen", "Verstrekkingen"),
+                           ("toegang", "/toegang", "Toegangslogboek"),
+                           ("wissen", "/acties/person.erase", "Persoon wissen")],
+    Role.AUDITOR: [("audit", "/audit", "Controle"), ("geschiedenis", "/audit/geschiedenis", "Geschiedenis"),
+                   ("toegang", "/toegang", "Toegangslogboek"), ("gebruikers", "/gebruikers", "Gebruikers")],
+    Role.BEHEERDER: [("gebruikers", "/gebruikers", "Gebruikers")],
+}  # fmt: skip
+HOMES = {
+    Role.REGISSEUR: "/werkvoorraad",
+    Role.PARTNER: "/werkvoorraad",
+    Role.MANAGER: "/werkvoorraad",
+    Role.PRIVACY_OFFICER: "/verzoeken",
+    Role.AUDITOR: "/audit",
+    Role.BEHEERDER: "/gebruikers",
+}
 # What each role finds among the actions of a case file (the command still decides who may).
 CASE_ACTIONS = {
     Role.REGISSEUR: [
@@ -86,7 +113,7 @@ class Web:
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), trim_blocks=True
         )
-        self.env.filters.update(datum=dutch_date, waarde=value, label=label)
+        self.env.filters.update(datum=dutch_date, maand=month, waarde=value, label=label)
         self.env.globals.update(ROLES=ROLES, TITLES=TITLES, DEADLINES=DEADLINES)
         self.csp = CSP.format(provider=api.issuer)
 
@@ -145,6 +172,8 @@ class Web:
                 return self.problem_page(404, "Niet gevonden", str(exc))
             except Busy as exc:
                 return self.problem_page(503, "Even geduld", str(exc))
+            except RegieError as exc:  # a reference that does not fit, a date that cannot be read: the user's input
+                return self.problem_page(status_of(exc), "Dat kan niet", str(exc))
 
         try:
             return await self.service.run(run)
@@ -160,6 +189,7 @@ class Web:
     def frame(self, regie: Session, session: WebSession, **context: Any) -> dict[str, Any]:
         actor = regie.actor
         return {
+            "menu": MENUS.get(actor.role, []),
             "user": actor.user_id,
             "role": str(actor.role),
             "organisation": actor.organisation,
@@ -181,8 +211,12 @@ class Web:
                 return self.problem_page(
                     503, "Aanmelden lukt nu niet", f"De identiteitsprovider antwoordt niet ({exc})."
                 )
+            try:
+                cookie = self.sessions.start_sign_in(pending)
+            except TooManySignIns as exc:
+                return self.problem_page(503, "Aanmelden lukt nu niet", str(exc))
             response = RedirectResponse(target, status_code=303)
-            self.cookie(response, SIGN_IN_COOKIE, self.sessions.start_sign_in(pending), 600)
+            self.cookie(response, SIGN_IN_COOKIE, cookie, 600)
             return response
 
         return await self.service.run(run)
@@ -246,14 +280,25 @@ class Web:
 
     # --- pages -----------------------------------------------------------------------------------------
 
+    def done_title(self, request: Request) -> str | None:
+        """The command a page was sent back to after (``?gedaan=``): its title, never text from the link."""
+        return TITLES.get(request.query_params.get("gedaan", ""))
+
     async def home(self, request: Request) -> Response:
-        return RedirectResponse("/werkvoorraad", status_code=303)
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            return RedirectResponse(HOMES.get(regie.actor.role, "/werkvoorraad"), status_code=303)
+
+        return await self.page(request, "web.home", work)
 
     async def worklist(self, request: Request) -> Response:
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            if regie.actor.role in (Role.AUDITOR, Role.BEHEERDER):  # no worklist of their own: their start page
+                return RedirectResponse(HOMES[regie.actor.role], status_code=303)
             today = date.today()
             items = Reader(regie).worklist(today, 14, False)
-            return self.render("werkvoorraad.html", **self.frame(regie, session, title="Werkvoorraad", items=items))
+            return self.render(
+                "werkvoorraad.html", **self.frame(regie, session, title="Werkvoorraad", nav="werkvoorraad", items=items)
+            )
 
         return await self.page(request, "worklist", work)
 
@@ -263,20 +308,24 @@ class Web:
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
             rows = Reader(regie).case_list(False, closed, limit=500)
             title = "Afgesloten casussen" if closed else "Casussen"
-            return self.render("zaken.html", **self.frame(regie, session, title=title, rows=rows, closed=closed))
+            return self.render(
+                "zaken.html", **self.frame(regie, session, title=title, nav="zaken", rows=rows, closed=closed)
+            )
 
         return await self.page(request, "case.list", work)
 
     async def case(self, request: Request) -> Response:
         number = request.path_params["case"]
-        done = TITLES.get(request.query_params.get("gedaan", ""))
+        done = self.done_title(request)
 
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
             view = Reader(regie).case(number)
             actions = [BY_NAME[name] for name in CASE_ACTIONS.get(regie.actor.role, [])]
             return self.render(
                 "zaak.html",
-                **self.frame(regie, session, title=f"Casus {view['case']}", case=view, actions=actions, done=done),
+                **self.frame(
+                    regie, session, title=f"Casus {view['case']}", nav="zaken", case=view, actions=actions, done=done
+                ),
             )
 
         return await self.page(request, "case.show", work)
@@ -316,8 +365,7 @@ class Web:
                     except RegieError as exc:
                         errors = [forms.FieldError("", str(exc))]
                     else:
-                        case = result.data.get("case") or data.get("case")
-                        target = f"/zaken/{quote(str(case))}" if case else "/werkvoorraad"
+                        target = _after(operation, {**data, **result.data})
                         # the page says which command was recorded, never text from the link (no message injection)
                         raise Page(RedirectResponse(f"{target}?gedaan={operation.command.name}", status_code=303))
             context = self.frame(
@@ -335,6 +383,17 @@ class Web:
 
     async def not_found(self, request: Request, exc: Exception) -> Response:
         return self.problem_page(404, "Niet gevonden", "Deze pagina bestaat niet.")
+
+
+def _after(operation: Operation, data: dict[str, Any]) -> str:
+    """Where a recorded command sends the browser: the page of what it changed."""
+    if operation.tag == "users":
+        return "/gebruikers"
+    if operation.tag == "subject-requests" and data.get("request"):
+        return f"/verzoeken/{quote(str(data['request']))}"
+    if data.get("case"):
+        return f"/zaken/{quote(str(data['case']))}"
+    return "/"
 
 
 def _local(path: str) -> str:
@@ -367,6 +426,9 @@ def create_web(service: Service, api: ApiSettings, web: WebSettings, proxies: li
         Route("/zaken", pages.cases),
         Route("/zaken/{case}", pages.case),
         Route("/acties/{action}", pages.action, methods=["GET", "POST"]),
+        *privacy_pages.routes(pages),
+        *audit_pages.routes(pages),
+        *manage_pages.routes(pages),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(routes=routes, exception_handlers={404: pages.not_found})

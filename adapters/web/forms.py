@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 
 from casusregie.adapters.web.labels import label, value
 from casusregie.commands.base import FREE_TEXT
+from casusregie.privacy_audit.decision_document import UAVG_41_GROUNDS, WBP_43_GROUNDS
 
 ROWS = 4  # blank rows offered for a list of records (household members, disclosed items)
 
@@ -105,13 +106,27 @@ def choices_of(profile: Any, directors: list[tuple[str, str]]) -> dict[str, list
         "life_domain": domains,
         "criteria": [(c.id, c.text) for c in profile.intake.criteria],
         "director": [(user, f"{user} (team {team})" if team else user) for user, team in directors],
+        "categories": [(c.id, f"{c.name} ({c.id})") for c in profile.categories],
+        "category": [(c.id, f"{c.name} ({c.id})") for c in profile.categories],
+        "level": [(str(e.level), f"{e.level}: {e.name}") for e in profile.escalation],
+        # per command where the field name alone says too little
+        "request.withhold:ground": [
+            *((k, f"art. 41 lid 1 sub {k} UAVG: {text}") for k, text in UAVG_41_GROUNDS.items()),
+            *(
+                (f"wbp:{k}", f"art. 43 sub {k} Wbp (verwerking vóór 25 mei 2018): {text}")
+                for k, text in WBP_43_GROUNDS.items()
+            ),
+        ],
     }
 
 
-def _with_choices(kind: str, name: str, choices: Choices) -> tuple[str, list[tuple[str, str]]]:
-    if name not in choices or kind not in ("text", "lines"):
+def _with_choices(kind: str, name: str, choices: Choices, command: str = "") -> tuple[str, list[tuple[str, str]]]:
+    found = choices.get(f"{command}:{name}") if command else None
+    if found is None:
+        found = None if any(k.endswith(f":{name}") for k in choices) else choices.get(name)
+    if found is None or kind not in ("text", "lines", "number"):
         return kind, []
-    return ("select" if kind == "text" else "multi"), list(choices[name])
+    return ("multi" if kind == "lines" else "select"), list(found)
 
 
 def fields_of(
@@ -128,7 +143,7 @@ def fields_of(
     for name, info in model.model_fields.items():
         kind, options = _kind(info.annotation, info)
         if choices and not options:
-            kind, options = _with_choices(kind, name, choices)
+            kind, options = _with_choices(kind, name, choices, str(getattr(model, "name", "")))
         _, optional = _plain(info.annotation)
         required = info.is_required() and not optional
         full = prefix + name
@@ -168,11 +183,20 @@ def fields_of(
         default = info.get_default(call_default_factory=True) if not info.is_required() else None
         shown = given.get(full)
         if shown is None:
-            shown = "" if default is None or kind == "checkbox" else str(getattr(default, "value", default))
-            if kind == "checkbox" and default is True:
-                shown = "on"
+            shown = _shown_default(default, kind)
         out.append(FormField(full, label(name), kind, required, options, shown, fixed=name in fixed and bool(shown)))
     return out
+
+
+def _shown_default(default: Any, kind: str) -> str:
+    """A field's default as the form shows it: a list one item per line, a choice by its value."""
+    if kind == "checkbox":
+        return "on" if default is True else ""
+    if default is None:
+        return ""
+    if isinstance(default, list | tuple):
+        return "\n".join(str(v) for v in default)
+    return str(getattr(default, "value", default))
 
 
 def _value(kind: str, raw: str) -> Any:
@@ -194,7 +218,7 @@ def parse(
     for name, info in model.model_fields.items():
         kind, options = _kind(info.annotation, info)
         if choices and not options:
-            kind, options = _with_choices(kind, name, choices)
+            kind, options = _with_choices(kind, name, choices, str(getattr(model, "name", "")))
         full = prefix + name
         if kind == "multi":
             picked = [v for v, _ in options if form.get(f"{full}-{v}") == "on"]

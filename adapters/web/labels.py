@@ -137,7 +137,7 @@ LABELS = {
     "partly": "Gedeeltelijk",
     "tell_person": "Betrokkene informeren",
     "not_telling_reason": "Reden om niet te informeren",
-    "what": "Wat",
+    "what": "Omschrijving voor de betrokkene (zonder de inhoud)",
     "user_id": "Gebruikersnaam",
     "issuer": "Identiteitsprovider (issuer)",
     "match_name": "Naam (zoeken)",
@@ -205,6 +205,11 @@ def label(name: str) -> str:
 def value(name: object) -> str:
     text = str(getattr(name, "value", name))
     return VALUES.get(text, text)
+
+
+def month(value: date) -> str:
+    """``februari 2026``."""
+    return letter_date(value).split(" ", 1)[1]
 
 
 def dutch_date(value: object) -> str:

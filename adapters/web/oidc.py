@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -113,7 +114,8 @@ class RelyingParty:
     def finish(self, pending: PendingSignIn, params: dict[str, str]) -> SignedIn:
         """The callback's parameters checked against the pending sign-in, the code exchanged, the ID token checked."""
         if "error" in params:
-            raise SignInFailed(f"the identity provider did not sign you in ({params['error'][:60]})")
+            code = params["error"] if re.fullmatch(r"[a-z_]{1,40}", params["error"]) else "error"
+            raise SignInFailed(f"the identity provider did not sign you in ({code})")  # never free text from a link
         if not secrets.compare_digest(params.get("state", ""), pending.state):
             raise SignInFailed("this sign-in was not started in this browser, or it was started again since")
         if "iss" in params and params["iss"] != self.issuer:  # RFC 9207: an answer from another provider

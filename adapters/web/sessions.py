@@ -22,9 +22,13 @@ from dataclasses import dataclass
 
 from casusregie.adapters.sql import Database
 from casusregie.adapters.web.oidc import PendingSignIn
+from casusregie.domain.errors import StoreProblem
 
 SIGN_IN_SECONDS = 600  # a sign-in that has not come back in ten minutes is abandoned
 TOUCH_SECONDS = 30  # a session's last use is written at most this often (not at every page view)
+# Sign-ins under way at once: far above a municipality's staff signing in within ten minutes, and a bound
+# on what a stream of unauthenticated requests to /aanmelden can make the store keep.
+MAX_SIGN_INS = 5000
 
 DDL = """CREATE TABLE IF NOT EXISTS regie_web_sessions (
     digest TEXT PRIMARY KEY,
@@ -51,6 +55,10 @@ class WebSession:
         return "web:" + self.digest[:24]
 
 
+class TooManySignIns(StoreProblem):
+    """More sign-ins are under way than any real use makes (503, try again)."""
+
+
 class Expired(Exception):
     """The cookie names a session that timed out (the page says so and asks to sign in again)."""
 
@@ -75,6 +83,7 @@ class WebSessions:
     # --- a sign-in under way -----------------------------------------------------------------
 
     def start_sign_in(self, pending: PendingSignIn) -> str:
+        """A sign-in under way, bound to a new cookie; refused when too many are (anyone may start one)."""
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
         data = json.dumps([pending.state, pending.nonce, pending.verifier, pending.next_path])
@@ -82,6 +91,9 @@ class WebSessions:
             tx.execute(
                 "DELETE FROM regie_web_sessions WHERE kind = 'sign-in' AND created_at < ?", (now - SIGN_IN_SECONDS,)
             )
+            waiting = int(tx.scalar("SELECT count(*) FROM regie_web_sessions WHERE kind = 'sign-in'"))
+            if waiting >= MAX_SIGN_INS:
+                raise TooManySignIns(f"{waiting} sign-ins are under way; try again in a few minutes")
             tx.execute(
                 "INSERT INTO regie_web_sessions (digest, kind, pending, created_at, seen_at) "
                 "VALUES (?, 'sign-in', ?, ?, ?)",

@@ -71,6 +71,11 @@ function privateJwk(type, options, alg) {
   return { ...privateKey.export({ format: 'jwk' }), kid: `${kidPrefix}-${alg.toLowerCase()}`, alg, use: 'sig' };
 }
 
+// Start-up steps go to stderr, so that a start that hangs says where (a test reports the provider's stderr).
+const started = Date.now();
+const step = (what) => process.stderr.write(`start: ${what} after ${Date.now() - started} ms\n`);
+step('modules loaded');
+
 const jwks = {
   keys: [
     privateJwk('rsa', { modulusLength: 2048 }, 'RS256'),
@@ -86,6 +91,7 @@ function listen(server) {
 }
 
 // The issuer holds the port, so bind first; the handler is attached once the provider exists.
+step('keys generated');
 const server = createServer();
 let actualPort;
 try {
@@ -96,6 +102,7 @@ try {
 }
 const issuer = `http://127.0.0.1:${actualPort}`;
 
+step(`listening on ${actualPort}`);
 const provider = new Provider(issuer, {
   clients,
   jwks,
@@ -259,6 +266,7 @@ process.stdin.on('end', stop);
 process.stdin.on('close', stop);
 process.stdin.resume();
 
+step('provider ready');
 process.stdout.write(`${JSON.stringify({
   issuer,
   port: actualPort,

@@ -1,0 +1,221 @@
+"""The web application's forms and sessions, in-process on a store of each backend.
+
+Signing in is the browser tests' (test_web.py, through the real provider); here a session is
+opened in the store as the sign-in would open it, so that every form can be tried with any input:
+a form refuses what the API refuses, says so on the page, and never answers with a server error.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from helpers import World
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casusregie.adapters.http.app import create_app
+from casusregie.adapters.http.operations import OPERATIONS
+from casusregie.adapters.http.settings import ApiSettings
+from casusregie.adapters.web.oidc import PendingSignIn
+from casusregie.adapters.web.sessions import SIGN_IN_SECONDS, Expired, WebSessions
+from casusregie.adapters.web.settings import WebSettings
+from casusregie.commands.users import LinkSubject
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+ISSUER = "http://127.0.0.1:9"  # never asked: no one signs in here (see test_web.py for that)
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class Browser:
+    client: TestClient
+    world: World
+
+    def page(self, path: str) -> Any:
+        return self.client.get(path, follow_redirects=False)
+
+    def csrf(self) -> str:
+        found = CSRF.search(self.page("/acties/case.refer").text)
+        assert found, "every signed-in page carries the session's CSRF token"
+        return found.group(1)
+
+    def send(self, path: str, form: dict[str, str]) -> Any:
+        return self.client.post(path, data={"csrf": self.csrf(), **form}, follow_redirects=False)
+
+
+@pytest.fixture
+def web_app(world: World) -> Iterator[TestClient]:
+    for user in ("anna", "piet", "pim", "aud", "lies"):
+        world.run("admin", LinkSubject(user_id=user, subject=user, issuer=ISSUER))
+    api = ApiSettings(issuer=ISSUER, audience="casusregie-api", development=True, log_format="none")
+    web = WebSettings(client_id="casusregie-web", public_url="http://127.0.0.1:8400", development=True)
+    with TestClient(create_app(world.settings, api, web=web), raise_server_exceptions=False) as client:
+        yield client
+
+
+def signed_in(client: TestClient, world: World, user: str) -> Browser:
+    sessions = WebSessions(world.store.db, idle_seconds=1800, max_seconds=36000)
+    client.cookies.set("regie_sessie", sessions.open(user, ISSUER))
+    return Browser(client, world)
+
+
+def refer(browser: Browser) -> str:
+    answer = browser.send(
+        "/acties/case.refer",
+        {
+            "referring_org": "mitros",
+            "referring_worker": "P. Pietersen",
+            "reason": "Overlast.",
+            "problems-overlast": "Harde muziek.",
+            "members-0-name": "Karel de Vries",
+            "members-0-birth_date": "1979-04-12",
+            "team": "west",
+        },
+    )
+    assert answer.status_code == 303, answer.text
+    found = re.fullmatch(r"/zaken/([A-Z0-9]+)\?gedaan=case\.refer", answer.headers["location"])
+    assert found, answer.headers["location"]
+    return found.group(1)
+
+
+def test_every_command_has_a_form_with_a_label_for_every_field(web_app: TestClient, world: World) -> None:
+    anna = signed_in(web_app, world, "anna")
+    for operation in OPERATIONS:
+        page = anna.page(f"/acties/{operation.command.name}")
+        assert page.status_code == 200, (operation.command.name, page.text[:300])
+        ids = set(re.findall(r'<(?:input|textarea|select)[^>]* id="([^"]+)"', page.text))
+        labelled = set(re.findall(r'<label[^>]* for="([^"]+)"', page.text))
+        assert ids <= labelled, (operation.command.name, ids - labelled)
+
+
+def test_a_form_refuses_what_the_api_refuses_and_records_nothing(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    before = world.count()
+    answer = piet.send("/acties/case.refer", {"referring_org": "mitros", "members-0-birth_date": "12-04-1979"})
+    assert answer.status_code == 422
+    assert "Er is niets vastgelegd" in answer.text
+    assert 'href="#veld-reason"' in answer.text  # the summary links to the field
+    summary = answer.text[answer.text.index("regie-error-summary") :][:3000]
+    assert "Gezinsleden: birth_date: a date is written YYYY-MM-DD" in summary, summary  # the API's reason
+    assert 'id="veld-members"' in answer.text
+    assert world.count() == before
+
+
+def test_a_command_refused_by_its_handler_says_why_on_the_form(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    case = refer(piet)
+    answer = piet.send("/acties/case.take-on", {"case": case})  # only the case's director takes it on
+    assert answer.status_code == 403
+    assert "Geen toegang" in answer.text
+    assert "vastgelegd in het toegangslogboek" in answer.text
+
+
+def test_the_page_of_a_case_shows_only_what_the_reader_may_see(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    case = refer(piet)
+    lies = signed_in(web_app, world, "lies")
+    page = lies.page(f"/zaken/{case}")
+    assert page.status_code == 403
+    assert "Karel" not in page.text
+    auditor = signed_in(web_app, world, "aud")
+    history = auditor.page(f"/audit/geschiedenis?zaak={case}")
+    assert history.status_code == 200
+    assert "household referred" in history.text
+    assert "Karel" not in history.text
+
+
+def test_answers_carry_the_protections_of_a_page_with_personal_data(web_app: TestClient, world: World) -> None:
+    anna = signed_in(web_app, world, "anna")
+    page = anna.page("/werkvoorraad")
+    assert page.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert "script-src" not in page.headers["content-security-policy"]  # no script runs: default-src 'none'
+    assert page.headers["x-frame-options"] == "DENY"
+    assert '<html lang="nl"' in page.text
+
+
+def test_without_a_session_every_page_sends_to_sign_in(web_app: TestClient) -> None:
+    for path in ("/werkvoorraad", "/zaken/CABC123", "/verzoeken", "/audit", "/acties/case.refer"):
+        answer = web_app.get(path, follow_redirects=False)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/aanmelden?next=")
+    forged = web_app.post("/acties/case.refer", data={"reason": "x"}, follow_redirects=False)
+    assert forged.status_code == 303  # no session: sign in first; nothing was read or done
+    assert web_app.get("/api/v1/nothing-here").headers["content-type"] == "application/problem+json"
+
+
+def test_a_forged_cookie_or_session_is_no_session(web_app: TestClient, world: World) -> None:
+    web_app.cookies.set("regie_sessie", "x" * 43)
+    assert web_app.get("/werkvoorraad", follow_redirects=False).status_code == 303
+    web_app.cookies.set("regie_sessie", "%" * 5000)
+    assert web_app.get("/werkvoorraad", follow_redirects=False).status_code == 303
+
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=300)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    operation=st.sampled_from([op.command.name for op in OPERATIONS]),
+    values=st.dictionaries(
+        st.sampled_from(
+            ["case", "on", "reason", "summary", "director", "team", "level", "members-0-name", "members-0-birth_date",
+             "problems-overlast", "criteria-woninggebonden", "due", "outcome", "kind", "request", "item", "ground",
+             "user_id", "role", "received_on", "categories-politie.meldingen", "items-0-content", "person"]
+        ),
+        st.one_of(TEXT, st.sampled_from(["", "on", "2026-02-30", "9" * 40, "-1", "\x00", "CABC123", "anna"])),
+        max_size=8,
+    ),
+)  # fmt: skip
+def test_no_form_input_makes_a_server_error(web_app: TestClient, world: World, operation: str, values: dict) -> None:
+    anna = signed_in(web_app, world, "anna")
+    answer = anna.send(f"/acties/{operation}", values)
+    assert answer.status_code in (200, 303, 400, 403, 404, 409, 412, 422), (operation, values, answer.text[:500])
+    assert "Traceback" not in answer.text
+    assert "Er ging iets mis" not in answer.text
+
+
+def test_a_sign_in_is_taken_once_and_only_while_it_is_fresh(world: World) -> None:
+    now = [1_000_000.0]
+    sessions = WebSessions(world.store.db, idle_seconds=60, max_seconds=600, clock=lambda: now[0])
+    sessions.create_table()
+    pending = PendingSignIn.new("/zaken")
+    cookie = sessions.start_sign_in(pending)
+    assert sessions.take_sign_in(cookie) == pending
+    assert sessions.take_sign_in(cookie) is None  # a replayed answer finds nothing
+    late = sessions.start_sign_in(PendingSignIn.new("/"))
+    now[0] += SIGN_IN_SECONDS + 1
+    assert sessions.take_sign_in(late) is None
+
+
+def test_a_session_ends_when_idle_or_too_old_and_the_store_never_holds_its_cookie(world: World) -> None:
+    now = [1_000_000.0]
+    sessions = WebSessions(world.store.db, idle_seconds=60, max_seconds=600, clock=lambda: now[0])
+    sessions.create_table()
+    cookie = sessions.open("anna", ISSUER)
+    found = sessions.find(cookie)
+    assert found is not None
+    assert found.subject == "anna"
+    with world.store.db.transaction(commit=False) as tx:
+        stored = [str(v) for row in tx.execute("SELECT * FROM regie_web_sessions").fetchall() for v in row]
+    assert cookie not in stored
+    for _ in range(12):  # kept alive by use, every 50 s ...
+        now[0] += 50
+        assert sessions.find(cookie) is not None
+    now[0] += 50  # ... but not beyond its maximum age (10 minutes)
+    with pytest.raises(Expired):
+        sessions.find(cookie)
+    assert sessions.find(cookie) is None  # and gone
+    idle = sessions.open("anna", ISSUER)
+    now[0] += 61
+    with pytest.raises(Expired):
+        sessions.find(idle)
+    sessions.close(cookie)
