@@ -24,7 +24,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from casusregie.adapters.audit_bundles import case_bundle
+from casusregie.adapters.auditing import case_bundle
 from casusregie.adapters.checkpoint_files import (
     CheckpointFile,
     choose_checkpoint,

@@ -28,6 +28,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from casusregie.adapters.auditing import case_bundle, verification
 from casusregie.adapters.http.clients import client_address
 from casusregie.adapters.http.operations import OPERATIONS, Operation, body_model
 from casusregie.adapters.http.problems import PROBLEM_JSON, Problem, one_line
@@ -475,6 +476,23 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         t1, t2 = parse_moment(start), parse_moment(end)
         with session_for(request, who, "audit.diff") as session:
             return diff_case(session, case, t1, t2, with_access=access)
+
+    @app.post(prefix + "/log-verifications", tags=["audit"], operation_id="audit-verify")
+    @in_its_turn
+    def log_verification(request: Request, who: CallerDep) -> dict[str, Any]:
+        """Check every record of the log, the tree and the signed checkpoints now (auditors; reads every record)."""
+        with session_for(request, who, "audit.verify") as session:
+            return verification(session)
+
+    @app.post(prefix + "/cases/{case}/audit-bundles", tags=["audit"], operation_id="audit-bundle")
+    @in_its_turn
+    def audit_bundle(
+        request: Request, who: CallerDep, case: Annotated[str, Path(pattern=REF, max_length=64)]
+    ) -> dict[str, Any]:
+        """What an outside auditor needs to verify the case's records offline, proven against a checkpoint
+        signed now (auditors; no personal data; `regie audit verify-bundle` checks it)."""
+        with session_for(request, who, "audit.bundle") as session:
+            return case_bundle(session, case).bundle
 
     @app.get(prefix + "/users", tags=["users"], operation_id="user-list", response_model=Page)
     @in_its_turn

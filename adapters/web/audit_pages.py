@@ -7,21 +7,20 @@ Verification reads every record, so it runs when the auditor asks for it (a form
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from casusregie.adapters.audit_bundles import case_bundle
+from casusregie.adapters.auditing import case_bundle, verification
 from casusregie.adapters.checkpoint_files import store_checkpoints
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit.queries import PrivacyReader
 from casusregie.privacy_audit.replay import AUDIT_ACTIVITY, parse_moment, replay_case
-from casusregie.privacy_audit.verify import verify_store
 
 if TYPE_CHECKING:
     from casusregie.adapters.web.app import Web
@@ -38,34 +37,18 @@ def _auditor(regie: Session, name: str) -> None:
 def routes(web: Web) -> list[Route]:
     async def overview(request: Request) -> Response:
         def work(regie: Session, session: WebSession, form: FormData | None) -> Response:
-            _auditor(regie, "audit.verify" if form is not None else "audit.status")
-            store = regie.app.store
-            checkpoints = store_checkpoints(store)
-            report: dict[str, Any] | None = None
-            if form is not None:  # "verify now": every record, every checkpoint
-                result = verify_store(store, [c.checkpoint for c in checkpoints], [c.label for c in checkpoints])
-                regie.log_read("audit.verify", AUDIT_ACTIVITY, Action.READ, None, [])
-                newest = max((c.size for c in checkpoints), default=0)
-                report = {
-                    "ok": result.ok,
-                    "records": result.records,
-                    "problems": [p.to_json() for p in result.ordered_problems()[:10]],
-                    "problem_count": result.problem_count,
-                    "checkpoints": [{"ok": c.ok, "message": c.message} for c in result.checkpoints],
-                    "unsigned": max(result.size - newest, 0),
-                    "seconds": result.elapsed,
-                }
-            else:
+            report = verification(regie) if form is not None else None  # "verify now": every record
+            if report is None:
+                _auditor(regie, "audit.status")
                 regie.log_read("audit.status", AUDIT_ACTIVITY, Action.READ, None, [])
             latest = None
+            checkpoints = store_checkpoints(regie.app.store)
             if checkpoints:
-                newest_file = max(checkpoints, key=lambda c: c.size)
-                cp = newest_file.checkpoint
+                cp = max(checkpoints, key=lambda c: c.size).checkpoint
                 latest = {
                     "size": cp.size,
                     "timestamp": cp.timestamp.isoformat() if cp.timestamp else None,
                     "root": cp.root.hex()[:32],
-                    "label": newest_file.label,
                 }
             return web.render(
                 "audit.html",

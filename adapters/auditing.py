@@ -1,11 +1,12 @@
-"""A case's audit bundle: what an outside auditor needs to verify the case's records offline.
+"""What auditors run on the server: the log's verification, and a case's bundle to verify offline.
 
-One function for every adapter that hands out bundles (``regie audit bundle``, the auditor's
-page of the web application), so that each checks, logs and signs alike.
+One function each for every adapter that offers them (the CLI, the API, the auditor's pages of
+the web application), so that each checks, logs and signs alike.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,10 @@ from casusregie.adapters.merkle_log import MerkleReader
 from casusregie.commands.outcome import failure_recorded
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
+from casusregie.domain.roles import Role
 from casusregie.privacy_audit.proofs import export_bundle
 from casusregie.privacy_audit.replay import AUDIT_ACTIVITY, require_auditor, resolve_case
+from casusregie.privacy_audit.verify import verify_store
 
 
 @dataclass(frozen=True)
@@ -71,3 +74,30 @@ def case_bundle(
         )
         deliver(bundle)
     return CaseBundle(case.case_number, bundle, checkpoint.size, newer)
+
+
+def verification(session: Session) -> dict[str, Any]:
+    """Every record, the tree and every signed checkpoint of the store checked now (auditors; logged).
+
+    The newest checkpoint is named; ``unsigned_records`` are those newer than it, which no signature
+    covers yet (their removal could not be detected).
+    """
+    if session.actor.role != Role.AUDITOR:
+        session.deny("audit.verify", AUDIT_ACTIVITY, Action.READ, "only auditors verify the log here")
+    store = session.app.store
+    checkpoints = store_checkpoints(store)
+    report = verify_store(store, [c.checkpoint for c in checkpoints], [c.label for c in checkpoints])
+    session.log_read("audit.verify", AUDIT_ACTIVITY, Action.READ, None, [])
+    newest = max(checkpoints, key=lambda c: c.size, default=None)
+    data = report.to_json()
+    data["problems"] = [p.to_json() for p in report.ordered_problems()[:50]]
+    data["unsigned_records"] = max(report.size - (newest.size if newest else 0), 0)
+    data["latest_checkpoint"] = None
+    if newest is not None:
+        cp = newest.checkpoint
+        data["latest_checkpoint"] = {
+            "size": cp.size,
+            "timestamp": cp.timestamp.isoformat() if cp.timestamp else None,
+            "root": base64.b64encode(cp.root).decode(),
+        }
+    return data
