@@ -22,7 +22,13 @@ from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.operations import OPERATIONS
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.web.oidc import PendingSignIn
-from casusregie.adapters.web.sessions import SIGN_IN_SECONDS, Expired, WebSessions
+from casusregie.adapters.web.sessions import (
+    MAX_SIGN_INS_PER_ADDRESS,
+    SIGN_IN_SECONDS,
+    Expired,
+    TooManySignIns,
+    WebSessions,
+)
 from casusregie.adapters.web.settings import WebSettings
 from casusregie.commands.users import LinkSubject
 
@@ -188,10 +194,10 @@ def test_a_sign_in_is_taken_once_and_only_while_it_is_fresh(world: World) -> Non
     sessions = WebSessions(world.store.db, idle_seconds=60, max_seconds=600, clock=lambda: now[0])
     sessions.create_table()
     pending = PendingSignIn.new("/zaken")
-    cookie = sessions.start_sign_in(pending)
+    cookie = sessions.start_sign_in(pending, "192.0.2.1")
     assert sessions.take_sign_in(cookie) == pending
     assert sessions.take_sign_in(cookie) is None  # a replayed answer finds nothing
-    late = sessions.start_sign_in(PendingSignIn.new("/"))
+    late = sessions.start_sign_in(PendingSignIn.new("/"), "192.0.2.1")
     now[0] += SIGN_IN_SECONDS + 1
     assert sessions.take_sign_in(late) is None
 
@@ -219,3 +225,76 @@ def test_a_session_ends_when_idle_or_too_old_and_the_store_never_holds_its_cooki
     with pytest.raises(Expired):
         sessions.find(idle)
     sessions.close(cookie)
+
+
+def test_one_address_cannot_fill_the_store_with_sign_ins_and_a_stranger_cookie_writes_nothing(world: World) -> None:
+    sessions = WebSessions(world.store.db, idle_seconds=60, max_seconds=600)
+    sessions.create_table()
+    for _ in range(MAX_SIGN_INS_PER_ADDRESS):
+        sessions.start_sign_in(PendingSignIn.new("/"), "192.0.2.7")
+    with pytest.raises(TooManySignIns):
+        sessions.start_sign_in(PendingSignIn.new("/"), "192.0.2.7")
+    assert sessions.start_sign_in(PendingSignIn.new("/"), "192.0.2.8")  # others still sign in
+    with world.store.db.transaction(commit=False) as tx:
+        before = tx.scalar("SELECT count(*) FROM regie_web_sessions")
+    assert sessions.take_sign_in("not-a-sign-in") is None
+    with world.store.db.transaction(commit=False) as tx:
+        assert tx.scalar("SELECT count(*) FROM regie_web_sessions") == before
+
+
+def test_a_link_from_another_site_reads_nothing_until_the_user_goes_on(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    case = refer(piet)
+    before = world.count()
+    page = web_app.get(f"/zaken/{case}", headers={"Sec-Fetch-Site": "cross-site"}, follow_redirects=False)
+    assert page.status_code == 200
+    assert "Doorgaan naar casusregie?" in page.text
+    assert f'href="/zaken/{case}"' in page.text
+    assert "Karel" not in page.text
+    assert world.count() == before  # no read was logged in the user's name
+    same_site = web_app.get(f"/zaken/{case}", headers={"Sec-Fetch-Site": "same-origin"})
+    assert "Karel de Vries" in same_site.text
+    assert world.count() > before
+
+
+def test_a_link_fills_in_only_what_it_acts_on(web_app: TestClient, world: World) -> None:
+    anna = signed_in(web_app, world, "anna")
+    page = anna.page("/acties/user.add?user_id=mallory&role=beheerder&subject=x")
+    assert 'value="mallory"' not in page.text
+    assert '<option value="beheerder" selected>' not in page.text
+    measure = anna.page("/acties/plan.progress?case=CABC123&measure=M1&status=done")
+    assert 'value="CABC123"' in measure.text
+    assert 'value="M1"' in measure.text
+    assert '<option value="done" selected>' not in measure.text
+
+
+def test_only_a_director_gets_the_list_of_directors_and_it_is_logged(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    before = world.count()
+    assert "bram" not in piet.page("/acties/case.assign").text
+    assert world.count() == before
+    anna = signed_in(web_app, world, "anna")
+    assert "bram (team oost)" in anna.page("/acties/case.assign").text
+    assert world.count() > before
+
+
+@pytest.mark.parametrize("token", ["é", "\x00", "a" * 5000, ""])
+def test_any_csrf_value_but_the_sessions_is_refused_never_an_error(
+    web_app: TestClient, world: World, token: str
+) -> None:
+    anna = signed_in(web_app, world, "anna")
+    anna.csrf()
+    before = world.count()
+    for path in ("/acties/case.refer", "/afmelden"):
+        answer = web_app.post(path, data={"csrf": token, "reason": "x"}, follow_redirects=False)
+        assert answer.status_code == 403, (path, answer.status_code, answer.text[:300])
+    assert world.count() == before
+
+
+def test_a_sign_in_answer_with_any_state_is_refused_never_an_error(web_app: TestClient, world: World) -> None:
+    sessions = WebSessions(world.store.db, idle_seconds=60, max_seconds=600)
+    for state in ("é", "\x00", "x" * 4000):
+        web_app.cookies.set("regie_aanmelding", sessions.start_sign_in(PendingSignIn.new("/"), "192.0.2.9"))
+        answer = web_app.get("/aanmelden/terug", params={"state": state, "code": "c"}, follow_redirects=False)
+        assert answer.status_code == 400, answer.text[:300]
+        assert "Aanmelden niet gelukt" in answer.text

@@ -9,8 +9,8 @@ session's CSRF token.
 
 from __future__ import annotations
 
+import hmac
 import logging
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import date
@@ -21,6 +21,7 @@ from urllib.parse import quote
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -40,12 +41,13 @@ from casusregie.adapters.web.oidc import PendingSignIn, RelyingParty, SignInFail
 from casusregie.adapters.web.sessions import Expired, TooManySignIns, WebSession, WebSessions
 from casusregie.adapters.web.settings import CALLBACK, SIGNED_OUT, WebSettings
 from casusregie.commands.session import Session
+from casusregie.domain.access import Action
 from casusregie.domain.errors import AccessDenied, NotFound, RegieError
 from casusregie.domain.roles import Authentication, Role
 from casusregie.projections.reader import Reader
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "regie_sessie"
+SESSION_COOKIE = "regie_sessie"  # behind https with the __Host- prefix: no other (sub)domain can set it
 SIGN_IN_COOKIE = "regie_aanmelding"
 BY_NAME = {op.command.name: op for op in OPERATIONS}
 CSP = (
@@ -116,6 +118,9 @@ class Web:
         self.env.filters.update(datum=dutch_date, maand=month, waarde=value, label=label)
         self.env.globals.update(ROLES=ROLES, TITLES=TITLES, DEADLINES=DEADLINES)
         self.csp = CSP.format(provider=api.issuer)
+        prefix = "__Host-" if web.secure else ""
+        self.session_cookie = prefix + SESSION_COOKIE
+        self.sign_in_cookie = prefix + SIGN_IN_COOKIE
 
     # --- rendering ------------------------------------------------------------------------------
 
@@ -127,6 +132,9 @@ class Web:
     def problem_page(self, status: int, title: str, message: str, **context: Any) -> HTMLResponse:
         return self.render("probleem.html", status, title=title, message=message, **context)
 
+    def forget(self, response: Response, name: str) -> None:
+        response.delete_cookie(name, path="/", secure=self.settings.secure, httponly=True, samesite="lax")
+
     def cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(
             name, value, max_age=max_age, path="/", secure=self.settings.secure, httponly=True, samesite="lax"
@@ -134,11 +142,30 @@ class Web:
 
     # --- the frame of every signed-in page ------------------------------------------------------------
 
+    async def in_turn(self, run: Callable[[], Response]) -> Response:
+        """``run`` in its turn on the store; whatever goes wrong is a page, never a trace."""
+        try:
+            return await self.service.run(run)
+        except Busy as exc:
+            return self.problem_page(503, "Even geduld", str(exc))
+        except Exception as exc:
+            if is_database_error(exc):
+                return self.problem_page(
+                    503, "Niet beschikbaar", "De opslag is nu niet te gebruiken; probeer het later."
+                )
+            reference = uuid.uuid4().hex[:12]
+            log.error("internal error %s: %s", reference, type(exc).__name__, exc_info=exc)
+            return self.problem_page(500, "Er ging iets mis", f"Er ging iets mis (referentie {reference}).")
+
     async def page(
         self, request: Request, attempt: str, work: Callable[[Session, WebSession, FormData | None], Response]
     ) -> Response:
+        if request.method == "GET" and request.headers.get("sec-fetch-site") == "cross-site":
+            # A link on another site: nothing is read in the user's name until they choose to go on here.
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return self.render("doorgaan.html", title="Doorgaan", target=_local(here))
         form = await request.form(max_files=0, max_fields=200) if request.method == "POST" else None
-        cookie = request.cookies.get(SESSION_COOKIE, "")
+        cookie = request.cookies.get(self.session_cookie, "")
 
         def run() -> Response:
             try:
@@ -150,11 +177,11 @@ class Web:
                     "U was een tijd niet actief en bent afgemeld. Meld u opnieuw aan.",
                     sign_in=_sign_in_link(request),
                 )
-                response.delete_cookie(SESSION_COOKIE, path="/")
+                self.forget(response, self.session_cookie)
                 return response
             if session is None:
                 return RedirectResponse(_sign_in_link(request), status_code=303)
-            if form is not None and not secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
+            if form is not None and not same(form.get("csrf"), session.csrf):
                 return self.problem_page(
                     403,
                     "Formulier geweigerd",
@@ -175,16 +202,7 @@ class Web:
             except RegieError as exc:  # a reference that does not fit, a date that cannot be read: the user's input
                 return self.problem_page(status_of(exc), "Dat kan niet", str(exc))
 
-        try:
-            return await self.service.run(run)
-        except Exception as exc:  # never a trace in the browser
-            if is_database_error(exc):
-                return self.problem_page(
-                    503, "Niet beschikbaar", "De opslag is nu niet te gebruiken; probeer het later."
-                )
-            reference = uuid.uuid4().hex[:12]
-            log.error("internal error %s: %s", reference, type(exc).__name__, exc_info=exc)
-            return self.problem_page(500, "Er ging iets mis", f"Er ging iets mis (referentie {reference}).")
+        return await self.in_turn(run)
 
     def frame(self, regie: Session, session: WebSession, **context: Any) -> dict[str, Any]:
         actor = regie.actor
@@ -200,85 +218,115 @@ class Web:
 
     # --- signing in and out ------------------------------------------------------------------------------
 
+    # The provider is asked (discovery, the token endpoint, its keys) outside the store's turn, so that a slow
+    # provider holds up only the sign-in that waits for it, not every request of the worker.
+
     async def sign_in(self, request: Request) -> Response:
-        next_path = _local(request.query_params.get("next", "/"))
-        pending = PendingSignIn.new(next_path)
+        pending = PendingSignIn.new(_local(request.query_params.get("next", "/")))
+        try:
+            target = await run_in_threadpool(self.rp.authorization_url, pending)
+        except ProviderUnavailable as exc:
+            return self.problem_page(503, "Aanmelden lukt nu niet", f"De identiteitsprovider antwoordt niet ({exc}).")
+        address = client_address(request)
 
         def run() -> Response:
             try:
-                target = self.rp.authorization_url(pending)
-            except ProviderUnavailable as exc:
-                return self.problem_page(
-                    503, "Aanmelden lukt nu niet", f"De identiteitsprovider antwoordt niet ({exc})."
-                )
-            try:
-                cookie = self.sessions.start_sign_in(pending)
+                cookie = self.sessions.start_sign_in(pending, address)
             except TooManySignIns as exc:
                 return self.problem_page(503, "Aanmelden lukt nu niet", str(exc))
             response = RedirectResponse(target, status_code=303)
-            self.cookie(response, SIGN_IN_COOKIE, cookie, 600)
+            self.cookie(response, self.sign_in_cookie, cookie, 600)
             return response
 
-        return await self.service.run(run)
+        return await self.in_turn(run)
 
     async def callback(self, request: Request) -> Response:
         params = {k: v for k, v in request.query_params.items() if len(v) <= 4096}
-        cookie = request.cookies.get(SIGN_IN_COOKIE, "")
+        cookie = request.cookies.get(self.sign_in_cookie, "")
+        earlier = request.cookies.get(self.session_cookie, "")
+        taken: list[PendingSignIn | None] = []
+
+        def take() -> Response:
+            taken.append(self.sessions.take_sign_in(cookie))
+            return Response(status_code=204)
+
+        answer = await self.in_turn(take)
+        if not taken:
+            return answer  # the store could not be used: its page says so
+        pending = taken[0]
+        if pending is None:
+            return self.problem_page(
+                400,
+                "Aanmelden niet gelukt",
+                "Deze aanmelding is niet in deze browser begonnen of duurde te lang.",
+                sign_in="/aanmelden",
+            )
+        try:
+            signed_in = await run_in_threadpool(self.rp.finish, pending, params)
+        except SignInFailed as exc:
+            return self.problem_page(400, "Aanmelden niet gelukt", str(exc), sign_in="/aanmelden")
+        except ProviderUnavailable as exc:
+            return self.problem_page(503, "Aanmelden lukt nu niet", str(exc))
+        caller = Caller(Authentication(signed_in.subject, signed_in.issuer, "web:sign-in", client_address(request)))
 
         def run() -> Response:
-            pending = self.sessions.take_sign_in(cookie) if cookie else None
-            if pending is None:
-                return self.problem_page(
-                    400,
-                    "Aanmelden niet gelukt",
-                    "Deze aanmelding is niet in deze browser begonnen of duurde te lang.",
-                    sign_in="/aanmelden",
-                )
-            try:
-                signed_in = self.rp.finish(pending, params)
-            except SignInFailed as exc:
-                return self.problem_page(400, "Aanmelden niet gelukt", str(exc), sign_in="/aanmelden")
-            except ProviderUnavailable as exc:
-                return self.problem_page(503, "Aanmelden lukt nu niet", str(exc))
-            caller = Caller(Authentication(signed_in.subject, signed_in.issuer, "web:sign-in", client_address(request)))
             try:
                 with self.service.session(caller, "web.sign-in"):
                     pass  # an unknown or deactivated account is refused (and logged) here, before any session exists
             except AccessDenied as exc:
                 return self.problem_page(403, "Geen toegang", str(exc), logged=True)
+            if earlier:
+                self.sessions.close(earlier)  # whoever was signed in in this browser before is not any more
             response = RedirectResponse(pending.next_path, status_code=303)
-            self.cookie(response, SESSION_COOKIE, self.sessions.open(signed_in.subject, signed_in.issuer), None)
-            response.delete_cookie(SIGN_IN_COOKIE, path="/")
+            self.cookie(response, self.session_cookie, self.sessions.open(signed_in.subject, signed_in.issuer), None)
+            self.forget(response, self.sign_in_cookie)
             return response
 
-        return await self.service.run(run)
+        return await self.in_turn(run)
 
     async def sign_out(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=10)
-        cookie = request.cookies.get(SESSION_COOKIE, "")
+        cookie = request.cookies.get(self.session_cookie, "")
+        refused: list[Response] = []
 
         def run() -> Response:
             try:
                 session = self.sessions.find(cookie)
             except Expired:
                 session = None
-            if session is not None and not secrets.compare_digest(str(form.get("csrf", "")), session.csrf):
-                return self.problem_page(403, "Formulier geweigerd", "Dit formulier komt niet uit uw sessie.")
-            self.sessions.close(cookie)
-            try:
-                target = self.rp.end_session_url() or SIGNED_OUT
-            except ProviderUnavailable:
-                target = SIGNED_OUT
-            response = RedirectResponse(target, status_code=303)
-            response.delete_cookie(SESSION_COOKIE, path="/")
-            return response
+            if session is not None and not same(form.get("csrf"), session.csrf):
+                refused.append(self.problem_page(403, "Formulier geweigerd", "Dit formulier komt niet uit uw sessie."))
+            elif cookie:
+                self.sessions.close(cookie)
+            return Response(status_code=204)
 
-        return await self.service.run(run)
+        answer = await self.in_turn(run)
+        if refused or answer.status_code != 204:
+            return refused[0] if refused else answer
+        try:
+            target = await run_in_threadpool(self.rp.end_session_url) or SIGNED_OUT
+        except ProviderUnavailable:
+            target = SIGNED_OUT
+        response = RedirectResponse(target, status_code=303)
+        self.forget(response, self.session_cookie)
+        return response
 
     async def signed_out(self, request: Request) -> Response:
         return self.render("afgemeld.html", title="Afgemeld")
 
     # --- pages -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def directors(regie: Session, operation: Operation) -> list[tuple[str, str]]:
+        """The active case directors, as choices for a form's director field: for case directors only, who
+        choose among their colleagues (staff data too: the read is logged)."""
+        if "director" not in operation.command.model_fields or regie.actor.role != Role.REGISSEUR:
+            return []
+        users = regie.app.setup().users
+        regie.log_read("user.directors", operation.command.activity, Action.READ, None, [])
+        return sorted(
+            (u, str(d.get("team") or "")) for u, d in users.items() if d.get("role") == "regisseur" and d.get("active")
+        )
 
     def done_title(self, request: Request) -> str | None:
         """The command a page was sent back to after (``?gedaan=``): its title, never text from the link."""
@@ -334,16 +382,13 @@ class Web:
         operation = BY_NAME.get(request.path_params["action"])
         if operation is None:
             return self.problem_page(404, "Niet gevonden", "Deze actie bestaat niet.")
-        given = dict(request.query_params)
+        # A link fills in only what names the thing acted on (the case, the request, the item): never the
+        # rest of a form, which a link from elsewhere could otherwise prepare for one careless click.
+        given = {k: v for k, v in request.query_params.items() if k in operation.params.values()}
 
         def work(regie: Session, session: WebSession, form: FormData | None) -> Response:
             domains = list(regie.profile.life_domains)
-            users = regie.app.setup().users
-            directors = sorted(
-                (u, str(d.get("team") or ""))
-                for u, d in users.items()
-                if d.get("role") == "regisseur" and d.get("active")
-            )
+            directors = self.directors(regie, operation)
             choices = forms.choices_of(regie.profile, directors)
             sent = {k: v for k, v in (form or {}).items() if isinstance(v, str)}
             fixed = set(operation.params.values())
@@ -394,6 +439,11 @@ def _after(operation: Operation, data: dict[str, Any]) -> str:
     if data.get("case"):
         return f"/zaken/{quote(str(data['case']))}"
     return "/"
+
+
+def same(given: object, expected: str) -> bool:
+    """A secret compared in constant time; anything but the same text (another type, other characters) is not."""
+    return isinstance(given, str) and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def _local(path: str) -> str:

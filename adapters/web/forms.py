@@ -94,7 +94,9 @@ def choices_of(profile: Any, directors: list[tuple[str, str]]) -> dict[str, list
     partners = [(p.id, p.name) for p in profile.partners]
     organisations = [(profile.organisation_id, profile.organisation_name), *partners]
     domains = [(d, d) for d in profile.life_domains]
+    named = {"director": [(user, f"{user} (team {team})" if team else user) for user, team in directors]}
     return {
+        **(named if directors else {}),  # without the list (not a director's form), a director is typed
         "referring_org": partners,
         "partner": partners,
         "home_corporation": [(p.id, p.name) for p in profile.partners if p.housing_corporation],
@@ -105,7 +107,6 @@ def choices_of(profile: Any, directors: list[tuple[str, str]]) -> dict[str, list
         "attended": organisations,
         "life_domain": domains,
         "criteria": [(c.id, c.text) for c in profile.intake.criteria],
-        "director": [(user, f"{user} (team {team})" if team else user) for user, team in directors],
         "categories": [(c.id, f"{c.name} ({c.id})") for c in profile.categories],
         "category": [(c.id, f"{c.name} ({c.id})") for c in profile.categories],
         "level": [(str(e.level), f"{e.level}: {e.name}") for e in profile.escalation],

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -22,6 +23,8 @@ import httpx
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator
 from casusregie.adapters.web.settings import WebSettings
+
+RETRY_SECONDS = 10.0
 
 
 class SignInFailed(Exception):
@@ -60,6 +63,7 @@ class RelyingParty:
         self.timeout = timeout
         self._secret = web.client_secret()
         self._document: dict[str, Any] | None = None
+        self._failed_at = float("-inf")
         # ID tokens: the provider's keys as the API uses them, this client as the audience.
         self.id_tokens = TokenValidator(
             issuer=api.issuer,
@@ -73,12 +77,15 @@ class RelyingParty:
 
     def _discovery(self) -> dict[str, Any]:
         if self._document is None:
+            if time.monotonic() - self._failed_at < RETRY_SECONDS:  # an outage is not asked again at every click
+                raise ProviderUnavailable(f"the identity provider {self.issuer} could not be reached moments ago")
             url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
             try:
                 response = httpx.get(url, timeout=self.timeout, follow_redirects=False)
                 response.raise_for_status()
                 document = response.json()
             except (httpx.HTTPError, ValueError) as exc:
+                self._failed_at = time.monotonic()
                 raise ProviderUnavailable(
                     f"the identity provider did not answer at {url}: {type(exc).__name__}"
                 ) from None
@@ -116,7 +123,7 @@ class RelyingParty:
         if "error" in params:
             code = params["error"] if re.fullmatch(r"[a-z_]{1,40}", params["error"]) else "error"
             raise SignInFailed(f"the identity provider did not sign you in ({code})")  # never free text from a link
-        if not secrets.compare_digest(params.get("state", ""), pending.state):
+        if not _same(params.get("state", ""), pending.state):
             raise SignInFailed("this sign-in was not started in this browser, or it was started again since")
         if "iss" in params and params["iss"] != self.issuer:  # RFC 9207: an answer from another provider
             raise SignInFailed("the answer came from another identity provider")
@@ -150,6 +157,10 @@ class RelyingParty:
             verified = self.id_tokens.verify(str(id_token))
         except InvalidToken as exc:
             raise SignInFailed(f"the ID token is not accepted: {exc}") from None
-        if not secrets.compare_digest(str(verified.claims.get("nonce", "")), pending.nonce):
+        if not _same(str(verified.claims.get("nonce", "")), pending.nonce):
             raise SignInFailed("the ID token belongs to another sign-in")
         return SignedIn(verified.subject, verified.issuer)
+
+
+def _same(given: str, expected: str) -> bool:
+    return secrets.compare_digest(given.encode("utf-8", "replace"), expected.encode("utf-8"))

@@ -26,9 +26,10 @@ from casusregie.domain.errors import StoreProblem
 
 SIGN_IN_SECONDS = 600  # a sign-in that has not come back in ten minutes is abandoned
 TOUCH_SECONDS = 30  # a session's last use is written at most this often (not at every page view)
-# Sign-ins under way at once: far above a municipality's staff signing in within ten minutes, and a bound
-# on what a stream of unauthenticated requests to /aanmelden can make the store keep.
-MAX_SIGN_INS = 5000
+# Sign-ins under way at once, from one address and in all: far above what people signing in within ten
+# minutes start, and a bound on what a stream of unauthenticated requests to /aanmelden makes the store keep.
+MAX_SIGN_INS_PER_ADDRESS = 20
+MAX_SIGN_INS = 50_000
 
 DDL = """CREATE TABLE IF NOT EXISTS regie_web_sessions (
     digest TEXT PRIMARY KEY,
@@ -37,6 +38,7 @@ DDL = """CREATE TABLE IF NOT EXISTS regie_web_sessions (
     issuer TEXT,
     csrf TEXT,
     pending TEXT,
+    address TEXT,
     created_at DOUBLE PRECISION NOT NULL,
     seen_at DOUBLE PRECISION NOT NULL)"""
 
@@ -78,12 +80,14 @@ class WebSessions:
 
     def create_table(self) -> None:
         with self.db.transaction(commit=True) as tx:
+            tx.serialise("casusregie web sessions")  # workers starting together on PostgreSQL
             tx.execute(DDL)
 
     # --- a sign-in under way -----------------------------------------------------------------
 
-    def start_sign_in(self, pending: PendingSignIn) -> str:
-        """A sign-in under way, bound to a new cookie; refused when too many are (anyone may start one)."""
+    def start_sign_in(self, pending: PendingSignIn, address: str) -> str:
+        """A sign-in under way, bound to a new cookie; refused when too many are, from this address or in all
+        (anyone may start one)."""
         cookie = secrets.token_urlsafe(32)
         now = self.clock()
         data = json.dumps([pending.state, pending.nonce, pending.verifier, pending.next_path])
@@ -91,25 +95,38 @@ class WebSessions:
             tx.execute(
                 "DELETE FROM regie_web_sessions WHERE kind = 'sign-in' AND created_at < ?", (now - SIGN_IN_SECONDS,)
             )
-            waiting = int(tx.scalar("SELECT count(*) FROM regie_web_sessions WHERE kind = 'sign-in'"))
-            if waiting >= MAX_SIGN_INS:
-                raise TooManySignIns(f"{waiting} sign-ins are under way; try again in a few minutes")
+            mine = int(
+                tx.scalar("SELECT count(*) FROM regie_web_sessions WHERE kind = 'sign-in' AND address = ?", (address,))
+            )
+            everyone = int(tx.scalar("SELECT count(*) FROM regie_web_sessions WHERE kind = 'sign-in'"))
+            if mine >= MAX_SIGN_INS_PER_ADDRESS or everyone >= MAX_SIGN_INS:
+                raise TooManySignIns("too many sign-ins are under way; try again in a few minutes")
             tx.execute(
-                "INSERT INTO regie_web_sessions (digest, kind, pending, created_at, seen_at) "
-                "VALUES (?, 'sign-in', ?, ?, ?)",
-                (_digest(cookie), data, now, now),
+                "INSERT INTO regie_web_sessions (digest, kind, pending, address, created_at, seen_at) "
+                "VALUES (?, 'sign-in', ?, ?, ?, ?)",
+                (_digest(cookie), data, address[:64], now, now),
             )
         return cookie
 
     def take_sign_in(self, cookie: str) -> PendingSignIn | None:
-        """The sign-in this browser started, once (a replayed answer finds nothing)."""
+        """The sign-in this browser started, once (a replayed answer finds nothing); a cookie that names no
+        sign-in writes nothing."""
+        if not cookie or len(cookie) > 256:
+            return None
         digest = _digest(cookie)
-        with self.db.transaction(commit=True) as tx:
+        with self.db.transaction(commit=False) as tx:
             row = tx.execute(
                 "SELECT pending, created_at FROM regie_web_sessions WHERE digest = ? AND kind = 'sign-in'", (digest,)
             ).fetchone()
-            tx.execute("DELETE FROM regie_web_sessions WHERE digest = ?", (digest,))
-        if row is None or self.clock() - float(row[1]) > SIGN_IN_SECONDS:
+        if row is None:
+            return None
+        with self.db.transaction(commit=True) as tx:
+            taken = tx.execute(
+                "DELETE FROM regie_web_sessions WHERE digest = ? AND kind = 'sign-in' RETURNING digest", (digest,)
+            ).fetchone()
+        if taken is None:  # another request took it first
+            return None
+        if self.clock() - float(row[1]) > SIGN_IN_SECONDS:
             return None
         state, nonce, verifier, next_path = json.loads(str(row[0]))
         return PendingSignIn(state, nonce, verifier, next_path)
