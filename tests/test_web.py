@@ -412,7 +412,8 @@ def test_signing_out_ends_the_session_here_and_at_the_provider(web: WebWorld, br
 
 
 TOUR = {  # every page of each role's menu, and the pages they reach from it
-    "anna": ["/werkvoorraad", "/zaken", "/zaken?gesloten=1", "/zaken/{case}", "/acties/case.refer", "/personen",
+    "anna": ["/werkvoorraad", "/werkvoorraad?dagen=90&te-laat=1&iedereen=1", "/zaken", "/zaken?gesloten=1",
+             "/zaken/{case}", "/acties/case.refer", "/personen",
              "/rapportage", "/acties/plan.measure?case={case}"],
     "pol": ["/werkvoorraad", "/zaken", "/zaken/{case}"],
     "mia": ["/werkvoorraad", "/zaken?gesloten=1", "/rapportage"],

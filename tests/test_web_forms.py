@@ -298,3 +298,17 @@ def test_a_sign_in_answer_with_any_state_is_refused_never_an_error(web_app: Test
         answer = web_app.get("/aanmelden/terug", params={"state": state, "code": "c"}, follow_redirects=False)
         assert answer.status_code == 400, answer.text[:300]
         assert "Aanmelden niet gelukt" in answer.text
+
+
+def test_the_worklist_filters_by_kind_and_lateness(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    case = refer(piet)
+    anna = signed_in(web_app, world, "anna")
+    everything = anna.page("/werkvoorraad?dagen=30")
+    assert case in everything.text
+    kinds = re.findall(r'<option value="([a-z-]+)"', everything.text.split('id="soort"')[1].split("</select>")[0])
+    assert kinds, "the kinds of task on the list are offered as a filter"
+    assert case in anna.page(f"/werkvoorraad?dagen=30&soort={kinds[0]}").text
+    assert case not in anna.page("/werkvoorraad?dagen=30&soort=no-such-kind").text
+    assert case not in anna.page("/werkvoorraad?dagen=30&te-laat=1").text  # nothing is late yet
+    assert anna.page("/werkvoorraad?dagen=100000").status_code == 200  # an absurd horizon is the default one

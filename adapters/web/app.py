@@ -82,18 +82,39 @@ HOMES = {
     Role.AUDITOR: "/audit",
     Role.BEHEERDER: "/gebruikers",
 }
-# What each role finds among the actions of a case file (the command still decides who may).
-CASE_ACTIONS = {
-    Role.REGISSEUR: [
-        "case.assign", "case.add-member", "case.consent", "case.corporation-consent-request", "case.assess",
-        "case.home-visit", "case.take-on", "case.decline", "case.letter", "case.no-letter", "info.request",
-        "case.involve", "meeting.schedule", "meeting.held", "plan.goal", "plan.measure", "plan.progress",
-        "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
-        "case.escalation-outcome", "case.close", "case.reopen",
-    ],
-    Role.PARTNER: ["info.disclose", "info.decline", "plan.progress", "case.corporation-consent"],
-    Role.MANAGER: ["case.escalation-outcome"],
-}  # fmt: skip
+HORIZONS = ("7", "14", "30", "90")  # days ahead the worklist looks
+
+# What a case director finds among the actions of a case file, by the case's status (the command still
+# decides who may, and when: this only keeps what cannot apply now out of the way).
+# fmt: off
+INTAKE = ["case.assign", "case.add-member", "case.consent", "case.corporation-consent-request", "case.assess",
+          "case.home-visit", "case.take-on", "case.decline", "info.request", "case.involve", "meeting.schedule",
+          "meeting.held", "case.escalate", "case.escalation-outcome"]
+DIRECTING = ["case.assign", "case.add-member", "case.consent", "case.letter", "case.no-letter", "info.request",
+             "case.involve", "meeting.schedule", "meeting.held", "plan.goal", "plan.measure", "plan.progress",
+             "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
+             "case.escalation-outcome", "case.close"]
+# fmt: on
+DIRECTOR_ACTIONS = {"referred": INTAKE, "taken-on": DIRECTING, "declined": ["case.reopen"], "closed": ["case.reopen"]}
+
+
+def case_actions(role: Role, organisation: str, view: dict[str, Any]) -> list[Operation]:
+    """The actions the case file offers this user now."""
+    if role == Role.REGISSEUR:
+        return [BY_NAME[name] for name in DIRECTOR_ACTIONS.get(str(view.get("status")), [])]
+    names: list[str] = []
+    if role == Role.PARTNER:
+        if any(r.get("partner") == organisation and r.get("status") == "open" for r in view.get("requests") or []):
+            names += ["info.disclose", "info.decline"]
+        measures = (view.get("plan") or {}).get("measures") or []
+        if any(m.get("owner") == organisation and m.get("status") in (None, "agreed", "started") for m in measures):
+            names.append("plan.progress")
+        asked = view.get("corporation_consent") or {}
+        if asked.get("corporation") == organisation and asked.get("requested_on") and asked.get("answer") is None:
+            names.append("case.corporation-consent")
+    elif role == Role.MANAGER and any(not e.get("resolved_on") for e in view.get("escalations") or []):
+        names.append("case.escalation-outcome")
+    return [BY_NAME[name] for name in names]
 
 
 class Page(Exception):
@@ -342,11 +363,23 @@ class Web:
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
             if regie.actor.role in (Role.AUDITOR, Role.BEHEERDER):  # no worklist of their own: their start page
                 return RedirectResponse(HOMES[regie.actor.role], status_code=303)
-            today = date.today()
-            items = Reader(regie).worklist(today, 14, False)
+            query = request.query_params
+            days = int(query["dagen"]) if query.get("dagen") in HORIZONS else 14
+            everyone = query.get("iedereen") == "1" and regie.actor.role == Role.REGISSEUR
+            items = Reader(regie).worklist(date.today(), days, everyone)
+            kinds = sorted({str(i["kind"]) for i in items})
+            kind = query.get("soort", "")
+            shown = [
+                i for i in items if (not kind or i["kind"] == kind) and (query.get("te-laat") != "1" or i["overdue"])
+            ]
+            filters = {"dagen": str(days), "soort": kind, "te-laat": query.get("te-laat") == "1", "iedereen": everyone}
             return self.render(
-                "werkvoorraad.html", **self.frame(regie, session, title="Werkvoorraad", nav="werkvoorraad", items=items)
-            )
+                "werkvoorraad.html",
+                **self.frame(
+                    regie, session, title="Werkvoorraad", nav="werkvoorraad", items=shown, kinds=kinds,
+                    filters=filters, horizons=HORIZONS, overdue=sum(1 for i in items if i["overdue"]),
+                ),
+            )  # fmt: skip
 
         return await self.page(request, "worklist", work)
 
@@ -368,7 +401,7 @@ class Web:
 
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
             view = Reader(regie).case(number)
-            actions = [BY_NAME[name] for name in CASE_ACTIONS.get(regie.actor.role, [])]
+            actions = case_actions(regie.actor.role, regie.actor.organisation, view)
             return self.render(
                 "zaak.html",
                 **self.frame(
