@@ -260,6 +260,9 @@ def test_a_privacy_officer_answers_an_inzage_request_up_to_the_letter(
     )
     assert pim.page.url.startswith(f"{web.url}/verzoeken/"), pim.page.locator("main").inner_text()
     reference = pim.page.url.split("/verzoeken/")[1].split("?")[0]
+    pim.goto("/werkvoorraad?dagen=30")  # due a month after it came in
+    assert "verzoek inzage (art. 15)" in pim.page.locator("tr", has_text=reference).inner_text()  # in Dutch
+    pim.page.click(f"text={reference}")
     pim.check("verzoek")
     assert "Reden van aanmelding" in pim.page.locator("main").inner_text(), pim.page.locator("main").inner_text()
     row = pim.page.locator("tr", has_text="Reden van aanmelding")

@@ -36,7 +36,7 @@ from casusregie.adapters.http.service import Busy, Caller, Service
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import ProviderUnavailable
 from casusregie.adapters.web import audit_pages, forms, manage_pages, privacy_pages
-from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, dutch_date, label, month, value
+from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, WORK_KINDS, dutch_date, label, month, task, value
 from casusregie.adapters.web.oidc import PendingSignIn, RelyingParty, SignInFailed
 from casusregie.adapters.web.sessions import Expired, TooManySignIns, WebSession, WebSessions
 from casusregie.adapters.web.settings import CALLBACK, SIGNED_OUT, WebSettings
@@ -136,8 +136,8 @@ class Web:
         self.env = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True), trim_blocks=True
         )
-        self.env.filters.update(datum=dutch_date, maand=month, waarde=value, label=label)
-        self.env.globals.update(ROLES=ROLES, TITLES=TITLES, DEADLINES=DEADLINES)
+        self.env.filters.update(datum=dutch_date, maand=month, waarde=value, label=label, taak=task)
+        self.env.globals.update(ROLES=ROLES, TITLES=TITLES, DEADLINES=DEADLINES, WORK_KINDS=WORK_KINDS)
         self.csp = CSP.format(provider=api.issuer)
         prefix = "__Host-" if web.secure else ""
         self.session_cookie = prefix + SESSION_COOKIE

@@ -188,6 +188,35 @@ DEADLINES = {
     "casusoverleg": "Casusoverleg",
 }
 
+WORK_KINDS = {  # the kinds of task on a worklist
+    "intake": "besluit over de aanmelding",
+    "consent": "toestemming bewoners",
+    "corporation-consent": "toestemming corporatie",
+    "letter": "brief aan bewoners",
+    "plan": "plan van aanpak",
+    "evaluation": "evaluatie",
+    "casusoverleg": "casusoverleg",
+    "information": "informatieverzoek",
+    "answer": "informatieverzoek beantwoorden",
+    "measure": "maatregel",
+    "escalation": "opschaling",
+    "request": "verzoek van betrokkene",
+    "art19-task": "ontvanger informeren (art. 19 AVG)",
+}
+
+
+def task(item: dict[str, object]) -> str:
+    """What a worklist item asks, in Dutch (the privacy officer's items are worded in English by the read side)."""
+    what = str(item.get("what") or "")
+    if item.get("kind") == "request":
+        kind = what.split(" request", 1)[0]
+        return f"verzoek {value(kind)}" + (" (verlengd)" if "(extended)" in what else "")
+    if item.get("kind") == "art19-task":
+        organisation = what.removeprefix("inform ").removesuffix(" (art. 19 AVG)")
+        return f"{organisation} informeren over de rectificatie, beperking of wissing (art. 19 AVG)"
+    return what
+
+
 ROLES = {
     "regisseur": "Casusregisseur",
     "partner": "Ketenpartner",
