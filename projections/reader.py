@@ -195,7 +195,8 @@ class Reader:
             query += "AND w.owner = ? "
             params.append(actor.organisation)
         elif actor.role == Role.MANAGER:
-            query += "AND w.kind = 'escalation' "
+            # escalations, and referrals that name no director: assigning those is the manager's (can_assign)
+            query += "AND (w.kind = 'escalation' OR (w.kind = 'intake' AND COALESCE(w.director, '') = '')) "
         elif actor.role == Role.PRIVACY_OFFICER:
             return self._privacy_worklist(on, until)
         elif actor.role != Role.REGISSEUR:

@@ -59,7 +59,7 @@ class Browser:
 
 @pytest.fixture
 def web_app(world: World) -> Iterator[TestClient]:
-    for user in ("anna", "piet", "pim", "aud", "lies"):
+    for user in ("anna", "piet", "pim", "aud", "lies", "mia"):
         world.run("admin", LinkSubject(user_id=user, subject=user, issuer=ISSUER))
     api = ApiSettings(issuer=ISSUER, audience="casusregie-api", development=True, log_format="none")
     web = WebSettings(client_id="casusregie-web", public_url="http://127.0.0.1:8400", development=True)
@@ -312,3 +312,33 @@ def test_the_worklist_filters_by_kind_and_lateness(web_app: TestClient, world: W
     assert case not in anna.page("/werkvoorraad?dagen=30&soort=no-such-kind").text
     assert case not in anna.page("/werkvoorraad?dagen=30&te-laat=1").text  # nothing is late yet
     assert anna.page("/werkvoorraad?dagen=100000").status_code == 200  # an absurd horizon is the default one
+
+
+def test_a_referral_that_names_no_team_reaches_the_manager_who_assigns_it(web_app: TestClient, world: World) -> None:
+    piet = signed_in(web_app, world, "piet")
+    answer = piet.send(
+        "/acties/case.refer",
+        {
+            "referring_org": "mitros",
+            "referring_worker": "P. Pietersen",
+            "reason": "Overlast.",
+            "problems-overlast": "Harde muziek.",
+            "members-0-name": "Fatima El Amrani",
+            "members-0-birth_date": "1985-03-03",
+        },
+    )
+    case = answer.headers["location"].split("/zaken/")[1].split("?")[0]
+    anna = signed_in(web_app, world, "anna")
+    assert anna.page(f"/zaken/{case}").status_code == 403  # no team yet: not hers to take
+    mia = signed_in(web_app, world, "mia")
+    assert case in mia.page("/werkvoorraad").text  # an unassigned referral is the manager's to assign
+    form = mia.page(f"/acties/case.assign?case={case}")
+    assert "anna (team west)" in form.text
+    assigned = mia.send("/acties/case.assign", {"case": case, "director": "anna"})
+    assert assigned.status_code == 303, assigned.text[:500]
+    anna = signed_in(web_app, world, "anna")
+    page = anna.page(f"/zaken/{case}")
+    assert page.status_code == 200
+    assert "Fatima El Amrani" in page.text
+    mia = signed_in(web_app, world, "mia")  # one client: each sign-in replaces the cookie
+    assert case not in mia.page("/werkvoorraad").text  # assigned: no longer the manager's task

@@ -112,8 +112,10 @@ def case_actions(role: Role, organisation: str, view: dict[str, Any]) -> list[Op
         asked = view.get("corporation_consent") or {}
         if asked.get("corporation") == organisation and asked.get("requested_on") and asked.get("answer") is None:
             names.append("case.corporation-consent")
-    elif role == Role.MANAGER and any(not e.get("resolved_on") for e in view.get("escalations") or []):
-        names.append("case.escalation-outcome")
+    elif role == Role.MANAGER:
+        names.append("case.assign")  # doorzettingsmacht: any case to any director
+        if any(not e.get("resolved_on") for e in view.get("escalations") or []):
+            names.append("case.escalation-outcome")
     return [BY_NAME[name] for name in names]
 
 
@@ -339,9 +341,9 @@ class Web:
 
     @staticmethod
     def directors(regie: Session, operation: Operation) -> list[tuple[str, str]]:
-        """The active case directors, as choices for a form's director field: for case directors only, who
-        choose among their colleagues (staff data too: the read is logged)."""
-        if "director" not in operation.command.model_fields or regie.actor.role != Role.REGISSEUR:
+        """The active case directors, as choices for a form's director field: for directors, who choose among
+        their colleagues, and managers, who assign (staff data too: the read is logged)."""
+        if "director" not in operation.command.model_fields or regie.actor.role not in (Role.REGISSEUR, Role.MANAGER):
             return []
         users = regie.app.setup().users
         regie.log_read("user.directors", operation.command.activity, Action.READ, None, [])
