@@ -331,7 +331,8 @@ def test_a_referral_that_names_no_team_reaches_the_manager_who_assigns_it(web_ap
     anna = signed_in(web_app, world, "anna")
     assert anna.page(f"/zaken/{case}").status_code == 403  # no team yet: not hers to take
     mia = signed_in(web_app, world, "mia")
-    assert case in mia.page("/werkvoorraad").text  # an unassigned referral is the manager's to assign
+    worklist = mia.page("/werkvoorraad").text
+    assert f'href="/acties/case.assign?case={case}"' in worklist  # an unassigned referral is the manager's to assign
     form = mia.page(f"/acties/case.assign?case={case}")
     assert "anna (team west)" in form.text
     assigned = mia.send("/acties/case.assign", {"case": case, "director": "anna"})

@@ -62,7 +62,7 @@ MENUS = {
                      ("rapportage", "/rapportage", "Rapportage")],
     Role.PARTNER: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
                    ("aanmelden", "/acties/case.refer", "Aanmelden")],
-    Role.MANAGER: [("werkvoorraad", "/werkvoorraad", "Opschalingen"), ("zaken", "/zaken", "Casussen"),
+    Role.MANAGER: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
                    ("rapportage", "/rapportage", "Caseload en rapportage")],
     Role.PRIVACY_OFFICER: [("verzoeken", "/verzoeken", "Verzoeken"),
                            ("werkvoorraad", "/werkvoorraad", "Termijnen"),
