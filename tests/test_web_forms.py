@@ -337,6 +337,7 @@ def test_a_referral_that_names_no_team_reaches_the_manager_who_assigns_it(web_ap
     assert "anna (team west)" in form.text
     assigned = mia.send("/acties/case.assign", {"case": case, "director": "anna"})
     assert assigned.status_code == 303, assigned.text[:500]
+    assert assigned.headers["location"] == "/werkvoorraad?gedaan=case.assign"  # not the case file: not the manager's
     anna = signed_in(web_app, world, "anna")
     page = anna.page(f"/zaken/{case}")
     assert page.status_code == 200

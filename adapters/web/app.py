@@ -380,6 +380,7 @@ class Web:
                 **self.frame(
                     regie, session, title="Werkvoorraad", nav="werkvoorraad", items=shown, kinds=kinds,
                     filters=filters, horizons=HORIZONS, overdue=sum(1 for i in items if i["overdue"]),
+                    done=self.done_title(request),
                 ),
             )  # fmt: skip
 
@@ -445,7 +446,7 @@ class Web:
                     except RegieError as exc:
                         errors = [forms.FieldError("", str(exc))]
                     else:
-                        target = _after(operation, {**data, **result.data})
+                        target = _after(operation, {**data, **result.data}, regie.actor.role)
                         # the page says which command was recorded, never text from the link (no message injection)
                         raise Page(RedirectResponse(f"{target}?gedaan={operation.command.name}", status_code=303))
             context = self.frame(
@@ -465,8 +466,10 @@ class Web:
         return self.problem_page(404, "Niet gevonden", "Deze pagina bestaat niet.")
 
 
-def _after(operation: Operation, data: dict[str, Any]) -> str:
-    """Where a recorded command sends the browser: the page of what it changed."""
+def _after(operation: Operation, data: dict[str, Any], role: Role) -> str:
+    """Where a recorded command sends the browser: the page of what it changed, where this user may see it."""
+    if role == Role.MANAGER and operation.command.name == "case.assign":
+        return "/werkvoorraad"  # a manager sees a case file only once it is escalated
     if operation.tag == "users":
         return "/gebruikers"
     if operation.tag == "subject-requests" and data.get("request"):
