@@ -344,3 +344,15 @@ def test_a_referral_that_names_no_team_reaches_the_manager_who_assigns_it(web_ap
     assert "Fatima El Amrani" in page.text
     mia = signed_in(web_app, world, "mia")  # one client: each sign-in replaces the cookie
     assert case not in mia.page("/werkvoorraad").text  # assigned: no longer the manager's task
+
+
+def test_stylesheets_are_compressed_and_kept_and_pages_are_neither(web_app: TestClient, world: World) -> None:
+    css = web_app.get("/static/vendor/utrecht-component-library.css", headers={"Accept-Encoding": "gzip"})
+    assert css.status_code == 200
+    assert css.headers["content-encoding"] == "gzip"
+    assert css.headers["cache-control"] == "public, max-age=86400"
+    assert css.num_bytes_downloaded < 100_000 < len(css.content)  # some 400 kB as published
+    anna = signed_in(web_app, world, "anna")
+    page = anna.client.get("/werkvoorraad", headers={"Accept-Encoding": "gzip"})
+    assert "content-encoding" not in page.headers  # it holds the CSRF token: never compressed (BREACH)
+    assert page.headers["cache-control"] == "no-store"
