@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import httpx
 
 from casusregie.adapters.http.settings import ApiSettings
-from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator
+from casusregie.adapters.http.tokens import InvalidToken, ProviderUnavailable, TokenValidator, http_fetch
 from casusregie.adapters.web.settings import WebSettings
 
 RETRY_SECONDS = 10.0
@@ -64,6 +64,7 @@ class RelyingParty:
         self._secret = web.client_secret()
         self._document: dict[str, Any] | None = None
         self._failed_at = float("-inf")
+        self._fetch = http_fetch(timeout)
         # ID tokens: the provider's keys as the API uses them, this client as the audience.
         self.id_tokens = TokenValidator(
             issuer=api.issuer,
@@ -79,17 +80,12 @@ class RelyingParty:
         if self._document is None:
             if time.monotonic() - self._failed_at < RETRY_SECONDS:  # an outage is not asked again at every click
                 raise ProviderUnavailable(f"the identity provider {self.issuer} could not be reached moments ago")
-            url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
             try:
-                response = httpx.get(url, timeout=self.timeout, follow_redirects=False)
-                response.raise_for_status()
-                document = response.json()
-            except (httpx.HTTPError, ValueError) as exc:
+                document = self._fetch(self.issuer.rstrip("/") + "/.well-known/openid-configuration")
+            except ProviderUnavailable:
                 self._failed_at = time.monotonic()
-                raise ProviderUnavailable(
-                    f"the identity provider did not answer at {url}: {type(exc).__name__}"
-                ) from None
-            if not isinstance(document, dict) or document.get("issuer") != self.issuer:
+                raise
+            if document.get("issuer") != self.issuer:
                 raise ProviderUnavailable(f"the discovery document of {self.issuer} names another issuer")
             for name in ("authorization_endpoint", "token_endpoint"):
                 if not isinstance(document.get(name), str):

@@ -88,7 +88,7 @@ def routes(web: Web) -> list[Route]:
         reference = request.path_params["request"]
 
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
-            decision, subjects = decision_preview(regie, reference, session_name(regie), "privacyfunctionaris")
+            decision, subjects = decision_preview(regie, reference, regie.actor.user_id, "privacyfunctionaris")
             with failure_recorded(regie, "request.preview", RIGHTS, Action.PRINT, None, subjects):
                 body = render_pdf(decision)
             return pdf(body, f"voorbeeld-{decision.reference}.pdf", inline=True)
@@ -161,7 +161,3 @@ def routes(web: Web) -> list[Route]:
         Route("/verstrekkingen", trail),
         Route("/personen", find, methods=["GET", "POST"]),
     ]
-
-
-def session_name(regie: Session) -> str:
-    return regie.actor.user_id
