@@ -27,6 +27,7 @@ from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from joserfc.jwk import ECKey, RSAKey
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 PROVIDER_SCRIPT = NODE_DIR / "provider.mjs"
@@ -65,6 +66,19 @@ def resource_for(audience: str) -> str:
     if colon and scheme and scheme[0].isalpha() and all(c.isalnum() or c in "+.-" for c in scheme):
         return audience
     return RESOURCE_PREFIX + audience
+
+
+def signing_keys(kid_prefix: str) -> dict[str, Any]:
+    """Fresh private keys for one start of the provider (never stored): made here rather than by Node, whose
+    key generation has been seen to hang at start-up on a loaded machine."""
+    rsa = RSAKey.generate_key(2048, private=True).as_dict(private=True)
+    ec = ECKey.generate_key("P-256", private=True).as_dict(private=True)
+    return {
+        "keys": [
+            {**rsa, "kid": f"{kid_prefix}-rs256", "alg": "RS256", "use": "sig"},
+            {**ec, "kid": f"{kid_prefix}-es256", "alg": "ES256", "use": "sig"},
+        ]
+    }
 
 
 def _b64url(data: bytes) -> str:
@@ -170,6 +184,7 @@ class Provider:
             "audiences": list(self.audiences),
             "signing_alg": self.signing_alg,
             "kid_prefix": kid_prefix,
+            "jwks": signing_keys(kid_prefix),
             "access_token_ttl": self.access_token_ttl,
             "clients": default_clients(self.client_secret, self.web_base),
         }

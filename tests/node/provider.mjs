@@ -8,7 +8,7 @@
 // Everything else (events, errors) goes to stderr. It stops on SIGTERM/SIGINT and when its standard
 // input closes, so a test run that dies never leaves it behind.
 //
-// Keys are generated afresh at every start (one RSA key for RS256, one P-256 key for ES256), never
+// Keys are new at every start (made by the caller, tests/oidc.py, or else here: one RSA key for RS256, one P-256 key for ES256), never
 // stored. Their kids are "<kid_prefix>-rs256" and "<kid_prefix>-es256"; the prefix is random unless
 // the configuration gives one, so a restart on the same port is a key rotation.
 //
@@ -19,6 +19,7 @@
 //   scope             the scope each resource server offers ["api"]
 //   signing_alg       access-token signing algorithm, RS256 or ES256 ["RS256"]
 //   kid_prefix        prefix of the key ids [random]
+//   jwks              the private signing keys, {"keys": [RS256 JWK, ES256 JWK]} [generated at start]
 //   access_token_ttl  access-token lifetime in seconds [600]; a client's own "access_token_ttl"
 //                     metadata overrides it (short-lived tokens for expiry tests)
 //   clients           client metadata (oidc-provider format) [one public PKCE client, casusregie-test]
@@ -76,7 +77,9 @@ const started = Date.now();
 const step = (what) => process.stderr.write(`start: ${what} after ${Date.now() - started} ms\n`);
 step('modules loaded');
 
-const jwks = {
+// Keys given by the caller (tests/oidc.py makes them: generateKeyPairSync has been seen to hang here, waiting
+// on a futex, in about one start in twenty on a loaded machine), else made here.
+const jwks = config.jwks ?? {
   keys: [
     privateJwk('rsa', { modulusLength: 2048 }, 'RS256'),
     privateJwk('ec', { namedCurve: 'P-256' }, 'ES256'),
