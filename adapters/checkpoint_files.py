@@ -358,3 +358,37 @@ def auto_checkpoint(store: Any, app: Any, now: datetime | None = None) -> Path |
     if size is not None and not checkpoint_due(size, last_size, last_time, every, minutes, now or datetime.now(UTC)):
         return None
     return write_checkpoint(store, app)
+
+
+# --- the last verification, for the next one to build on ------------------------------------------------
+
+VERIFIED_NAME = "verified.txt"
+VERIFIED = "casusregie-verified"  # the extension line that makes a signed head a verification's
+
+
+def read_verified(store: Any) -> CheckpointFile | None:
+    """The head the last successful verification found whole (signed, in the checkpoint folder), or None.
+
+    It lies outside the store, signed with the store's key like any checkpoint, so whoever can
+    rewrite the database cannot move it: at most they can put back an older one, which only
+    makes the next incremental run read more. A note that does not verify is an alarm.
+    """
+    path = store.checkpoint_dir / VERIFIED_NAME
+    if not path.is_file():
+        return None
+    found = read_checkpoint(path, read_verifier_key(store), store.origin)
+    if not found.checkpoint.extension(VERIFIED):
+        raise CheckpointInvalid(f"{path} is a signed head but not a verification's; run `regie audit verify --full`")
+    return found
+
+
+def record_verified(store: Any, size: int, root: bytes, mode: str) -> Path:
+    """Sign ``size`` and ``root`` as found whole by a verification (``mode``: full or incremental)."""
+    checkpoint = Checkpoint(
+        origin=store.origin, size=size, root=root, timestamp=datetime.now(UTC), extensions=(f"{VERIFIED} {mode}",)
+    )
+    text = sign(checkpoint, read_signer_key(store))
+    ensure_private_dir(store.checkpoint_dir)
+    path = store.checkpoint_dir / VERIFIED_NAME
+    write_private(path, text)
+    return path

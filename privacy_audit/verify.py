@@ -69,7 +69,11 @@ from casusregie.privacy_audit.merkle import (
     LEAF_ENCODING_TAG,
     Frontier,
     NodeID,
+    ProofError,
+    consistency_proof,
+    consistency_proof_nodes,
     tree_root_nodes,
+    verify_consistency,
 )
 
 __all__ = [
@@ -250,6 +254,12 @@ class VerifyReport:
     problem_count: int
     elapsed: float = 0.0
     authenticated: bool = False  # every row's tag was checked with the store's row key
+    verified_from: Checkpoint | None = None  # incremental: the earlier verification this run built on
+    base_refused: bool = False  # an incremental run was asked for, but the log no longer extends its base
+
+    @property
+    def mode(self) -> str:
+        return "full" if self.verified_from is None else "incremental"
 
     @property
     def ok(self) -> bool:
@@ -266,7 +276,8 @@ class VerifyReport:
 
     @property
     def rate(self) -> float:
-        return self.size / self.elapsed if self.elapsed > 0 else 0.0
+        """Records checked per second (an incremental run checks those after its base)."""
+        return self.records / self.elapsed if self.elapsed > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
         first = self.first
@@ -278,6 +289,14 @@ class VerifyReport:
             "root": base64.b64encode(self.root).decode(),
             "recomputed_root": base64.b64encode(self.recomputed_root).decode(),
             "authenticated": self.authenticated,
+            "mode": self.mode,
+            "verified_from": None
+            if self.verified_from is None
+            else {
+                "size": self.verified_from.size,
+                "timestamp": None if self.verified_from.timestamp is None else self.verified_from.timestamp.isoformat(),
+            },
+            "base_refused": self.base_refused,
             "checkpoints": [c.to_json() for c in self.checkpoints],
             "first_bad": None if first is None else first.to_json(),
             "problem_count": self.problem_count,
@@ -694,6 +713,22 @@ class _Tree:
         self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self.watch else {}
         self.check = check
 
+    @classmethod
+    def starting_at(cls, start: Frontier, watch: Iterable[int], check: NodeCheck | None = None) -> _Tree:
+        """A tree that already holds ``start.size`` leaves, known only by their frontier.
+
+        Each perfect subtree of the frontier waits at its level, as after a batch; the nodes
+        completed from here on are checked from index ``start.size >> level`` on.
+        """
+        tree = cls(watch, check)
+        hashes = list(start.hashes)  # largest subtree first: the highest set bit of the size
+        for level in range(start.size.bit_length()):
+            tree.pending.append([hashes.pop()] if start.size >> level & 1 else [])
+        tree.count = start.size
+        if start.size in tree.watch:
+            tree.roots[start.size] = tree.root()
+        return tree
+
     def copy(self) -> _Tree:
         twin = _Tree(self.watch)
         twin.pending = [list(p) for p in self.pending]
@@ -800,7 +835,11 @@ class LogVerifier:
         cases_from: int | None = None,
         damaged_nodes: Iterable[str] = (),
         total: int = 0,
+        start: Frontier | None = None,
+        start_nid: Any = None,
     ) -> None:
+        self._start = start or Frontier()
+        self._start_nid = start_nid
         self._nodes_of = nodes
         self._max_node_level = min(max_node_level, _MAX_LEVEL)
         self._head = StoredHead.of(head) if isinstance(head, Frontier) else head
@@ -879,10 +918,10 @@ class LogVerifier:
         for what in self._damaged_nodes:
             self._report(NODE, None, f"a stored tree node row is damaged ({what})")
         watch = {cp.size for cp in self._checkpoints}
-        self._stored_tree = _Tree(watch, self._check_nodes)
+        self._stored_tree = _Tree.starting_at(self._start, watch, self._check_nodes)
         self._recomputed: _Tree | None = None
-        self._position = 0
-        self._last_nid: Any = None
+        self._position = self._start.size
+        self._last_nid: Any = self._start_nid
         self._pending: list[EventRow] = []
         self._records = 0
         ev_iter, leaf_iter = iter(events), iter(leaves)
@@ -1234,6 +1273,8 @@ def verify_log(
     cases_from: int | None = None,
     damaged_nodes: Iterable[str] = (),
     total: int = 0,
+    start: Frontier | None = None,
+    start_nid: Any = None,
 ) -> VerifyReport:
     """Verify a log given as row iterators (pure: no database needed).
 
@@ -1250,7 +1291,11 @@ def verify_log(
     * ``authenticator``: checks every row's tag with the store's row key (omit: leaves only);
     * ``cases``: the stored ``(position, case id)`` index, ascending, with ``cases_from`` its
       first position; omit to skip the index check;
-    * ``progress(done, total)`` is called after every batch.
+    * ``progress(done, total)`` is called after every batch;
+    * ``start``: verify only from position ``start.size`` on, over a tree already holding the
+      positions before it (their frontier, trusted); ``start_nid`` is then the notification id
+      of the last of them, and every iterator begins past them (events after ``start_nid``,
+      leaves and case entries from ``start.size``, level ``l``'s nodes from ``start.size >> l``).
     """
     verifier = LogVerifier(
         nodes=nodes,
@@ -1266,6 +1311,8 @@ def verify_log(
         cases_from=cases_from,
         damaged_nodes=damaged_nodes,
         total=total,
+        start=start,
+        start_nid=start_nid,
     )
     return verifier.run(events, leaves)
 
@@ -1389,6 +1436,24 @@ _SQL = {
         "node_at": "SELECT level, idx, hash FROM regie_merkle_nodes WHERE {pairs}",
     },
 }
+
+
+def _from(sql: str, condition: str) -> str:
+    """``sql`` with ``condition`` added before its ORDER BY (as WHERE, or AND to a WHERE)."""
+    head, _, order = sql.rpartition(" ORDER BY ")
+    joiner = " AND " if " WHERE " in head else " WHERE "
+    return f"{head}{joiner}{condition} ORDER BY {order}"
+
+
+for _dialect, _nid in (("sqlite", "rowid"), ("postgres", "notification_id")):
+    _q = _SQL[_dialect]
+    # An incremental run reads only what lies past the verified part of the log.
+    _q["events_after"] = _from(_q["events"], f"{_nid} > ?")
+    _q["leaves_from"] = _from(_q["leaves"], "position >= ?")
+    _q["nodes_from"] = _from(_q["nodes"], "idx >= ?")
+    _q["cases_from"] = _from(_q["cases"], "position >= ?")
+    _q["leaf_nid"] = "SELECT notification_id FROM regie_merkle_leaves WHERE position = ?"
+    _q["rows_upto"] = f"SELECT count(*) FROM stored_events WHERE {_nid} <= ?"  # noqa: S608 - fixed names
 _NODE_BATCH = 100  # (level, idx) pairs per query: SQLite limits expression depth
 
 
@@ -1517,6 +1582,75 @@ class SqlLog:
         row = self._one("SELECT min(position) FROM regie_merkle_cases")
         return None if row is None or row[0] is None else int(row[0])
 
+    def _scalar(self, key: str, value: Any) -> Any:
+        rows = self._all(self._sql[key], (value,))
+        return rows[0][0] if rows else None
+
+    def verify_from(
+        self,
+        base: Checkpoint,
+        checkpoints: Sequence[Checkpoint] = (),
+        checkpoint_sources: Sequence[str | None] = (),
+        progress: Progress | None = None,
+        limit: int = 50,
+    ) -> VerifyReport | None:
+        """Verify only what was added since ``base``, a signed head an earlier verification found whole.
+
+        Proves, in this snapshot: the stored tree at ``base.size`` still hashes to ``base.root``;
+        the rows up to the base's last record are as many as it had (none deleted or slipped
+        in); every record since is the application's, in its place, and builds, on top of the
+        base's frontier, the stored nodes and head; each checkpoint up to the base is consistent
+        with it (O(log n) stored nodes) and each later one matches the rebuilt root. What it
+        does not do is re-read the rows below the base: a row altered in place since then is
+        found by the full pass (:meth:`verify`). Returns None when any of it fails, so that
+        the caller runs the full pass, which names the first bad position exactly.
+        """
+        size = base.size
+        with self.reading():
+            head = self.head()
+            if head is None or head.frontier is None or head.frontier.size < size:
+                return None
+            try:
+                start = self.frontier_at(size)
+            except KeyError:
+                return None
+            if start.root() != base.root:
+                return None
+            last_nid = self._scalar("leaf_nid", size - 1) if size else None
+            if size and (not isinstance(last_nid, int) or self._scalar("rows_upto", last_nid) != size):
+                return None
+            named = list(zip(checkpoints, _padded(checkpoint_sources, checkpoints), strict=True))
+            earlier = [(cp, source) for cp, source in named if cp.size <= size]
+            proven = [_consistent(self, cp, source, base) for cp, source in earlier]
+            if not all(check.ok for check in proven):
+                return None
+            later = [(cp, source) for cp, source in named if cp.size > size]
+            indexed = self.has_case_index()
+            report = verify_log(
+                self.events() if last_nid is None else self._rows(self._sql["events_after"], (last_nid,)),
+                self._rows(self._sql["leaves_from"], (size,)),
+                nodes=lambda level: self._rows(self._sql["nodes_from"], (level, size >> level)),
+                max_node_level=self.max_node_level(),
+                head=head,
+                checkpoints=[cp for cp, _ in later],
+                checkpoint_sources=[source for _, source in later],
+                progress=progress,
+                batch=self.batch,
+                limit=limit,
+                authenticator=self.authenticator,
+                cases=self._rows(self._sql["cases_from"], (size,)) if indexed else None,
+                cases_from=self.cases_from() if indexed else None,
+                damaged_nodes=self.damaged_nodes(),
+                total=self.size_hint(),
+                start=start,
+                start_nid=last_nid,
+            )
+        if not report.ok:
+            return None
+        report.checkpoints = sorted(proven + report.checkpoints, key=lambda check: check.checkpoint.size)
+        report.verified_from = base
+        return report
+
     def verify(
         self,
         checkpoints: Sequence[Checkpoint] = (),
@@ -1544,6 +1678,26 @@ class SqlLog:
                 damaged_nodes=self.damaged_nodes(),
                 total=self.size_hint(),
             )
+
+
+def _padded(sources: Sequence[str | None], checkpoints: Sequence[Checkpoint]) -> list[str | None]:
+    return [*sources, *[None] * (len(checkpoints) - len(sources))][: len(checkpoints)]
+
+
+def _consistent(log: SqlLog, cp: Checkpoint, source: str | None, base: Checkpoint) -> CheckpointCheck:
+    """A checkpoint no newer than ``base``, proven consistent with it through the stored nodes."""
+    try:
+        nodes = log.node_hashes(consistency_proof_nodes(cp.size, base.size))
+        verify_consistency(cp.size, base.size, cp.root, base.root, consistency_proof(cp.size, base.size, nodes))
+    except (KeyError, ProofError) as exc:
+        return CheckpointCheck(cp, False, f"{_signed(cp)} is not consistent with the verified log: {exc}", source)
+    return CheckpointCheck(
+        cp,
+        True,
+        f"the first {cp.size} records hash to the root of {_signed(cp)} "
+        f"(proven consistent with the verified tree of {base.size} records)",
+        source,
+    )
 
 
 @contextmanager
@@ -1592,7 +1746,20 @@ def verify_store(
     checkpoint_sources: Sequence[str | None] = (),
     progress: Progress | None = None,
     limit: int = 50,
+    *,
+    base: Checkpoint | None = None,
 ) -> VerifyReport:
-    """Verify an opened store's whole log, every row's key included, in one consistent snapshot."""
+    """Verify an opened store's log, every row's key included, in one consistent snapshot.
+
+    With ``base`` (a signed head an earlier verification found whole) only what was added
+    since is read (:meth:`SqlLog.verify_from`); should that not hold, the whole log is
+    verified instead, to name the first bad position (``report.base_refused``).
+    """
     with open_log(store.location, authenticator=store_authenticator(store)) as log:
-        return log.verify(checkpoints, checkpoint_sources, progress, limit)
+        if base is not None:
+            report = log.verify_from(base, checkpoints, checkpoint_sources, progress, limit)
+            if report is not None:
+                return report
+        report = log.verify(checkpoints, checkpoint_sources, progress, limit)
+        report.base_refused = base is not None
+        return report

@@ -15,7 +15,7 @@ from casusregie.privacy_audit.proofs import verify_bundle
 __all__ = ["api"]  # fixture
 
 
-def test_an_auditor_verifies_the_whole_log_and_the_verification_is_logged(api: ApiWorld) -> None:
+def test_an_auditor_verifies_the_log_incrementally_or_in_full_and_each_is_logged(api: ApiWorld) -> None:
     taken_on_case(api.world)
     answer = api.as_("aud").post("/log-verifications")
     assert answer.status_code == 200, answer.text
@@ -23,8 +23,17 @@ def test_an_auditor_verifies_the_whole_log_and_the_verification_is_logged(api: A
     assert report["ok"] is True
     assert report["records"] == report["tree_size"] > 0
     assert report["problems"] == []
+    assert report["mode"] == "full"  # the first verification reads every record
+    again = api.as_("aud").post("/log-verifications").json()
+    assert again["ok"] is True
+    assert again["mode"] == "incremental"
+    assert again["verified_from"]["size"] == report["tree_size"]
+    assert again["records"] == again["tree_size"] - report["tree_size"] > 0  # the first one's access record
+    full = api.as_("aud").post("/log-verifications", params={"full": "true"}).json()
+    assert (full["mode"], full["records"]) == ("full", full["tree_size"])
+    assert full["tree_size"] == again["tree_size"] + 1  # the second one's access record
     log = api.as_("pim").get("/access-log-entries", params={"user": "aud"}).json()["items"]
-    assert [e["name"] for e in log][-1] == "audit.verify"
+    assert [e["name"] for e in log][-3:] == ["audit.verify"] * 3
 
 
 def test_only_an_auditor_verifies_the_log_over_the_api(api: ApiWorld) -> None:

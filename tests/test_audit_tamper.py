@@ -26,7 +26,8 @@ from helpers import PG_DSN, World, drop_schema, make_world, new_schema, require_
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from casusregie.adapters.checkpoint_files import store_checkpoints, write_checkpoint
+from casusregie.adapters.auditing import verify_log
+from casusregie.adapters.checkpoint_files import read_verified, store_checkpoints, write_checkpoint
 from casusregie.adapters.config import Settings
 from casusregie.adapters.merkle_log import leaf_for
 from casusregie.commands.decision import TakeOn
@@ -325,6 +326,36 @@ def check(report: VerifyReport, expect: Expect) -> None:
         assert first.position <= expect.contains < first.end
 
 
+# Tamperings that change records or nodes in place: an incremental run does not re-read what lies
+# below its base, so these are found there only by the full pass (`regie audit verify --full`).
+IN_PLACE = frozenset({"flip", "swap", "leaf", "rewrite", "node"})
+
+
+def verified_base(db: Db, data: st.DataObject, n: int) -> Checkpoint:
+    """The head an earlier verification found whole, at a random size, from the untouched leaves."""
+    size = data.draw(st.integers(0, n), "verified size")
+    leaves = [
+        bytes(h) for (h,) in db.q("SELECT leaf FROM regie_merkle_leaves WHERE position < ? ORDER BY position", (size,))
+    ]
+    return Checkpoint(origin="test", size=size, root=MerkleTree(leaves).frontier.root())
+
+
+def check_incremental(
+    log: SqlLog, built: BuiltLog, base: Checkpoint, kind: str, expect: Expect, full: VerifyReport
+) -> None:
+    """The incremental run either finds the log whole (only possible for an in-place change below its
+    base, which only the full pass re-reads) or hands over to the full pass, whose report then stands."""
+    report = log.verify_from(base, built.checkpoints)
+    if report is None:
+        return  # verify_store then runs the full pass: the report checked above
+    assert report.ok
+    assert report.verified_from == base
+    assert kind in IN_PLACE, (kind, expect, base.size)
+    assert expect.position is not None
+    assert expect.position < base.size, (kind, expect, base.size)
+    assert not full.ok
+
+
 # --- building random logs ------------------------------------------------------------------------------------
 
 
@@ -410,9 +441,12 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
         conn = sqlite3.connect(str(built.world_settings.store), isolation_level=None)
         try:
             conn.execute("BEGIN")
+            base = verified_base(Db(conn, "sqlite"), data, built.size)
             expect = tamper(Db(conn, "sqlite"), kind, data, built.size, built.checkpoint_sizes, sorted(built.backups))
             batch = data.draw(st.sampled_from([3, 64, 5000]), "batch")
-            check(built.log(conn, "sqlite", expect, batch).verify(built.checkpoints), expect)
+            full = built.log(conn, "sqlite", expect, batch).verify(built.checkpoints)
+            check(full, expect)
+            check_incremental(built.log(conn, "sqlite", expect, batch), built, base, kind, expect, full)
         finally:
             conn.rollback()
             conn.close()
@@ -447,11 +481,14 @@ def test_every_tampering_is_detected_and_located_on_postgres(tmp_path: Path) -> 
             def one_tampering(data: st.DataObject) -> None:
                 kind = data.draw(st.sampled_from(PG_KINDS), "tampering")
                 try:
+                    base = verified_base(Db(conn, "postgres"), data, built.size)
                     expect = tamper(
                         Db(conn, "postgres"), kind, data, built.size, built.checkpoint_sizes, sorted(built.backups)
                     )
                     batch = data.draw(st.sampled_from([3, 5000]), "batch")
-                    check(built.log(conn, "postgres", expect, batch).verify(built.checkpoints), expect)
+                    full = built.log(conn, "postgres", expect, batch).verify(built.checkpoints)
+                    check(full, expect)
+                    check_incremental(built.log(conn, "postgres", expect, batch), built, base, kind, expect, full)
                 finally:
                     conn.rollback()
 
@@ -483,6 +520,18 @@ def test_honest_histories_with_erasure_and_key_rotation_are_never_flagged(world:
         report = verify_store(world.store, checkpoints)
         assert report.ok, report.problems
         assert report.size == report.records == world.count()
+        # the incremental run, from the last one's signed head, reads only what was added and agrees
+        before = read_verified(world.store)
+        done = verify_log(world.store, store_checkpoints(world.store))
+        assert done.report.ok, done.report.problems
+        assert (done.report.root, done.report.size) == (report.root, report.size)
+        assert [c.ok for c in done.report.checkpoints] == [True] * len(checkpoints)
+        if before is None:
+            assert done.report.mode == "full"
+        else:
+            assert done.report.mode == "incremental"
+            assert done.report.records == report.size - before.size
+        assert read_verified(world.store).size == report.size
 
     grow()
     # and it was really exercised: erasure and rotation among the steps (forced once if chance missed them)

@@ -34,7 +34,7 @@ from casusregie.commands.referral import AssessIntake, MemberInput, ReferCase
 from casusregie.privacy_audit import verify as verify_mod
 from casusregie.privacy_audit.checkpoint import Checkpoint, parse_and_verify
 from casusregie.privacy_audit.envelope import encrypt
-from casusregie.privacy_audit.merkle import Frontier, MerkleTree
+from casusregie.privacy_audit.merkle import Frontier, MerkleTree, tree_root_nodes
 from casusregie.privacy_audit.verify import (
     ALTERED,
     CASE_INDEX,
@@ -441,14 +441,20 @@ def test_cli_verify_exit_codes_json_and_the_named_case(world: World, cli: Any) -
 
     position = position_of_case_event(world, numbers["case"], 5)
     set_state_at(world, position, flip(state_at(world, position), 3))
-    bad = cli("audit", "verify", user="aud")
+    # A record altered in place below the last verification: the incremental run does not re-read it,
+    # and says so; the full pass does.
+    quick = cli("audit", "verify", user="aud")
+    assert quick.code == 0, quick.err
+    assert "added since the verification of" in quick.out
+    assert "`regie audit verify --full` re-reads them" in quick.out
+    bad = cli("audit", "verify", "--full", user="aud")
     assert bad.code == 1
     lines = bad.err.strip().splitlines()
     assert len(lines) == 1
     assert f"log tampered at position {position}" in lines[0]
     assert f"(case {numbers['case']})" in lines[0]
     assert "Case.InformationDisclosed v5" in lines[0]
-    as_json = cli("audit", "verify", "--json", user="aud")
+    as_json = cli("audit", "verify", "--full", "--json", user="aud")
     assert as_json.code == 1
     report = json.loads(as_json.out)
     assert report["ok"] is False
@@ -498,3 +504,79 @@ def test_verify_says_how_many_records_no_signature_covers_yet(world: World, cli:
     shown = cli("audit", "verify")
     assert shown.code == 0
     assert f"the last {unsigned} record(s) are newer than the newest checkpoint" in shown.out
+
+
+# --- incremental verification ------------------------------------------------------------------------------
+
+
+def test_verify_builds_on_the_last_verification_and_reads_only_what_was_added(world: World, cli: Any) -> None:
+    story(world)
+    first = cli("audit", "verify", "--json")
+    assert first.code == 0, first.err
+    assert first.json()["mode"] == "full"  # nothing to build on yet
+    size = first.json()["tree_size"]
+    refer(world, name="Anton de Vries")
+    added = world.count() - size
+    again = cli("audit", "verify", "--json")
+    assert again.code == 0, again.err
+    report = again.json()
+    assert (report["mode"], report["records"], report["verified_from"]["size"]) == ("incremental", added, size)
+    full = cli("audit", "verify", "--full", "--json").json()
+    assert (full["mode"], full["records"], full["root"]) == ("full", world.count(), report["root"])
+
+
+def test_a_record_deleted_below_the_last_verification_is_found_by_the_default_run(world: World, cli: Any) -> None:
+    numbers = story(world)
+    assert cli("audit", "verify").code == 0
+    refer(world, name="Anton de Vries")
+    position = position_of_case_event(world, numbers["case"], 2)
+    nid = nid_column(world.store.db.dialect)
+    with world.store.db.transaction(commit=True) as tx:
+        tx.execute(
+            f"DELETE FROM stored_events WHERE {nid} = "
+            "(SELECT notification_id FROM regie_merkle_leaves WHERE position = ?)",
+            (position,),
+        )
+    result = cli("audit", "verify")
+    assert result.code == 1
+    assert "no longer extends the last verification: every record was verified instead" in result.out
+    assert f"log tampered at position {position}" in result.err
+    assert "gone (deleted)" in result.err
+
+
+def test_a_rewritten_tree_below_the_last_verification_is_found_by_the_default_run(world: World, cli: Any) -> None:
+    story(world)
+    size = cli("audit", "verify", "--json").json()["tree_size"]
+    # the node that stands for the oldest records in the verified tree's frontier: a rewrite of any of
+    # them (rows, leaves and nodes redone, which needs no key) changes it
+    level, idx = next((lv, i) for lv, i in tree_root_nodes(size) if lv > 0)
+    with world.store.db.transaction(commit=True) as tx:
+        tx.execute("UPDATE regie_merkle_nodes SET hash = ? WHERE level = ? AND idx = ?", (bytes(32), level, idx))
+    result = cli("audit", "verify", "--json")
+    assert result.code == 1
+    assert result.json()["base_refused"] is True
+    assert result.json()["first_bad"]["kind"] == NODE
+
+
+def test_an_altered_verification_note_is_an_alarm_and_a_full_run_replaces_it(world: World, cli: Any) -> None:
+    story(world)
+    assert cli("audit", "verify").code == 0
+    note = world.store.checkpoint_dir / "verified.txt"
+    assert stat.S_IMODE(note.stat().st_mode) == 0o600
+    lines = note.read_text().split("\n")
+    lines[1] = str(int(lines[1]) + 1)  # claims one record more was verified
+    note.write_text("\n".join(lines))
+    refused = cli("audit", "verify")
+    assert refused.code == 1
+    assert "does not verify" in refused.err
+    assert "regie audit verify --full" in refused.err
+    assert "Traceback" not in refused.err
+    full = cli("audit", "verify", "--full")
+    assert full.code == 0, full.err
+    assert "not usable" in full.err
+    assert cli("audit", "verify", "--json").json()["mode"] == "incremental"
+    # a checkpoint file is signed with the same key, but is no verification's note
+    note.write_text(write_checkpoint(world.store, world.app).read_text())
+    copied = cli("audit", "verify")
+    assert copied.code == 1
+    assert "not a verification's" in copied.err

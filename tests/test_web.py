@@ -294,8 +294,10 @@ def test_an_auditor_replays_the_case_and_verifies_the_log(
     aud = people["aud"]
     aud.sign_in("/")
     assert aud.heading() == "Audit"
-    aud.page.click("text=Logboek nu controleren")
+    aud.page.click("text=Alles opnieuw controleren")
     assert "Het logboek klopt" in aud.page.locator("[role=status]").inner_text()
+    aud.page.click("text=Nieuwe records controleren")  # builds on the one before: only what was added since
+    assert "sinds de controle van" in aud.page.locator("[role=status]").inner_text()
     aud.check("audit")
     aud.page.fill("#bundel-zaak", closed)
     with aud.page.expect_download() as download:

@@ -24,7 +24,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from casusregie.adapters.auditing import case_bundle
+from casusregie.adapters.auditing import case_bundle, verify_log
 from casusregie.adapters.checkpoint_files import (
     CheckpointFile,
     choose_checkpoint,
@@ -68,7 +68,6 @@ from casusregie.privacy_audit.verify import (
     LogTampered,
     Problem,
     VerifyReport,
-    verify_store,
 )
 
 PROGRESS_FROM = 20_000  # show a progress bar from this many records on
@@ -328,11 +327,19 @@ def _checkpoint_destination(out: str) -> Path:
     type=InputPath(path_type=Path, dir_okay=False),
     help="Check against this checkpoint (default: every checkpoint in the store's folder).",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Re-read every record; by default only those added since the last verification are read.",
+)
 @json_option
 @pass_ctx
-def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> None:
-    """Check every record (leaf and key), the tree and the checkpoints; name the first bad position.
+def audit_verify(ctx: Context, checkpoint_file: Path | None, full: bool, as_json: bool) -> None:
+    """Check the records (leaf and key), the tree and the checkpoints; name the first bad position.
 
+    By default it builds on the last verification that found the log whole (signed beside the
+    checkpoints): that head must still be the stored tree's, and only the records added since
+    are read; `--full` re-reads every record, which also finds a record altered in place since.
     Needs the store's key folder, no user: it reads nothing it checks before checking it.
     A deactivated user who names themselves is refused, like for any other command.
     """
@@ -344,23 +351,39 @@ def audit_verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> N
     else:
         checkpoints = store_checkpoints(store)
     with _progress(not as_json) as progress:
-        report = verify_store(store, [c.checkpoint for c in checkpoints], [c.label for c in checkpoints], progress)
+        done = verify_log(store, checkpoints, full=full, progress=progress)
+    report = done.report
     first = report.first
     described = None if first is None else _describe(ctx, first)
     _record_verify(ctx)
     data = report.to_json()
     data["first_bad"] = described
     data["unsigned_records"] = _unsigned(report, checkpoints)
+    data["warnings"] = done.warnings
     if as_json:
         print_json(data)
     else:
         _print_verify(report, checkpoints)
+    for warning in done.warnings:
+        echo(f"regie: warning: {warning}", err=True)
     if described is not None:
         raise LogTampered(_one_line(report, described))
 
 
 def _print_verify(report: VerifyReport, checkpoints: list[CheckpointFile]) -> None:
-    if report.ok:
+    base = report.verified_from
+    if report.base_refused:
+        echo("the log no longer extends the last verification: every record was verified instead")
+    if report.ok and base is not None:
+        echo(
+            f"log verified: {report.records} record(s) added since the verification of {base.when()} "
+            f"(tree size {base.size}), tree size {report.size}, root {b64(report.root)}"
+        )
+        echo(
+            f"the {base.size} records before were verified then and still make up the same tree; "
+            "`regie audit verify --full` re-reads them too"
+        )
+    elif report.ok:
         echo(f"log verified: {report.records} records, tree size {report.size}, root {b64(report.root)}")
     else:
         echo(f"log does NOT verify: {report.problem_count} problem(s) in {report.records} records")

@@ -479,10 +479,11 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
 
     @app.post(prefix + "/log-verifications", tags=["audit"], operation_id="audit-verify")
     @in_its_turn
-    def log_verification(request: Request, who: CallerDep) -> dict[str, Any]:
-        """Check every record of the log, the tree and the signed checkpoints now (auditors; reads every record)."""
+    def log_verification(request: Request, who: CallerDep, full: Annotated[bool, Query()] = False) -> dict[str, Any]:
+        """Check the log, the tree and the signed checkpoints now (auditors): the records added since the last
+        verification, on the tree it found whole; with `full`, every record."""
         with session_for(request, who, "audit.verify") as session:
-            return verification(session)
+            return verification(session, full=full)
 
     @app.post(prefix + "/cases/{case}/audit-bundles", tags=["audit"], operation_id="audit-bundle")
     @in_its_turn

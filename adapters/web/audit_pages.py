@@ -37,7 +37,8 @@ def _auditor(regie: Session, name: str) -> None:
 def routes(web: Web) -> list[Route]:
     async def overview(request: Request) -> Response:
         def work(regie: Session, session: WebSession, form: FormData | None) -> Response:
-            report = verification(regie) if form is not None else None  # "verify now": every record
+            # "verify now": what was added since the last verification, or every record
+            report = None if form is None else verification(regie, full=form.get("volledig") == "1")
             if report is None:
                 _auditor(regie, "audit.status")
                 regie.log_read("audit.status", AUDIT_ACTIVITY, Action.READ, None, [])
