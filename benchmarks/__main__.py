@@ -52,7 +52,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="S",
         help="seconds of the http load (default 60; 5 with --quick); sets REGIE_HTTP_SECONDS",
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        nargs="?",
+        const=2_000_000,
+        metavar="N",
+        help="the audit, inzage and rebuild figures at N events (default 2,000,000: ten years of a large city); "
+        "takes an hour or more; sets REGIE_BENCH_SCALE",
+    )
     args = parser.parse_args(argv)
+    if args.scale is not None:
+        if args.scale < 100_000:
+            parser.error("--scale must be at least 100,000")
+        os.environ["REGIE_BENCH_SCALE"] = str(args.scale)
     for option, variable in (("http_clients", "REGIE_HTTP_CLIENTS"), ("http_seconds", "REGIE_HTTP_SECONDS")):
         value = getattr(args, option)
         if value is not None:

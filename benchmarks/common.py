@@ -54,6 +54,14 @@ from casusregie.domain.roles import Actor, Role
 console = Console(stderr=True, highlight=False, soft_wrap=True)
 _T0 = time.perf_counter()
 
+SCALE_VARIABLE = "REGIE_BENCH_SCALE"  # `python -m benchmarks --scale`: the ten-year store of a large city
+
+
+def scale_records() -> int | None:
+    """The size of the scale runs (events or records), or None for the usual sizes."""
+    value = os.environ.get(SCALE_VARIABLE, "").strip()
+    return int(value) if value else None
+
 
 def log(message: str) -> None:
     """A progress line on stderr, stamped with the seconds since the harness started."""

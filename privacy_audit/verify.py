@@ -46,6 +46,7 @@ import base64
 import bisect
 import hashlib
 import json
+import os
 import struct
 import time
 import zlib
@@ -256,6 +257,7 @@ class VerifyReport:
     authenticated: bool = False  # every row's tag was checked with the store's row key
     verified_from: Checkpoint | None = None  # incremental: the earlier verification this run built on
     base_refused: bool = False  # an incremental run was asked for, but the log no longer extends its base
+    segments: int = 1  # a full pass split into subtrees checked side by side (verify_parallel)
 
     @property
     def mode(self) -> str:
@@ -711,6 +713,7 @@ class _Tree:
         self.count = 0
         self.watch = sorted(set(watch))
         self.roots: dict[int, bytes] = {0: EMPTY_ROOT} if 0 in self.watch else {}
+        self.frontiers: dict[int, list[bytes]] = {0: []} if 0 in self.watch else {}  # beside each watched root
         self.check = check
 
     @classmethod
@@ -726,7 +729,17 @@ class _Tree:
             tree.pending.append([hashes.pop()] if start.size >> level & 1 else [])
         tree.count = start.size
         if start.size in tree.watch:
+            tree.frontiers[start.size] = tree.frontier()
             tree.roots[start.size] = tree.root()
+        return tree
+
+    @classmethod
+    def segment(cls, offset: int, watch: Iterable[int], check: NodeCheck | None = None) -> _Tree:
+        """The part of a tree from position ``offset`` (a multiple of the segment's size) on, alone:
+        its nodes are checked at their true indexes, and its frontier stands for positions
+        ``offset`` and later only (the caller joins it to the part before)."""
+        tree = cls(watch, check)
+        tree.count = offset
         return tree
 
     def copy(self) -> _Tree:
@@ -734,6 +747,7 @@ class _Tree:
         twin.pending = [list(p) for p in self.pending]
         twin.count = self.count
         twin.roots = dict(self.roots)
+        twin.frontiers = {size: list(hashes) for size, hashes in self.frontiers.items()}
         return twin
 
     def frontier(self) -> list[bytes]:
@@ -751,7 +765,8 @@ class _Tree:
                 return
             cut = target - self.count
             self._extend(leaves[:cut])
-            self.roots[target] = self.root()
+            self.frontiers[target] = self.frontier()
+            self.roots[target] = _fold(self.frontiers[target])
             leaves = leaves[cut:]
 
     def _extend(self, nodes: list[bytes]) -> None:
@@ -837,9 +852,14 @@ class LogVerifier:
         total: int = 0,
         start: Frontier | None = None,
         start_nid: Any = None,
+        offset: int = 0,
+        trace: tuple[Any, bytes | None] | None = None,
+        watch: Iterable[int] = (),
     ) -> None:
         self._start = start or Frontier()
         self._start_nid = start_nid
+        self._offset = offset  # a segment of a parallel run: its first position, no frontier before it
+        self._watch = set(watch)
         self._nodes_of = nodes
         self._max_node_level = min(max_node_level, _MAX_LEVEL)
         self._head = StoredHead.of(head) if isinstance(head, Frontier) else head
@@ -854,7 +874,7 @@ class LogVerifier:
         self._checker = _RowChecker(authenticator)
         self._cases = None if cases is None else _CaseIndex(cases, cases_from)
         self._want_bodies = authenticator is not None and self._cases is not None and cases_from is not None
-        self._trace: tuple[Any, bytes | None] | None = None  # the last access trace's id (as read) and case
+        self._trace: tuple[Any, bytes | None] | None = trace  # the last access trace's id (as read) and case
         self._damaged_nodes = list(damaged_nodes)
         self._levels: dict[int, _StoredLevel] = {}
         self.problems: list[Problem] = []
@@ -915,12 +935,20 @@ class LogVerifier:
 
     def run(self, events: Iterable[EventRow], leaves: Iterable[LeafRow]) -> VerifyReport:
         started = time.perf_counter()
+        self.scan(events, leaves)
+        return self._finish(started)
+
+    def scan(self, events: Iterable[EventRow], leaves: Iterable[LeafRow]) -> None:
+        """Every row against its leaf and key, the tree rebuilt over them; the checks at the end aside."""
         for what in self._damaged_nodes:
             self._report(NODE, None, f"a stored tree node row is damaged ({what})")
-        watch = {cp.size for cp in self._checkpoints}
-        self._stored_tree = _Tree.starting_at(self._start, watch, self._check_nodes)
+        watch = {cp.size for cp in self._checkpoints} | self._watch
+        if self._offset:
+            self._stored_tree = _Tree.segment(self._offset, watch, self._check_nodes)
+        else:
+            self._stored_tree = _Tree.starting_at(self._start, watch, self._check_nodes)
         self._recomputed: _Tree | None = None
-        self._position = self._start.size
+        self._position = self._offset or self._start.size
         self._last_nid: Any = self._start_nid
         self._pending: list[EventRow] = []
         self._records = 0
@@ -946,7 +974,6 @@ class LogVerifier:
                 f"record {self._ref(row).label()} has no position in the tree",
                 self._ref(row),
             )
-        return self._finish(started)
 
     def _take_events(self, rows: Iterator[EventRow], last_nid: Any, expected: int) -> list[EventRow]:
         """The events with notification id <= ``last_nid``, taken in blocks (rows are in id order).
@@ -1454,6 +1481,22 @@ for _dialect, _nid in (("sqlite", "rowid"), ("postgres", "notification_id")):
     _q["cases_from"] = _from(_q["cases"], "position >= ?")
     _q["leaf_nid"] = "SELECT notification_id FROM regie_merkle_leaves WHERE position = ?"
     _q["rows_upto"] = f"SELECT count(*) FROM stored_events WHERE {_nid} <= ?"  # noqa: S608 - fixed names
+    # A segment of a parallel run reads one range of positions (and of notification ids) only.
+    _q["events_upto"] = _from(_q["events"], f"{_nid} <= ?")
+    _q["events_between"] = _from(_q["events"], f"{_nid} > ? AND {_nid} <= ?")
+    _q["leaves_between"] = _from(_q["leaves"], "position >= ? AND position < ?")
+    _q["nodes_between"] = _from(_q["nodes"], "idx >= ? AND idx < ?")
+    _q["cases_between"] = _from(_q["cases"], "position >= ? AND position < ?")
+    _q["records_between"] = _from(_q["records_from"], "l.position < ?")
+    _q["rows_after"] = f"SELECT count(*) FROM stored_events WHERE {_nid} > ?"  # noqa: S608 - fixed names
+    _q["leaf_count"] = "SELECT count(*) FROM regie_merkle_leaves"
+    _q["cases_beyond"] = "SELECT count(*) FROM regie_merkle_cases WHERE position >= ?"
+    _q["nodes_beyond"] = "SELECT count(*) FROM regie_merkle_nodes WHERE level = ? AND idx >= ?"
+_SQL["sqlite"]["leaf_nids"] = (
+    "SELECT position, CASE WHEN typeof(notification_id) = 'integer' THEN notification_id END "
+    "FROM regie_merkle_leaves WHERE position IN ({marks})"
+)
+_SQL["postgres"]["leaf_nids"] = "SELECT position, notification_id FROM regie_merkle_leaves WHERE position IN ({marks})"
 _NODE_BATCH = 100  # (level, idx) pairs per query: SQLite limits expression depth
 
 
@@ -1701,22 +1744,27 @@ def _consistent(log: SqlLog, cp: Checkpoint, source: str | None, base: Checkpoin
 
 
 @contextmanager
-def open_log(location: Any, batch: int = 5000, authenticator: RowAuthenticator | None = None) -> Iterator[SqlLog]:
+def open_log(
+    location: Any, batch: int = 5000, authenticator: RowAuthenticator | None = None, snapshot: str | None = None
+) -> Iterator[SqlLog]:
     """A dedicated read-only snapshot of a store's log (``location``: a StoreLocation).
 
     SQLite: one deferred read transaction (a WAL snapshot); PostgreSQL: one REPEATABLE READ,
     READ ONLY transaction, so events, leaves, nodes and head all come from one moment even
-    while the application keeps writing.
+    while the application keeps writing; ``snapshot`` (PostgreSQL): the moment another such
+    transaction exported (``pg_export_snapshot()``), so that several processes read one.
     """
     if location.is_postgres:
         import psycopg
         from psycopg import IsolationLevel
-        from psycopg.sql import SQL, Identifier
+        from psycopg.sql import SQL, Identifier, Literal
 
         conn = psycopg.connect(location.dsn, connect_timeout=10)
         try:
             conn.isolation_level = IsolationLevel.REPEATABLE_READ
             conn.read_only = True
+            if snapshot is not None:  # must come first in the transaction
+                conn.execute(SQL("SET TRANSACTION SNAPSHOT {}").format(Literal(snapshot)))
             conn.execute(SQL("SET search_path TO {}").format(Identifier(location.schema)))
             yield SqlLog(conn, "postgres", batch, authenticator)
         finally:
@@ -1748,18 +1796,39 @@ def verify_store(
     limit: int = 50,
     *,
     base: Checkpoint | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
     """Verify an opened store's log, every row's key included, in one consistent snapshot.
 
     With ``base`` (a signed head an earlier verification found whole) only what was added
     since is read (:meth:`SqlLog.verify_from`); should that not hold, the whole log is
-    verified instead, to name the first bad position (``report.base_refused``).
+    verified instead, to name the first bad position (``report.base_refused``). The whole log
+    is read by ``workers`` processes (default: one per core; see ``verify_parallel``).
     """
     with open_log(store.location, authenticator=store_authenticator(store)) as log:
         if base is not None:
             report = log.verify_from(base, checkpoints, checkpoint_sources, progress, limit)
             if report is not None:
                 return report
-        report = log.verify(checkpoints, checkpoint_sources, progress, limit)
+        report = _full(store, log, checkpoints, checkpoint_sources, progress, limit, workers or os.cpu_count() or 1)
         report.base_refused = base is not None
         return report
+
+
+def _full(
+    store: Any,
+    log: SqlLog,
+    checkpoints: Sequence[Checkpoint],
+    sources: Sequence[str | None],
+    progress: Progress | None,
+    limit: int,
+    workers: int,
+) -> VerifyReport:
+    if workers < 2:
+        return log.verify(checkpoints, sources, progress, limit)
+    from casusregie.privacy_audit.verify_parallel import process_runner, verify_parallel  # it builds on this module
+
+    snapshot = log._one("SELECT pg_export_snapshot()")[0] if log.dialect == "postgres" else None  # type: ignore[index]
+    keys = {store.row_key_id: store.keyring.key(store.row_key_id)}
+    runner = process_runner(store.location, store.keyring.store_id, keys, workers, snapshot)
+    return verify_parallel(log, checkpoints, sources, progress, limit, runner=runner, workers=workers)

@@ -53,6 +53,7 @@ from casusregie.privacy_audit.verify import (
     store_authenticator,
     verify_store,
 )
+from casusregie.privacy_audit.verify_parallel import verify_parallel
 
 # --- random honest histories -----------------------------------------------------------------------------
 
@@ -356,6 +357,22 @@ def check_incremental(
     assert not full.ok
 
 
+def _verdict(report: VerifyReport) -> dict[str, Any]:
+    data = report.to_json()
+    for timing in ("elapsed_s", "records_per_s"):
+        del data[timing]
+    return data
+
+
+def check_parallel(log: SqlLog, built: BuiltLog, data: st.DataObject, serial: VerifyReport) -> VerifyReport:
+    """The log cut into subtrees of a random size, checked segment by segment and joined: the serial verdict."""
+    bits = data.draw(st.integers(1, 5), "segment bits")
+    workers = data.draw(st.integers(1, 4), "workers")
+    report = verify_parallel(log, built.checkpoints, min_size=2, min_bits=bits, workers=workers)
+    assert _verdict(report) == _verdict(serial)
+    return report
+
+
 # --- building random logs ------------------------------------------------------------------------------------
 
 
@@ -433,7 +450,9 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
             conn = sqlite3.connect(built.backups[size], isolation_level=None)
             try:
                 conn.execute("BEGIN")
-                check(built.log(conn, "sqlite").verify(built.checkpoints), Expect(TRUNCATED, size, built.size))
+                full = built.log(conn, "sqlite").verify(built.checkpoints)
+                check(full, Expect(TRUNCATED, size, built.size))
+                check_parallel(built.log(conn, "sqlite"), built, data, full)
             finally:
                 conn.rollback()
                 conn.close()
@@ -447,6 +466,7 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
             full = built.log(conn, "sqlite", expect, batch).verify(built.checkpoints)
             check(full, expect)
             check_incremental(built.log(conn, "sqlite", expect, batch), built, base, kind, expect, full)
+            check_parallel(built.log(conn, "sqlite", expect, batch), built, data, full)
         finally:
             conn.rollback()
             conn.close()
@@ -455,7 +475,13 @@ def test_every_tampering_is_detected_and_located_on_sqlite(tmp_path_factory: pyt
     for built in logs.values():  # the examples rolled back: every pristine log still verifies
         conn = sqlite3.connect(str(built.world_settings.store), isolation_level=None)
         conn.execute("BEGIN")
-        assert built.log(conn, "sqlite").verify(built.checkpoints).ok
+        serial = built.log(conn, "sqlite").verify(built.checkpoints)
+        assert serial.ok
+        for bits in (1, 2, 3, 4, 5):  # and the parallel pass joined its segments (no serial pass behind it)
+            sql_log = built.log(conn, "sqlite")
+            joined = verify_parallel(sql_log, built.checkpoints, min_size=2, min_bits=bits, workers=64)
+            assert joined.segments == -(-built.size // (1 << bits)) > 1
+            assert _verdict(joined) == _verdict(serial)
         conn.close()
 
 
@@ -489,11 +515,16 @@ def test_every_tampering_is_detected_and_located_on_postgres(tmp_path: Path) -> 
                     full = built.log(conn, "postgres", expect, batch).verify(built.checkpoints)
                     check(full, expect)
                     check_incremental(built.log(conn, "postgres", expect, batch), built, base, kind, expect, full)
+                    check_parallel(built.log(conn, "postgres", expect, batch), built, data, full)
                 finally:
                     conn.rollback()
 
             one_tampering()
-            assert built.log(conn, "postgres").verify(built.checkpoints).ok
+            serial = built.log(conn, "postgres").verify(built.checkpoints)
+            assert serial.ok
+            joined = verify_parallel(built.log(conn, "postgres"), built.checkpoints, min_size=2, min_bits=3)
+            assert joined.segments > 1
+            assert _verdict(joined) == _verdict(serial)
             conn.rollback()
         finally:
             conn.close()

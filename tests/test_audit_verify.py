@@ -45,9 +45,12 @@ from casusregie.privacy_audit.verify import (
     TRUNCATED,
     UNINDEXED,
     LogTampered,
+    open_log,
+    store_authenticator,
     verify_log,
     verify_store,
 )
+from casusregie.privacy_audit.verify_parallel import process_runner, verify_parallel
 
 register(regie)  # until the lead wires `audit` into cli.py; guarded against double registration
 
@@ -580,3 +583,54 @@ def test_an_altered_verification_note_is_an_alarm_and_a_full_run_replaces_it(wor
     copied = cli("audit", "verify")
     assert copied.code == 1
     assert "not a verification's" in copied.err
+
+
+# --- the full pass on several processes ------------------------------------------------------------------------
+
+
+def _verdict(report: Any) -> dict[str, Any]:
+    data = report.to_json()
+    del data["elapsed_s"], data["records_per_s"]
+    return data
+
+
+def test_the_full_pass_on_several_processes_gives_the_serial_verdict(world: World) -> None:
+    numbers = story(world)
+    for name in ("Anton de Vries", "Bea Bakker", "Cor Claassen"):
+        refer(world, name=name)
+    write_checkpoint(world.store, world.app)
+    refer(world, name="Dirk Dekker")
+    store = world.store
+    checkpoints = [c.checkpoint for c in store_checkpoints(store)]
+    keys = {store.row_key_id: store.keyring.key(store.row_key_id)}
+
+    def both() -> tuple[Any, Any]:
+        with open_log(store.location, authenticator=store_authenticator(store)) as log:
+            snapshot = log._one("SELECT pg_export_snapshot()")[0] if log.dialect == "postgres" else None
+            runner = process_runner(store.location, store.keyring.store_id, keys, 2, snapshot)
+            joined = verify_parallel(log, checkpoints, runner=runner, workers=2, min_size=2, min_bits=3)
+            return joined, log.verify(checkpoints)
+
+    joined, serial = both()
+    assert serial.ok, serial.problems
+    assert joined.segments > 2  # it was split, and joined without the serial pass
+    assert _verdict(joined) == _verdict(serial)
+    position = position_of_case_event(world, numbers["case"], 3)
+    set_state_at(world, position, flip(state_at(world, position), 5))  # committed: the workers read it too
+    joined, serial = both()
+    assert serial.first.kind == ALTERED
+    assert serial.first.position == position
+    assert _verdict(joined) == _verdict(serial)
+
+
+def test_a_segment_that_cannot_be_read_leaves_the_verdict_to_the_serial_pass(world: World) -> None:
+    story(world)
+
+    def broken(tasks: list[Any]) -> Any:
+        raise OSError("connection lost")
+
+    with open_log(world.store.location, authenticator=store_authenticator(world.store)) as log:
+        report = verify_parallel(log, runner=broken, min_size=2, min_bits=2)
+        assert report.ok
+        assert report.segments == 1
+        assert _verdict(report) == _verdict(log.verify())

@@ -402,7 +402,8 @@ def _print_verify(report: VerifyReport, checkpoints: list[CheckpointFile]) -> No
             f"the last {unsigned} record(s) are newer than the newest checkpoint: no signature covers them yet, "
             "so their removal could not be detected; `regie audit checkpoint` signs them"
         )
-    echo(f"({report.elapsed:.2f} s, {report.rate:,.0f} records/s)")
+    side_by_side = f", {report.segments} parts side by side" if report.segments > 1 else ""
+    echo(f"({report.elapsed:.2f} s, {report.rate:,.0f} records/s{side_by_side})")
 
 
 def _unsigned(report: VerifyReport, checkpoints: list[CheckpointFile]) -> int:
