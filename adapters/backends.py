@@ -7,6 +7,12 @@ roll back together with the events:
   own rows (new data keys, shredded keys, search index) atomically with the events;
 * ``after_insert``: the hook that gives every new record its Merkle position and leaf.
 
+Each recorder keeps the tree head it last committed (``merkle_log.HeadCache``) and hands it
+to the hook through the ``Tx``; it promotes the head the hook staged only once the insert
+transaction has committed, and forgets it whenever an insert fails. On PostgreSQL the insert
+transaction, extras and tree rows included, takes two round trips to the server (the
+library's takes five: see ``PostgresEventRecorder._insert_in_two_round_trips``).
+
 SQLite connections run with ``secure_delete`` so that deleted rows (a shredded key) are
 overwritten with zeros instead of lingering in free pages.
 """
@@ -21,7 +27,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import InterfaceError, OperationalError, PersistenceError, StoredEvent
 from eventsourcing.postgres import (
     PostgresApplicationRecorder,
     PostgresDatastore,
@@ -36,9 +42,11 @@ from eventsourcing.sqlite import (
     SQLiteFactory,
     SQLiteTransaction,
 )
+from eventsourcing.utils import retry
 from psycopg.sql import SQL, Identifier
 
 from casusregie.adapters.location import StoreLocation
+from casusregie.adapters.merkle_log import HeadCache
 from casusregie.adapters.sql import Database, Tx
 
 AfterInsert = Callable[[Tx, Sequence[StoredEvent], Sequence[int]], None]
@@ -101,10 +109,20 @@ class SQLiteEventRecorder(SQLiteApplicationRecorder):
     def __init__(self, datastore: SQLiteDatastore, after_insert: AfterInsert) -> None:
         super().__init__(datastore)
         self.after_insert = after_insert
+        self.tree_head = HeadCache()
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        try:
+            ids = super().insert_events(stored_events, **kwargs)
+        except BaseException:
+            self.tree_head.drop()
+            raise
+        self.tree_head.commit()
+        return ids
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
-        tx = Tx(c, "sqlite")
+        tx = Tx(c, "sqlite", tree_head=self.tree_head)
         _run_extras(tx, kwargs)
         if stored_events:
             self.after_insert(tx, stored_events, ids or [])
@@ -153,6 +171,15 @@ class _PostgresDatastore(PostgresDatastore):
         return after_connect
 
 
+def _roll_back(conn: psycopg.Connection[Any]) -> None:
+    """End a failed insert's transaction on the connection, if it is still open and usable."""
+    if conn.closed or conn.broken:
+        return
+    if conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("ROLLBACK")
+
+
 def _still_open(conn: psycopg.Connection[Any]) -> None:
     """Refuse a pooled connection the server has ended (the pool then takes or makes another).
 
@@ -180,6 +207,70 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
         super().__init__(datastore)
         self.after_insert = after_insert
         self._failures = threading.local()
+        self.tree_head = HeadCache()
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert; once more, from the stored head, if it failed on the cached head.
+
+        The hook's compare-and-swap on the head fails the transaction when another writer (or
+        anyone) changed the head since this process cached it; nothing of it was stored, so
+        running it again, now reading the head under the table lock, is what the uncached
+        path always did. Which error that failure surfaces as depends on when the pipeline
+        reads it (the statement's own check violation, or an aborted pipeline at the commit),
+        so any failure of an attempt that used the cache is tried once more without it; a
+        real conflict then fails again, as it would have. Extras must bear being run again,
+        as they bear the library's own retries.
+        """
+        try:
+            try:
+                ids = self._insert_in_two_round_trips(stored_events, **kwargs)
+            except PersistenceError:
+                if not self.tree_head.took_cached():
+                    raise
+                self.tree_head.drop(stale=True)
+                ids = self._insert_in_two_round_trips(stored_events, **kwargs)
+        except BaseException:
+            self.tree_head.drop()
+            raise
+        self.tree_head.commit()
+        return ids
+
+    def _insert_in_two_round_trips(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's insert, statement for statement, in two exchanges with the server instead of five.
+
+        The library opens the transaction with psycopg's ``conn.transaction()`` inside its
+        pipeline, and psycopg syncs the pipeline when that block begins, before it commits,
+        after the commit and when the pipeline ends; with the sync the library needs for the
+        new notification ids, five round trips. Here BEGIN and COMMIT are plain statements in
+        the pipeline: one exchange up to the insert (BEGIN, the extras, the library's lock,
+        NOTIFY, INSERT ... RETURNING), whose answer carries the ids and any failure (a version
+        clash); one for the Merkle rows and the COMMIT. Any failure rolls back before the
+        connection goes back to the pool.
+        """
+        if not stored_events:
+            return None
+        exc: BaseException | None = None
+        ids: Sequence[int] | None = None
+        self.tree_head.begin()
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline, conn.cursor() as curs:
+                    try:
+                        curs.execute("BEGIN")
+                        self._insert_events(curs, stored_events, **kwargs)
+                        self._insert_stored_events(curs, stored_events, **kwargs)
+                        pipeline.sync()
+                        ids = self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+                        curs.execute("COMMIT")
+                    except Exception as error:  # raised after the pipeline has ended (as the library does)
+                        exc = error
+                if exc is not None:
+                    raise exc
+            except BaseException:
+                _roll_back(conn)
+                raise
+        return ids
 
     def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         super()._insert_events(curs, stored_events, **kwargs)
@@ -190,7 +281,7 @@ class PostgresEventRecorder(PostgresApplicationRecorder):
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         try:
-            self.after_insert(Tx(curs, "postgres"), stored_events, ids or [])
+            self.after_insert(Tx(curs, "postgres", tree_head=self.tree_head), stored_events, ids or [])
         except BaseException as exc:
             self._failures.error = exc
             with contextlib.suppress(psycopg.Error):

@@ -24,9 +24,12 @@ _TYPES = {
 class Tx:
     """One open transaction: execute statements and fetch rows as plain tuples."""
 
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect, *, tree_head: Any = None) -> None:
         self._cursor = cursor
         self.dialect: Dialect = dialect
+        # The recorder's cache of the Merkle tree head (merkle_log.HeadCache) in its insert
+        # transactions, for the insert hook; None elsewhere.
+        self.tree_head = tree_head
 
     @property
     def connection(self) -> Any:
@@ -47,6 +50,12 @@ class Tx:
         rows = [tuple(r) for r in rows]
         if rows:
             self._cursor.executemany(self._sql(statement), rows)
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed (or -1 where the driver cannot tell)."""
+        cursor = getattr(self._cursor, "sqlite_cursor", self._cursor)  # the library's SQLite cursor wraps sqlite3's
+        return int(cursor.rowcount)
 
     def fetchall(self) -> list[tuple[Any, ...]]:
         return [self._row(r) for r in self._cursor.fetchall()]
