@@ -24,6 +24,7 @@ checks everything beyond them in its own snapshot.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import threading
@@ -313,10 +314,16 @@ def verify_parallel(
         report = None
         if plan is not None:
             run = runner or (lambda tasks: (check_segment(log, task) for task in tasks))
+            results = None
             try:
-                report = _join(log, plan, run(plan.tasks), checkpoints, sources, progress, started)
+                results = run(plan.tasks)
+                report = _join(log, plan, results, checkpoints, sources, progress, started)
             except Exception:  # a worker that could not read (a lost connection, say): the serial pass reads
                 report = None
+            finally:  # a join that stopped early stops the workers now, not when the collector gets to it
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()
         if report is None:
             report = log.verify(checkpoints, checkpoint_sources, progress, limit)
     return report
@@ -332,11 +339,22 @@ def process_runner(
         # A fork starts in milliseconds where a fresh interpreter takes a second or more to import
         # the program again; but a fork copies the locks other threads may hold, so only a process
         # with no other thread forks (the children use none of what they inherit: they connect anew).
-        context = get_context("fork" if threading.active_count() == 1 else "spawn")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_segment_process, location, store_id, row_keys, snapshot, task) for task in tasks]
-            for future in futures:
-                yield future.result()
+        # Frozen, the objects a child inherits are never collected there: an inherited connection left
+        # to the garbage collector would otherwise be closed by the child, under the parent's feet.
+        fork = threading.active_count() == 1
+        if fork:
+            gc.freeze()
+        try:
+            pool = ProcessPoolExecutor(workers, mp_context=get_context("fork" if fork else "spawn"))
+            try:
+                futures = [pool.submit(_segment_process, location, store_id, row_keys, snapshot, t) for t in tasks]
+                for future in futures:
+                    yield future.result()
+            finally:  # stopped early (a segment not whole): the segments not begun are not needed
+                pool.shutdown(wait=True, cancel_futures=True)
+        finally:
+            if fork:
+                gc.unfreeze()
 
     return run
 
