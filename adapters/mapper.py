@@ -9,12 +9,16 @@ and it names the data key that made it so the master key can rotate underneath.
 from __future__ import annotations
 
 import base64
+import binascii
+import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from datetime import date
 from typing import Any
 from uuid import UUID
 
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -57,7 +61,7 @@ class SealedAsText(Transcoding):
 
     def decode(self, data: str) -> Sealed:
         key_id, field, blob = data.split("|", 2)
-        return Sealed(key_id=key_id, field=field, blob=base64.b64decode(blob))
+        return Sealed(key_id=key_id, field=field, blob=binascii.a2b_base64(blob))  # = base64.b64decode, less checking
 
 
 class DataclassTranscoding(Transcoding):
@@ -82,6 +86,44 @@ def row_aad(store_id: str, originator_id: UUID | str, version: int, topic: str) 
     return canonical("regie-row-v1", store_id, str(originator_id), version, topic)
 
 
+_LENGTH = struct.Struct(">I").pack
+TOPICS_KEPT = 1_000
+
+
+class RowAad:
+    """``row_aad`` for one store, made per row from parts made once: the same bytes, a few times faster.
+
+    ``canonical`` of a tuple is the concatenation of each part's encoding, so the store's
+    prefix and each topic's part are kept, and only the row's id and version are encoded.
+    """
+
+    def __init__(self, store_id: str) -> None:
+        self.store_id = store_id
+        self._prefix = canonical("regie-row-v1", store_id)
+        self._topics: dict[str, bytes] = {}
+
+    def __call__(self, originator_id: UUID | str, version: int, topic: str) -> bytes:
+        tail = self._topics.get(topic)
+        if tail is None:
+            tail = canonical(topic)
+            if len(self._topics) < TOPICS_KEPT:  # the event classes; a damaged row's topic is not kept
+                self._topics[topic] = tail
+        oid, ver = str(originator_id).encode(), str(version).encode()
+        return b"".join((self._prefix, b"s", _LENGTH(len(oid)), oid, b"i", _LENGTH(len(ver)), ver, tail))
+
+
+class _Body:
+    """The decrypted body of a row, shaped as the library's mapper reads a stored event."""
+
+    __slots__ = ("originator_id", "originator_version", "state", "topic")
+
+    def __init__(self, stored: StoredEvent, state: bytes) -> None:
+        self.originator_id = stored.originator_id
+        self.originator_version = stored.originator_version
+        self.topic = stored.topic
+        self.state = state
+
+
 @dataclass(frozen=True)
 class CaseStoredEvent(StoredEvent):
     """A stored row plus the case its (encrypted) body names, for the position -> case index.
@@ -101,8 +143,15 @@ class RowBoundMapper(Mapper[UUID]):
         self.keyring = keyring
         self.row_key_id = row_key_id
         self.store_name = store_name
+        self._row_aad = RowAad(keyring.store_id)
 
-    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+    def _aad(self, originator_id: UUID | str, version: int, topic: str) -> bytes:
+        if self._row_aad.store_id != self.keyring.store_id:  # never expected; kept exact all the same
+            self._row_aad = RowAad(self.keyring.store_id)
+        return self._row_aad(originator_id, version, topic)
+
+    def to_stored_event(self, domain_event: Any, level: int = 6) -> StoredEvent:
+        """The encrypted row of an event (or snapshot); ``level``: zlib's, any of which decompresses alike."""
         topic = get_topic(domain_event.__class__)
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
@@ -110,23 +159,27 @@ class RowBoundMapper(Mapper[UUID]):
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        body = zlib.compress(self.transcoder.encode(state), 6)
-        aad = row_aad(self.keyring.store_id, originator_id, version, topic)
+        body = zlib.compress(self.transcoder.encode(state), level)
+        aad = self._aad(originator_id, version, topic)
         ciphertext = encrypt(self.keyring.cipher(self.row_key_id), self.row_key_id, body, aad)
         case_id = state.get("case_id") if topic in CASE_NAMED_IN_BODY else None
         return CaseStoredEvent(
             originator_id=originator_id, originator_version=version, topic=topic, state=ciphertext, case_id=case_id
         )
 
-    def decrypt_body(self, stored: StoredEvent) -> bytes:
-        """The decrypted, decompressed JSON body of a stored row, or a clear StoreProblem."""
+    def decrypt_body(self, stored: StoredEvent, ciphers: dict[str, AESGCM] | None = None) -> bytes:
+        """The decrypted, decompressed JSON body of a stored row, or a clear StoreProblem.
+
+        ``ciphers`` keeps the keys a batch of rows has looked up (one keyring lookup per key, not per row).
+        """
         try:
-            key = self.keyring.cipher(key_id_of(stored.state))
-            body = decrypt(
-                key,
-                stored.state,
-                row_aad(self.keyring.store_id, stored.originator_id, stored.originator_version, stored.topic),
-            )
+            key_id = key_id_of(stored.state)
+            key = None if ciphers is None else ciphers.get(key_id)
+            if key is None:
+                key = self.keyring.cipher(key_id)
+                if ciphers is not None:
+                    ciphers[key_id] = key
+            body = decrypt(key, stored.state, self._aad(stored.originator_id, stored.originator_version, stored.topic))
             return zlib.decompress(body)
         except KeyShredded:
             raise
@@ -144,14 +197,13 @@ class RowBoundMapper(Mapper[UUID]):
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         body = self.decrypt_body(stored_event)
-        return super().to_domain_event(
-            StoredEvent(
-                originator_id=stored_event.originator_id,
-                originator_version=stored_event.originator_version,
-                topic=stored_event.topic,
-                state=body,
-            )
-        )
+        return super().to_domain_event(_Body(stored_event, body))  # type: ignore[arg-type]
+
+    def to_domain_events(self, stored_events: Iterable[StoredEvent]) -> list[Any]:
+        """``to_domain_event`` of each row (a page of the log), looking each key up once for them all."""
+        ciphers: dict[str, AESGCM] = {}
+        decode = super().to_domain_event
+        return [decode(_Body(s, self.decrypt_body(s, ciphers))) for s in stored_events]  # type: ignore[arg-type]
 
 
 def make_transcoder() -> JSONTranscoder:

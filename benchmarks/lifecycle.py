@@ -9,7 +9,8 @@
     events (100k; 2k with --quick), next to a bare-library catch-up projection over as
     many events: read the notification log in pages of 500, decrypt and decode, upsert
     one row per aggregate and advance the position in the same transaction, one
-    transaction per page: the shape of casusregie's ViewRunner, minus what its views do.
+    transaction per page: the shape of casusregie's ViewRunner, minus what its views do
+    (which commits a rebuild in batches of 50,000 events, decrypting a page at a time).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from casusregie.adapters.sql import Database
 from casusregie.projections.reader import view_runner
 
 NAME = "lifecycle"
-PAGE = 500  # events per page and per transaction, as casusregie's ViewRunner
+PAGE = 500  # events per page (and per transaction here), as casusregie's ViewRunner reads them
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,10 @@ def run(results: dict[str, Any], *, quick: bool, backends: list[str]) -> None:
         "start, reschedule, finish a measure, evaluate) with access records; the first commands go through "
         "Session.execute, the rest through the same handlers with 50 commands per transaction (see details)",
         "(b) library baseline = decrypt+decode every event and upsert one trivial row per aggregate per page; "
-        "casusregie's CaseProjection loads, advances, re-encrypts and stores the state of every case touched in a "
-        "page, with its worklist and persons",
+        "casusregie's rebuild decrypts a page at a time and commits every 50,000 events (ViewRunner.rebuild_every): "
+        "its CaseProjection advances each case in memory, carried from one batch to the next, and re-encrypts and "
+        "stores the state of every case touched once per batch, with its worklist and persons; the access log "
+        "and the disclosure trail (encrypted details) get a row per trace, subject and disclosure",
         f"(b) casusregie's projections rebuilt: {' / '.join(sorted(rebuilt)) or '—'}",
     ]
 

@@ -9,7 +9,7 @@ and random person ids, never names.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -96,6 +96,27 @@ class AccessRow:
         )
 
 
+def _trace_row(started: Any) -> tuple[Any, ...]:
+    """``astuple(AccessRow.of(started))`` without the intermediate object and its deep copy (once per trace)."""
+    case_id = started.case_id
+    return (
+        started.originator_id.hex,
+        started.span_id,
+        started.name,
+        started.actor,
+        started.on_behalf_of,
+        started.role,
+        started.organisation,
+        started.action,
+        started.activity,
+        str(case_id) if case_id else None,
+        started.outcome,
+        started.reason,
+        started.started_at.isoformat(),
+        started.ended_at.isoformat(),
+    )
+
+
 class AccessLogProjection(TableProjection):
     ddl = DDL
     tables = ("regie_access_traces", "regie_access_subjects", "regie_access_authentication")
@@ -108,7 +129,7 @@ class AccessLogProjection(TableProjection):
         traces, subjects, authentications = [], [], []
         for _, event in events:
             if isinstance(event, AccessTrace.Started):
-                traces.append(astuple(AccessRow.of(event)))
+                traces.append(_trace_row(event))
                 if getattr(event, "issuer", ""):
                     authentications.append(
                         (

@@ -22,6 +22,7 @@ POSITION_DDL = "CREATE TABLE IF NOT EXISTS regie_view_position (name TEXT PRIMAR
 RUNNER = "views"
 SCHEMA_KEY = "views_schema"  # regie_meta: the fingerprint of the view tables this store has
 READ_CHUNK = 1_000  # events applied per transaction when a read catches the views up
+REBUILD_CHUNK = 50_000  # events applied per transaction by a rebuild (see ViewRunner.rebuild)
 ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
 
 
@@ -36,13 +37,25 @@ def _recorded_schema(tx: Tx) -> str | None:
 
 
 class Projection(Protocol):
-    """One read model: its tables, how a batch of events changes it, and how to empty it."""
+    """One read model: its tables, how a batch of events changes it, and how to empty it.
+
+    ``apply`` is called once per page of events (in log order), so several times in one
+    transaction when a batch spans several pages.
+    """
 
     name: str
 
     def create_tables(self, db: Database, tx: Tx) -> None: ...
     def apply(self, tx: Tx, events: Sequence[tuple[int, Any]]) -> None: ...
     def reset(self, tx: Tx) -> None: ...
+
+
+# A projection may also gather a batch's work and keep state between batches; the runner calls
+# whichever of these methods it has: ``begin(start)`` before a batch of the events after ``start``,
+# ``finish(tx)`` after its last page, in its transaction; ``committed(end)`` once the batch and the
+# position ``end`` are stored; ``abandoned()`` when it failed or lost the race (rolled back), and
+# when a catch-up ends: nothing is kept from one catch-up to the next.
+BATCH_HOOKS = ("begin", "finish", "committed", "abandoned")
 
 
 class TableProjection:
@@ -68,7 +81,12 @@ class ViewRunner:
     """Keeps every projection in step with the notification log."""
 
     def __init__(
-        self, app: Any, projections: Sequence[Projection], page_size: int = 500, commit_every: int = 10_000
+        self,
+        app: Any,
+        projections: Sequence[Projection],
+        page_size: int = 500,
+        commit_every: int = 10_000,
+        rebuild_every: int = REBUILD_CHUNK,
     ) -> None:
         self.app = app
         self.db: Database = app.store.db
@@ -76,6 +94,7 @@ class ViewRunner:
         self.page_size = page_size
         # Events applied per transaction: a case touched many times in a chunk is stored once.
         self.commit_every = commit_every
+        self.rebuild_every = rebuild_every  # the same, for a rebuild from scratch
         self._ready = False
         self.behind = 0  # records the views lacked at the last refresh() that could not catch up
 
@@ -136,23 +155,40 @@ class ViewRunner:
     def catch_up(self, progress: Callable[[int], None] | None = None, chunk: int | None = None) -> int:
         """Apply every event recorded since the last position; returns how many."""
         self.ensure_tables()
+        try:
+            return self._catch_up(progress, chunk)
+        finally:
+            self._hook("abandoned")  # what projections kept between its batches ends with the catch-up
+
+    def _catch_up(self, progress: Callable[[int], None] | None, chunk: int | None) -> int:
         applied = 0
         while True:
             start = self.position()
-            events, end = self._read_chunk(start, chunk or self.commit_every)
-            if not events:
+            pages, end = self._read_chunk(start, chunk or self.commit_every)
+            if not pages:
                 return applied
+            count = sum(len(page) for page in pages)
+            self._hook("begin", start)
             try:
                 with self.db.transaction(commit=True) as tx:
                     self._advance(tx, start, end)
-                    for projection in self.projections:
-                        projection.apply(tx, events)
+                    for page in pages:
+                        # Decrypted a page at a time: a batch holds its records encrypted, one page decoded.
+                        events = list(zip([n.id for n in page], self._decode(page), strict=True))
+                        for projection in self.projections:
+                            projection.apply(tx, events)
+                    self._hook("finish", tx)
             except LostRace:
+                self._hook("abandoned")
                 continue
-            applied += len(events)
+            except BaseException:
+                self._hook("abandoned")
+                raise
+            self._hook("committed", end)
+            applied += count
             if progress is not None:
-                progress(len(events))
-            if applied >= ANALYZE_AFTER and applied - len(events) < ANALYZE_AFTER:
+                progress(count)
+            if applied >= ANALYZE_AFTER and applied - count < ANALYZE_AFTER:
                 self.analyze()
 
     def refresh(self) -> int:
@@ -187,17 +223,31 @@ class ViewRunner:
                 for table in getattr(projection, "tables", ()):
                     tx.execute(f"ANALYZE {table}")
 
-    def _read_chunk(self, start: int, size: int) -> tuple[list[tuple[int, Any]], int]:
-        """Up to ``size`` decoded events after ``start``, read a page at a time."""
-        events: list[tuple[int, Any]] = []
-        cursor = start
-        while len(events) < size:
+    def _hook(self, name: str, *args: Any) -> None:
+        """Call ``name`` (one of BATCH_HOOKS) on every projection that has it."""
+        for projection in self.projections:
+            hook = getattr(projection, name, None)
+            if hook is not None:
+                hook(*args)
+
+    def _read_chunk(self, start: int, size: int) -> tuple[list[Sequence[Any]], int]:
+        """Pages of the records after ``start``, up to ``size`` of them (still encrypted), and the last id."""
+        pages: list[Sequence[Any]] = []
+        cursor, count = start, 0
+        while count < size:
             page = self.app.recorder.select_notifications(start=cursor, limit=self.page_size, inclusive_of_start=False)
             if not page:
                 break
-            events += [(n.id, self.app.mapper.to_domain_event(n)) for n in page]
+            pages.append(page)
+            count += len(page)
             cursor = page[-1].id
-        return events, cursor
+        return pages, cursor
+
+    def _decode(self, page: Sequence[Any]) -> list[Any]:
+        """The events of a page of records: decrypted, decompressed and decoded (each key looked up once)."""
+        mapper = self.app.mapper
+        many = getattr(mapper, "to_domain_events", None)
+        return many(page) if many is not None else [mapper.to_domain_event(n) for n in page]
 
     @staticmethod
     def _advance(tx: Tx, start: int, end: int) -> None:
@@ -209,10 +259,15 @@ class ViewRunner:
             raise LostRace
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        """Empty every view and replay the whole log into it."""
+        """Empty every view and replay the whole log into it.
+
+        In batches of ``rebuild_every`` events, one transaction each: a case touched in a batch
+        is encrypted and stored once per batch, so bigger batches store each case fewer times;
+        a crash keeps every batch committed before it (a catch-up goes on from there).
+        """
         self.ensure_tables()
         with self.db.transaction(commit=True) as tx:
             for projection in self.projections:
                 projection.reset(tx)
             tx.execute("UPDATE regie_view_position SET position = 0 WHERE name = ?", (RUNNER,))
-        return self.catch_up(progress)
+        return self.catch_up(progress, chunk=self.rebuild_every)

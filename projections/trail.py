@@ -25,7 +25,7 @@ from uuid import UUID
 from casusregie.adapters.sql import Tx
 from casusregie.domain.case import Case
 from casusregie.domain.sealed import Sealed
-from casusregie.privacy_audit.envelope import canonical, decrypt, encrypt
+from casusregie.privacy_audit.envelope import Key, canonical, decrypt, encrypt
 from casusregie.privacy_audit.need_to_know import REDACTED, Opener
 from casusregie.projections.runner import TableProjection
 
@@ -102,9 +102,10 @@ class TrailProjection(TableProjection):
 
     def follow(self, notification_id: int, event: Any, case: Case) -> None:
         """The entries of one case event, given the case state after it; written by ``flush``."""
-        self._pending += [
-            self._row(f"{notification_id}.{i}", e) for i, e in enumerate(entries_for(event, case, self.app.profile))
-        ]
+        entries = entries_for(event, case, self.app.profile)
+        if entries:
+            cipher = self.app.store.keyring.cipher(self.app.store.row_key_id)
+            self._pending += [self._row(f"{notification_id}.{i}", e, cipher) for i, e in enumerate(entries)]
 
     def flush(self, tx: Tx) -> None:
         """Write the entries followed since the last flush, in one statement."""
@@ -123,14 +124,11 @@ class TrailProjection(TableProjection):
     def _aad(self, entry_id: str) -> bytes:
         return canonical("regie-trail-v1", self.app.store.store_id, entry_id)
 
-    def _row(self, entry_id: str, e: TrailEntry) -> tuple[Any, ...]:
-        keyring = self.app.store.keyring
+    def _row(self, entry_id: str, e: TrailEntry, cipher: Key) -> tuple[Any, ...]:
         details = json.dumps(
             {"legal_basis": e.legal_basis, "purpose": _purpose_out(e.purpose), "event": e.event, "item": e.item}
         ).encode()
-        sealed = encrypt(
-            keyring.key(self.app.store.row_key_id), self.app.store.row_key_id, details, self._aad(entry_id)
-        )
+        sealed = encrypt(cipher, self.app.store.row_key_id, details, self._aad(entry_id))
         return (
             entry_id,
             str(e.person_id),
