@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from benchmarks.common import (
     interleave,
     log,
     round_robin,
+    scale_records,
     section,
     summary,
     temp_location,
@@ -68,6 +70,8 @@ QUICK = Sizes(long_cases=2, rounds=4, batch=5, warmup=4, rebuild_events=2_000, r
 def run(results: dict[str, Any], *, quick: bool, backends: list[str]) -> None:
     out = section(results, NAME, "a 200-event case, and a projection rebuild over the whole log")
     sizes = QUICK if quick else FULL
+    if scale_records():  # --scale: the rebuild over ten years of a large city (one round a side)
+        sizes = dataclasses.replace(sizes, rebuild_events=scale_records(), rebuild_rounds=1)
     for backend in backends:
         into = out["backends"][backend] = {"figures": {}, "details": {}}
         long_case(backend, sizes, into)
