@@ -344,16 +344,23 @@ def bare_dogs(app: BareApplication, count: int, events_each: int) -> list[Dog]:
 
 
 def replay(app: Application[UUID], count: int, page: int = 500) -> int:
-    """Read ``count`` events from the notification log in pages, decrypting and decoding each."""
+    """Read ``count`` events from the notification log in pages, decrypting and decoding each.
+
+    A page at a time where the mapper can (casusregie's looks each key up once per page), as its reads do.
+    """
     position = done = 0
+    many = getattr(app.mapper, "to_domain_events", None)
     while done < count:
         notifications = app.recorder.select_notifications(
             start=position, limit=min(page, count - done), inclusive_of_start=False
         )
         if not notifications:
             break
-        for notification in notifications:
-            app.mapper.to_domain_event(notification)
+        if many is not None:
+            many(notifications)
+        else:
+            for notification in notifications:
+                app.mapper.to_domain_event(notification)
         done += len(notifications)
         position = notifications[-1].id
     return done
@@ -561,9 +568,9 @@ class ProjectWorld:
         self._deferred.flush()
         return results
 
-    def new_cases(self, count: int) -> list[CasePlan]:
-        """``count`` referred, assessed and taken-on cases, ready for plan work."""
-        referred = self.bulk(("anna", refer_command(i)) for i in range(count))
+    def new_cases(self, count: int, first: int = 0) -> list[CasePlan]:
+        """``count`` referred, assessed and taken-on cases, ready for plan work (households ``first``...)."""
+        referred = self.bulk(("anna", refer_command(i)) for i in range(first, first + count))
         plans = [CasePlan(str(r.data["case"]), list(r.data["members"])) for r in referred]
         self.bulk(("anna", AssessIntake(case=p.ref, criteria=CRITERIA, on=DAY)) for p in plans)
         self.bulk(("anna", TakeOn(case=p.ref, on=DAY)) for p in plans)

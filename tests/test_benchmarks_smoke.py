@@ -125,3 +125,26 @@ def test_quick_http_run_compares_the_api_with_in_process(tmp_path: Path) -> None
     # No load on SQLite (it is served by one process); the notes say so.
     assert "load_requests" not in figures
     assert any("load: skipped" in note for note in results["http"]["notes"])
+
+
+@pytest.mark.slow
+def test_quick_lifecycle_run_compares_the_rebuild_with_a_replay_and_breaks_it_down(tmp_path: Path) -> None:
+    out = tmp_path / "latest.json"
+    done = _quick_run("lifecycle", out)
+    assert "rebuild vs replay+decrypt of the same" in done.stdout
+    assert "where the rebuild of" in done.stdout
+    sqlite = json.loads(out.read_text(encoding="utf-8"))["lifecycle"]["backends"]["sqlite"]
+    figures, rebuild = sqlite["figures"], sqlite["details"]["rebuild"]
+    for key in ("rebuild_events_per_s", "rebuild_vs_replay", "rebuild_seconds"):
+        assert figures[key]["bare"] > 0, key
+        assert figures[key]["project"] > 0, key
+        assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"])
+    assert figures["rebuild_vs_replay"]["bare"] == pytest.approx(rebuild["replay_same_events"]["per_s"])
+    # The floor first, then every group of views: the trail runs inside the case projection it follows.
+    assert list(rebuild["seconds_by_part"]) == [
+        "read + decrypt + decode, no views",
+        "cases + trail",
+        "access",
+        "requests",
+    ]
+    assert all(seconds > 0 for seconds in rebuild["seconds_by_part"].values())
