@@ -9,8 +9,11 @@ moves with a compare-and-set, and a batch that loses the race rolls back.
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import PersistenceError
@@ -24,6 +27,7 @@ SCHEMA_KEY = "views_schema"  # regie_meta: the fingerprint of the view tables th
 READ_CHUNK = 1_000  # events applied per transaction when a read catches the views up
 REBUILD_CHUNK = 50_000  # events applied per transaction by a rebuild (see ViewRunner.rebuild)
 ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
+SELDOM = 50_000  # allocations between the cyclic collector's youngest passes during a rebuild (default 700)
 
 
 def read_position(tx: Tx) -> int:
@@ -71,6 +75,34 @@ class TableProjection:
     def reset(self, tx: Tx) -> None:
         for table in self.tables:
             tx.execute(f"DELETE FROM {table}")
+
+
+_collector = threading.Lock()
+_seldom: list[tuple[int, int, int]] = []  # while rebuilds run in this process: the thresholds from before them
+
+
+@contextmanager
+def collecting_seldom() -> Iterator[None]:
+    """Run Python's cyclic garbage collector seldom while a rebuild runs.
+
+    A rebuild keeps thousands of case states alive, and each full collection walks every one of
+    them to find the few cycles a rebuild makes (13% of a 300,000-event rebuild, measured with
+    ``gc.callbacks``); what it frees it frees by reference counting. Process-wide, so the rebuilds
+    of one process share it and the last one to end puts the thresholds back.
+    """
+    with _collector:
+        if not _seldom:
+            _seldom.append(gc.get_threshold())
+            gc.set_threshold(max(_seldom[0][0], SELDOM), *_seldom[0][1:])
+        else:
+            _seldom.append(_seldom[0])
+    try:
+        yield
+    finally:
+        with _collector:
+            before = _seldom.pop()
+            if not _seldom:
+                gc.set_threshold(*before)
 
 
 class LostRace(Exception):
@@ -270,4 +302,5 @@ class ViewRunner:
             for projection in self.projections:
                 projection.reset(tx)
             tx.execute("UPDATE regie_view_position SET position = 0 WHERE name = ?", (RUNNER,))
-        return self.catch_up(progress, chunk=self.rebuild_every)
+        with collecting_seldom():
+            return self.catch_up(progress, chunk=self.rebuild_every)

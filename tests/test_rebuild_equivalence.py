@@ -11,6 +11,7 @@ associated data, the access rows) give the same bytes and rows as the plain ones
 
 from __future__ import annotations
 
+import gc
 import secrets
 import sys
 from dataclasses import astuple
@@ -35,7 +36,7 @@ from casusregie.projections.case_view import render_case
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.reader import view_runner
 from casusregie.projections.registry import projections_for
-from casusregie.projections.runner import ViewRunner
+from casusregie.projections.runner import SELDOM, ViewRunner, collecting_seldom
 from casusregie.projections.trail import TrailProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, for its workload
@@ -243,3 +244,45 @@ def test_the_access_rows_are_the_access_row_fields(world: World) -> None:
     assert started
     assert [_trace_row(e) for e in started] == [astuple(AccessRow.of(e)) for e in started]
     assert world.app.mapper.to_domain_events(page)[-1].__dict__ == world.app.mapper.to_domain_event(page[-1]).__dict__
+
+
+def test_a_rebuild_collects_garbage_seldom_and_puts_the_collector_back(world: World) -> None:
+    app = world.app
+    seen: list[tuple[int, int, int]] = []
+
+    class Watching(TrailProjection):
+        def apply(self, tx: Any, events: Any) -> None:
+            seen.append(gc.get_threshold())
+
+    before = gc.get_threshold()
+    assert before[0] < SELDOM
+    runner = ViewRunner(app, [Watching(app)])
+    runner.rebuild()
+    assert seen
+    assert all(threshold == (SELDOM, *before[1:]) for threshold in seen)
+    assert gc.get_threshold() == before
+    seen.clear()
+    runner.catch_up()  # a read's catch-up leaves the collector as it is
+    world.run("admin", AddUser(user_id="bea", role=Role.REGISSEUR, team="oost"))
+    runner.catch_up()
+    assert seen == [before]
+
+    class Failing(Watching):
+        def apply(self, tx: Any, events: Any) -> None:
+            raise RuntimeError("disk on fire")
+
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        ViewRunner(app, [Failing(app)]).rebuild()
+    assert gc.get_threshold() == before
+
+
+def test_overlapping_rebuilds_put_back_the_thresholds_from_before_the_first() -> None:
+    before = gc.get_threshold()
+    first, second = collecting_seldom(), collecting_seldom()
+    first.__enter__()
+    second.__enter__()
+    assert gc.get_threshold()[0] == SELDOM
+    first.__exit__(None, None, None)  # the first to start ends first: the other still runs
+    assert gc.get_threshold()[0] == SELDOM
+    second.__exit__(None, None, None)
+    assert gc.get_threshold() == before
