@@ -87,6 +87,24 @@ class Tx:
         if self.dialect == "postgres":
             self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (name,))
 
+    @contextmanager
+    def page_cache(self, mebibytes: int) -> Iterator[None]:
+        """Let this transaction's connection cache up to ``mebibytes`` of pages while it writes much.
+
+        SQLite's page cache is per connection and small (2 MiB): a transaction that inserts into
+        big indexes at random places spills and rereads pages all the time. PostgreSQL caches in
+        the server's shared buffers: nothing changes there. Put back when the block ends.
+        """
+        if self.dialect != "sqlite":
+            yield
+            return
+        before = int(self.scalar("PRAGMA cache_size"))
+        self.execute(f"PRAGMA cache_size = {-1024 * int(mebibytes)}")  # negative: KiB, not pages
+        try:
+            yield
+        finally:
+            self.execute(f"PRAGMA cache_size = {before}")
+
     def scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
         row = self.execute(statement, params).fetchone()
         return None if row is None else row[0]

@@ -13,7 +13,7 @@ import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol
 
 from eventsourcing.persistence import PersistenceError
@@ -27,6 +27,7 @@ SCHEMA_KEY = "views_schema"  # regie_meta: the fingerprint of the view tables th
 READ_CHUNK = 1_000  # events applied per transaction when a read catches the views up
 REBUILD_CHUNK = 50_000  # events applied per transaction by a rebuild (see ViewRunner.rebuild)
 ANALYZE_AFTER = 50_000  # events applied in one catch-up after which table statistics are refreshed
+REBUILD_CACHE_MIB = 256  # SQLite page cache of a rebuild's transactions (see Tx.page_cache)
 SELDOM = 50_000  # allocations between the cyclic collector's youngest passes during a rebuild (default 700)
 
 
@@ -184,15 +185,20 @@ class ViewRunner:
     def head(self) -> int:
         return int(self.app.recorder.max_notification_id() or 0)
 
-    def catch_up(self, progress: Callable[[int], None] | None = None, chunk: int | None = None) -> int:
-        """Apply every event recorded since the last position; returns how many."""
+    def catch_up(
+        self, progress: Callable[[int], None] | None = None, chunk: int | None = None, cache_mib: int = 0
+    ) -> int:
+        """Apply every event recorded since the last position; returns how many.
+
+        ``cache_mib``: a bigger SQLite page cache for each batch's transaction (a rebuild's).
+        """
         self.ensure_tables()
         try:
-            return self._catch_up(progress, chunk)
+            return self._catch_up(progress, chunk, cache_mib)
         finally:
             self._hook("abandoned")  # what projections kept between its batches ends with the catch-up
 
-    def _catch_up(self, progress: Callable[[int], None] | None, chunk: int | None) -> int:
+    def _catch_up(self, progress: Callable[[int], None] | None, chunk: int | None, cache_mib: int) -> int:
         applied = 0
         while True:
             start = self.position()
@@ -202,7 +208,7 @@ class ViewRunner:
             count = sum(len(page) for page in pages)
             self._hook("begin", start)
             try:
-                with self.db.transaction(commit=True) as tx:
+                with self.db.transaction(commit=True) as tx, tx.page_cache(cache_mib) if cache_mib else nullcontext():
                     self._advance(tx, start, end)
                     for page in pages:
                         # Decrypted a page at a time: a batch holds its records encrypted, one page decoded.
@@ -303,4 +309,4 @@ class ViewRunner:
                 projection.reset(tx)
             tx.execute("UPDATE regie_view_position SET position = 0 WHERE name = ?", (RUNNER,))
         with collecting_seldom():
-            return self.catch_up(progress, chunk=self.rebuild_every)
+            return self.catch_up(progress, chunk=self.rebuild_every, cache_mib=REBUILD_CACHE_MIB)

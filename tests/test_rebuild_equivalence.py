@@ -36,7 +36,7 @@ from casusregie.projections.case_view import render_case
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.reader import view_runner
 from casusregie.projections.registry import projections_for
-from casusregie.projections.runner import SELDOM, ViewRunner, collecting_seldom
+from casusregie.projections.runner import REBUILD_CACHE_MIB, SELDOM, ViewRunner, collecting_seldom
 from casusregie.projections.trail import TrailProjection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the benchmarks package, for its workload
@@ -286,3 +286,32 @@ def test_overlapping_rebuilds_put_back_the_thresholds_from_before_the_first() ->
     assert gc.get_threshold()[0] == SELDOM
     second.__exit__(None, None, None)
     assert gc.get_threshold() == before
+
+
+def test_a_rebuild_writes_with_a_bigger_page_cache_and_puts_it_back(world: World) -> None:
+    app = world.app
+    seen: list[int] = []
+    if app.store.db.dialect == "postgres":  # the server's shared buffers: the block changes nothing
+        with app.store.db.transaction() as tx, tx.page_cache(8):
+            tx.execute("SELECT 1")
+        assert ViewRunner(app, projections_for(app)).rebuild() > 0
+        return
+
+    class Watching(TrailProjection):
+        def apply(self, tx: Any, events: Any) -> None:
+            seen.append(int(tx.scalar("PRAGMA cache_size")))
+
+    ViewRunner(app, [Watching(app)]).rebuild()
+    assert seen
+    assert set(seen) == {-1024 * REBUILD_CACHE_MIB}  # KiB
+    with app.store.db.transaction() as tx:
+        before = int(tx.scalar("PRAGMA cache_size"))
+        with tx.page_cache(8):
+            assert int(tx.scalar("PRAGMA cache_size")) == -8 * 1024
+        assert int(tx.scalar("PRAGMA cache_size")) == before
+    assert before != -1024 * REBUILD_CACHE_MIB
+    seen.clear()
+    world.run("admin", AddUser(user_id="bea", role=Role.REGISSEUR, team="oost"))
+    ViewRunner(app, [Watching(app)]).catch_up()  # a read's catch-up: the connection's own cache
+    assert seen
+    assert -1024 * REBUILD_CACHE_MIB not in seen
