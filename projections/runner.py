@@ -78,32 +78,38 @@ class TableProjection:
             tx.execute(f"DELETE FROM {table}")
 
 
-_collector = threading.Lock()
-_seldom: list[tuple[int, int, int]] = []  # while rebuilds run in this process: the thresholds from before them
-
-
-@contextmanager
-def collecting_seldom() -> Iterator[None]:
+class _SeldomCollection:
     """Run Python's cyclic garbage collector seldom while a rebuild runs.
 
     A rebuild keeps thousands of case states alive, and each full collection walks every one of
     them to find the few cycles a rebuild makes (13% of a 300,000-event rebuild, measured with
-    ``gc.callbacks``); what it frees it frees by reference counting. Process-wide, so the rebuilds
-    of one process share it and the last one to end puts the thresholds back.
+    ``gc.callbacks``); what it frees it frees by reference counting. The thresholds are the
+    process's: the rebuilds of one process share the setting, and the last one to end puts back
+    what was there before the first began.
     """
-    with _collector:
-        if not _seldom:
-            _seldom.append(gc.get_threshold())
-            gc.set_threshold(max(_seldom[0][0], SELDOM), *_seldom[0][1:])
-        else:
-            _seldom.append(_seldom[0])
-    try:
-        yield
-    finally:
-        with _collector:
-            before = _seldom.pop()
-            if not _seldom:
-                gc.set_threshold(*before)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self._before = gc.get_threshold()
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if not self._running:
+                self._before = gc.get_threshold()
+                gc.set_threshold(max(self._before[0], SELDOM), *self._before[1:])
+            self._running += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._running -= 1
+                if not self._running:
+                    gc.set_threshold(*self._before)
+
+
+collecting_seldom = _SeldomCollection()
 
 
 class LostRace(Exception):
