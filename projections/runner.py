@@ -208,7 +208,10 @@ class ViewRunner:
         applied = 0
         while True:
             start = self.position()
-            pages, end = self._read_chunk(start, chunk or self.commit_every)
+            size = chunk or self.commit_every
+            if applied:  # far behind (after an interrupted rebuild, say): the next batches grow, see refresh()
+                size = max(size, min(applied, self.commit_every))
+            pages, end = self._read_chunk(start, size)
             if not pages:
                 return applied
             count = sum(len(page) for page in pages)
@@ -247,6 +250,9 @@ class ViewRunner:
         self.behind = 0
         try:
             # Short transactions: a reader holds the one write lock no longer than a page or two takes.
+            # When it finds the views far behind, its batches double up to ``commit_every`` events (about
+            # a second's work): each case touched is stored once per batch, so the first read after an
+            # interrupted rebuild would otherwise take minutes where a few seconds do.
             return self.catch_up(chunk=READ_CHUNK)
         except PersistenceError as exc:
             if trouble(exc) not in (Trouble.BUSY, Trouble.READ_ONLY, Trouble.FULL):

@@ -133,9 +133,17 @@ def test_a_rebuild_gives_the_views_the_catch_ups_gave(backend: str, tmp_path: Pa
         chunk=st.integers(1, 200),
         rebuild_every=st.integers(1, 400),
         erase=st.booleans(),
+        first=st.integers(1, 60),
     )
     def check(
-        seed: int, commands: int, catch_up_every: int, page: int, chunk: int, rebuild_every: int, erase: bool
+        seed: int,
+        commands: int,
+        catch_up_every: int,
+        page: int,
+        chunk: int,
+        rebuild_every: int,
+        erase: bool,
+        first: int,
     ) -> None:
         world, schema = open_world(backend, tmp_path)
         try:
@@ -146,7 +154,7 @@ def test_a_rebuild_gives_the_views_the_catch_ups_gave(backend: str, tmp_path: Pa
             drive(world, work, commands, catch_up_every, runner)
             if erase:  # the last thing: the workload's next commands would speak of the erased person
                 erase_someone(world, work)
-            runner.catch_up()
+            runner.catch_up(chunk=first)  # as a read does: small batches first, growing to ``chunk``
             incremental = views(app)
             assert incremental["case states"]
             # the same runner (its kept states dropped with the views), in batches of another size
@@ -315,3 +323,28 @@ def test_a_rebuild_writes_with_a_bigger_page_cache_and_puts_it_back(world: World
     ViewRunner(app, [Watching(app)]).catch_up()  # a read's catch-up: the connection's own cache
     assert seen
     assert -1024 * REBUILD_CACHE_MIB not in seen
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_read_far_behind_catches_up_in_growing_batches(backend: str, tmp_path: Path) -> None:
+    if backend == "postgres":
+        require_postgres()
+    world, schema = open_world(backend, tmp_path)
+    try:
+        app = world.app
+        work = Workload(world, in_flight=3, seed=5)  # type: ignore[arg-type]
+        runner = ViewRunner(app, projections_for(app), page_size=5, commit_every=40)
+        drive(world, work, 60, 1_000, runner)
+        behind = runner.head() - runner.position()
+        assert behind > 120
+        batches: list[int] = []
+        assert runner.catch_up(progress=batches.append, chunk=5) == behind
+        # 5 events, then as many as applied so far (doubling), up to commit_every; whole pages of 5
+        assert batches[:4] == [5, 5, 10, 20]
+        assert set(batches[4:-1]) == {40}
+        assert 0 < batches[-1] <= 40
+        incremental = views(app)
+        ViewRunner(app, projections_for(app)).rebuild()
+        assert views(app) == incremental
+    finally:
+        close_world(world, schema)
