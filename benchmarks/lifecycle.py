@@ -68,7 +68,7 @@ class Sizes:
 LONG_VERSION = 200
 # Ten years of a large city: ~500 households referred a year, directed for up to two years.
 ACTIVE_CASES = 1_000
-PLAN_STEPS = 95  # plan-work commands a case gets before a new one takes its place (~100 events a case)
+PLAN_STEPS = 95  # plan-work commands a case gets before a new one takes its place (~100 case events)
 FULL = Sizes(long_cases=5, rounds=8, batch=25, warmup=10, rebuild_events=100_000, rebuild_rounds=3, full_sample=300)
 QUICK = Sizes(long_cases=2, rounds=4, batch=5, warmup=4, rebuild_events=2_000, rebuild_rounds=3, full_sample=30)
 
@@ -225,12 +225,13 @@ class BareProjection:
 
 
 def build_store(world: ProjectWorld, target: int, full_sample: int) -> dict[str, Any]:
-    """Fill ``world`` with at least ``target`` real events, about 100 per case; report how long it took.
+    """Fill ``world`` with at least ``target`` real events (case events and their access records); report
+    how long it took.
 
     As a city's log grows: at most ACTIVE_CASES cases are worked on at once (round-robin), and a
-    case that has had its share of plan work makes way for a newly referred one. Up to 100,000
-    events every case is active from start to end; ten years of a large city (--scale) are
-    thousands of cases that came and went, about a thousand open at any time.
+    case that has had PLAN_STEPS plan commands (about 200 events with their access records) makes
+    way for a newly referred one. Up to 100,000 events, ``target // 100`` cases are open from start
+    to end; ten years of a large city (--scale) are thousands of cases that came and went.
     """
     cases = max(10, target // 100)
     started = time.perf_counter()
