@@ -93,9 +93,10 @@ class Tx:
 
         SQLite's page cache is per connection and small (2 MiB): a transaction that inserts into
         big indexes at random places spills and rereads pages all the time. PostgreSQL caches in
-        the server's shared buffers: nothing changes there. Put back when the block ends.
+        the server's shared buffers: nothing changes there, nor with ``mebibytes`` 0. Put back
+        when the block ends.
         """
-        if self.dialect != "sqlite":
+        if self.dialect != "sqlite" or not mebibytes:
             yield
             return
         before = int(self.scalar("PRAGMA cache_size"))

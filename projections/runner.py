@@ -13,7 +13,7 @@ import gc
 import hashlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import PersistenceError
@@ -217,7 +217,7 @@ class ViewRunner:
             count = sum(len(page) for page in pages)
             self._hook("begin", start)
             try:
-                with self.db.transaction(commit=True) as tx, tx.page_cache(cache_mib) if cache_mib else nullcontext():
+                with self.db.transaction(commit=True) as tx, tx.page_cache(cache_mib):
                     self._advance(tx, start, end)
                     for page in pages:
                         # Decrypted a page at a time: a batch holds its records encrypted, one page decoded.

@@ -28,6 +28,13 @@ def _quick_run(module: str, out: Path) -> subprocess.CompletedProcess[str]:
     return done
 
 
+def assert_figure(figures: dict[str, dict[str, float]], key: str) -> None:
+    """A figure has both sides measured, and its ratio is casusregie's over the baseline's."""
+    assert figures[key]["bare"] > 0, key
+    assert figures[key]["project"] > 0, key
+    assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"])
+
+
 @pytest.mark.slow
 def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "latest.json"
@@ -41,9 +48,7 @@ def test_quick_foundation_run_writes_its_figures(tmp_path: Path) -> None:
     figures = results["foundation"]["backends"]["sqlite"]["figures"]
     for key in FIGURES:
         assert set(figures[key]) >= {"label", "bare", "project", "ratio"}, key
-        assert figures[key]["bare"] > 0, key
-        assert figures[key]["project"] > 0, key
-        assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"])
+        assert_figure(figures, key)
     assert figures["events_per_command"]["bare"] == 1
 
 
@@ -136,9 +141,7 @@ def test_quick_lifecycle_run_compares_the_rebuild_with_a_replay_and_breaks_it_do
     sqlite = json.loads(out.read_text(encoding="utf-8"))["lifecycle"]["backends"]["sqlite"]
     figures, rebuild = sqlite["figures"], sqlite["details"]["rebuild"]
     for key in ("rebuild_events_per_s", "rebuild_vs_replay", "rebuild_seconds"):
-        assert figures[key]["bare"] > 0, key
-        assert figures[key]["project"] > 0, key
-        assert figures[key]["ratio"] == pytest.approx(figures[key]["project"] / figures[key]["bare"])
+        assert_figure(figures, key)
     assert figures["rebuild_vs_replay"]["bare"] == pytest.approx(rebuild["replay_same_events"]["per_s"])
     # The floor first, then every group of views: the trail runs inside the case projection it follows.
     assert list(rebuild["seconds_by_part"]) == [
