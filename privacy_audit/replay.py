@@ -8,6 +8,18 @@ organisation, what happened (English with the Dutch term), the purpose and legal
 information requests and disclosures, and what was disclosed to whom (categories; the
 content only if the profile grants auditors personal data).
 
+Two time axes (tijdassen), always named in the result (``axis``):
+
+* ``recorded`` (registratietijd, the default): by when each event was recorded. The state is
+  what the log held at that moment; this is what an auditor proves, and it cannot be moved by
+  anything a user types.
+* ``business`` (feitelijke datum): by the date users gave each event (``--on``): what had
+  happened in the case by that date as the users dated it, e.g. a referral recorded today but
+  dated a month ago. Only the (UTC) date of the moment counts on this axis.
+
+Each result also counts what the *other* axis would add (``other_axis``, with a ``hint``), so a
+replay by recording time that shows nothing while back-dated events exist says so.
+
 Only auditors replay; refusals go through ``Session.deny`` (logged), and every replay is
 logged through ``Session.log_read`` (activity ``toezicht-audit``) before any sealed field
 is opened, with the case's persons as subjects when personal data is shown.
@@ -39,11 +51,16 @@ from casusregie.projections.case_view import ERASED, REDACTED, Opener, render_ca
 
 __all__ = [
     "AUDIT_ACTIVITY",
+    "AXES",
+    "BUSINESS",
     "ERASED",
+    "RECORDED",
     "TERMS",
+    "business_day",
     "case_state_at",
     "diff_case",
     "diff_states",
+    "folded",
     "narrate",
     "parse_moment",
     "replay_case",
@@ -52,6 +69,14 @@ __all__ = [
 ]
 
 AUDIT_ACTIVITY = "toezicht-audit"
+
+RECORDED = "recorded"
+BUSINESS = "business"
+#: The time axes: (English, Dutch) names.
+AXES: dict[str, tuple[str, str]] = {
+    RECORDED: ("recording time", "registratietijd"),
+    BUSINESS: ("business date", "feitelijke datum"),
+}
 
 #: What each event means, in plain English with the Dutch term beside it.
 TERMS: dict[str, tuple[str, str]] = {
@@ -84,6 +109,9 @@ TERMS: dict[str, tuple[str, str]] = {
     "Closed": ("case closed", "afgesloten"),
     "Reopened": ("case reopened", "heropend"),
     "HomeVisited": ("home visit or invitation by the chair", "huisbezoek"),
+    "ProblemAdded": ("problem on a life domain added", "probleem toegevoegd"),
+    "ProblemUpdated": ("problem on a life domain described anew", "probleem bijgewerkt"),
+    "ProblemResolved": ("problem on a life domain resolved", "probleem opgelost"),
     "Erasure.Recorded": ("personal data erased by destroying the key", "gegevens gewist (crypto-shredding)"),
     "MemberRectified": ("a person's data rectified", "gegevens gerectificeerd"),
     "RestrictionSet": ("processing restricted or lifted", "beperking van verwerking"),
@@ -140,11 +168,73 @@ def case_events(app: Any, case_id: UUID) -> list[Any]:
     return list(app.events.get(case_id))
 
 
-def case_state_at(events: Sequence[Any], moment: datetime) -> Case | None:
-    """The case rebuilt from the events recorded at or before ``moment`` (None: not yet referred)."""
+def business_day(record: Any) -> date:
+    """The date a user gave the event (``on``, ``referred_on``, ``held_on``), else the UTC date it was recorded.
+
+    Nearly every event carries the date its user gave. One kind does not: ``MeetingScheduled``
+    carries only the date the meeting is *for* (``scheduled_for``, often in the future), which
+    says nothing about when it was scheduled. For such an event the recording date stands in: it
+    is the only date the system can vouch for, and the latest the act can have happened, so the
+    business axis never shows an event as having happened before anyone can know it did.
+    """
+    value = next((getattr(record, k) for k in _BUSINESS_DATES if getattr(record, k, None) is not None), None)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+    return record.timestamp.astimezone(UTC).date()
+
+
+def _check_axis(axis: str) -> str:
+    if axis not in AXES:
+        raise ValidationFailed(f"unknown axis {str(axis)[:40]!r}: use {' or '.join(AXES)}")
+    return axis
+
+
+def _counts(record: Any, moment: datetime, axis: str) -> bool:
+    """Whether the record lies at or before ``moment`` on the axis (by its date only on the business axis)."""
+    if axis == BUSINESS:
+        return business_day(record) <= moment.astimezone(UTC).date()
+    return bool(record.timestamp <= moment)
+
+
+def _order(axis: str) -> Any:
+    """The narrative's order: by recording time; or by business date, recording time within a day."""
+    if axis == BUSINESS:
+        return lambda r: (business_day(r), r.timestamp)
+    return lambda r: r.timestamp
+
+
+def folded(events: Sequence[Any], moment: datetime, axis: str = RECORDED) -> int:
+    """How many events the state at ``moment`` is built from: the longest run from version 1 on that all count.
+
+    An aggregate is rebuilt in version order only (each event is applied to the state the ones
+    before it left: a meeting held needs its scheduling, a disclosure its request), so the state
+    is that after the last event of the longest version prefix lying at or before ``moment``.
+    On the recording axis that is every event recorded by then. On the business axis an event
+    recorded after one dated later, but itself dated on or before the date (entered late and
+    back-dated), is listed in the narrative yet not folded into the state (``not_in_state``):
+    folding it in without the events recorded before it would show a state the case never had
+    and no rule ever checked. The state shown is always one the log really held.
+    """
+    count = 0
+    for event in events:
+        if not _counts(event, moment, axis):
+            break
+        count += 1
+    return count
+
+
+def case_state_at(events: Sequence[Any], moment: datetime, axis: str = RECORDED) -> Case | None:
+    """The case rebuilt from the events up to ``moment`` on the axis (None: not yet referred); see ``folded``."""
     from eventsourcing.application import project_aggregate
 
-    upto = [e for e in events if e.timestamp <= moment]
+    upto = list(events[: folded(events, moment, axis)])
     return project_aggregate(None, upto) if upto else None
 
 
@@ -184,9 +274,9 @@ def erasure_records(app: Any, case_id: UUID) -> list[Any]:
     return found
 
 
-def _erased_by(records: Iterable[Any], moment: datetime) -> set[str]:
-    """Ids of the persons whose erasure was recorded at or before ``moment``."""
-    return {str(p) for r in records if r.timestamp <= moment for p in getattr(r, "persons", ())}
+def _erased_by(records: Iterable[Any], moment: datetime, axis: str = RECORDED) -> set[str]:
+    """Ids of the persons whose erasure lies at or before ``moment`` on the axis."""
+    return {str(p) for r in records if _counts(r, moment, axis) for p in getattr(r, "persons", ())}
 
 
 def _mark_erased(doc: dict[str, Any] | None, erased: set[str], refs: dict[str, str]) -> dict[str, Any] | None:
@@ -249,6 +339,7 @@ class _Narrator:
             "record": name if "." in name else f"Case.{name}",
             "recorded_at": _iso(event.timestamp),
             "business_date": _iso(business),
+            "in_state": True if "." not in name else None,  # see replay_case: False when listed but not folded
             "event": name,
             "what": f"{english} ({dutch})",
             **self.who(by),
@@ -405,32 +496,94 @@ def _subjects(case: Case, visibility: Visibility) -> list[UUID]:
 # --- replay and diff -----------------------------------------------------------------------------------------
 
 
-def replay_case(session: Any, case_ref: str, as_of: datetime, *, with_access: bool = False) -> dict[str, Any]:
-    """The case as it stood at ``as_of``, with the narrative up to then. Auditors only; logged first."""
+def _axis_label(axis: str) -> str:
+    english, dutch = AXES[axis]
+    return f"{english} ({dutch})"
+
+
+def _other(axis: str) -> str:
+    return BUSINESS if axis == RECORDED else RECORDED
+
+
+def _moment(moment: datetime, axis: str) -> str:
+    """How the moment is shown: the instant by recording time, only its date by business date."""
+    return moment.astimezone(UTC).date().isoformat() if axis == BUSINESS else _iso(moment)
+
+
+def _mark_unfolded(narrative: list[dict[str, Any]], unfolded: Iterable[int]) -> None:
+    left_out = set(unfolded)
+    for entry in narrative:
+        if entry["version"] in left_out:
+            entry["in_state"] = False
+
+
+def replay_case(
+    session: Any, case_ref: str, as_of: datetime, *, axis: str = RECORDED, with_access: bool = False
+) -> dict[str, Any]:
+    """The case as it stood at ``as_of`` on the time axis, with the narrative up to then. Auditors only; logged first.
+
+    ``axis`` ``recorded`` (registratietijd): the events recorded by ``as_of``, in recording
+    order; the state is what the log held then. ``business`` (feitelijke datum): the events
+    dated on or before ``as_of``'s UTC date (``business_day``), in date order; the state is
+    built by the rule of ``folded``: events dated by then but recorded after an event dated
+    later are listed, flagged ``in_state: false`` and named in ``not_in_state``, not folded.
+
+    ``other_axis`` counts the records the other axis would show and this one does not (e.g.
+    events dated on or before the date but recorded later), with a ``hint`` when there are any.
+    The access log (``with_access``) has no business dates: it is always by recording time.
+    """
+    _check_axis(axis)
     case = session.case(case_ref)
     visibility = require_auditor(session, "audit.replay", case)
     session.log_read("audit.replay", AUDIT_ACTIVITY, Action.READ, case.id, _subjects(case, visibility))
     app = session.app
     events = case_events(app, case.id)
     erasures = erasure_records(app, case.id)
-    state = case_state_at(events, as_of)
+    count = folded(events, as_of, axis)
+    state = case_state_at(events, as_of, axis)
     opener = keyring_opener(app.store.keyring)
     refs = _refs(events)
-    upto = [e for e in events if e.timestamp <= as_of]
-    told = sorted(upto + [r for r in erasures if r.timestamp <= as_of], key=lambda e: e.timestamp)
+    upto = [e for e in events if _counts(e, as_of, axis)]
+    told = sorted(upto + [r for r in erasures if _counts(r, as_of, axis)], key=_order(axis))
+    unfolded = [e.originator_version for e in upto[count:]]
+    other = _other(axis)
+    missed = [r for r in [*events, *erasures] if _counts(r, as_of, other) and not _counts(r, as_of, axis)]
     rendered = None if state is None else render_case(state, opener, visibility)
+    narrative = narrate(told, app.setup(), session.profile, opener, visibility, refs, events)
+    _mark_unfolded(narrative, unfolded)
     result: dict[str, Any] = {
         "case": case.case_number,
         "case_id": str(case.id),
-        "as_of": _iso(as_of),
+        "as_of": _moment(as_of, axis),
+        "axis": axis,
+        "axis_label": _axis_label(axis),
         "personal_data": visibility.personal_data,
         "events": len(upto),
-        "state": _mark_erased(rendered, _erased_by(erasures, as_of), refs),
-        "narrative": narrate(told, app.setup(), session.profile, opener, visibility, refs, events),
+        "state_version": count or None,
+        "not_in_state": unfolded,
+        "other_axis": {"axis": other, "events": len(missed)},
+        "hint": _replay_hint(len(missed), as_of, axis),
+        "state": _mark_erased(rendered, _erased_by(erasures, as_of, axis), refs),
+        "narrative": narrative,
     }
     if with_access:
         result["access_log"] = _access(session, case.id, as_of)
     return result
+
+
+def _replay_hint(missed: int, as_of: datetime, axis: str) -> str | None:
+    if not missed:
+        return None
+    day = as_of.astimezone(UTC).date().isoformat()
+    if axis == RECORDED:
+        return (
+            f"{missed} event(s) dated on or before {day} were recorded after {_iso(as_of)}; "
+            f"replayed by {_axis_label(BUSINESS)} they count"
+        )
+    return (
+        f"{missed} event(s) recorded by {_iso(as_of)} are dated after {day}; "
+        f"replayed by {_axis_label(RECORDED)} they count"
+    )
 
 
 def _access(session: Any, case_id: UUID, until: datetime, since: datetime | None = None) -> Any:
@@ -476,8 +629,17 @@ def diff_states(before: dict[str, Any] | None, after: dict[str, Any] | None) -> 
 _MISSING = object()
 
 
-def diff_case(session: Any, case_ref: str, t1: datetime, t2: datetime, *, with_access: bool = False) -> dict[str, Any]:
-    """What changed between ``t1`` and ``t2``: the events in (t1, t2] and a field-level diff."""
+def diff_case(
+    session: Any, case_ref: str, t1: datetime, t2: datetime, *, axis: str = RECORDED, with_access: bool = False
+) -> dict[str, Any]:
+    """What changed between ``t1`` and ``t2`` on the time axis: the events in (t1, t2] and a field-level diff.
+
+    The two states are built as ``replay_case`` builds them (see ``folded``); on the business
+    axis the window is by date, and ``not_in_state`` names, per end, the events dated by then
+    that its state leaves out. ``other_axis`` counts the records in the window on the other axis
+    but not on this one (e.g. dated in it but recorded outside it).
+    """
+    _check_axis(axis)
     if t2 < t1:
         t1, t2 = t2, t1
     case = session.case(case_ref)
@@ -489,20 +651,45 @@ def diff_case(session: Any, case_ref: str, t1: datetime, t2: datetime, *, with_a
     opener = keyring_opener(app.store.keyring)
     refs = _refs(events)
     rendered = []
-    for moment in (t1, t2):
-        state = case_state_at(events, moment)
+    unfolded: dict[str, list[int]] = {}
+    for end, moment in (("from", t1), ("to", t2)):
+        state = case_state_at(events, moment, axis)
         doc = None if state is None else render_case(state, opener, visibility)
-        rendered.append(_mark_erased(doc, _erased_by(erasures, moment), refs))
-    between = sorted((e for e in [*events, *erasures] if t1 < e.timestamp <= t2), key=lambda e: e.timestamp)
+        rendered.append(_mark_erased(doc, _erased_by(erasures, moment, axis), refs))
+        upto = [e for e in events if _counts(e, moment, axis)]
+        unfolded[end] = [e.originator_version for e in upto[folded(events, moment, axis) :]]
+
+    def within(record: Any, on: str) -> bool:
+        return _counts(record, t2, on) and not _counts(record, t1, on)
+
+    records = [*events, *erasures]
+    between = sorted((r for r in records if within(r, axis)), key=_order(axis))
+    other = _other(axis)
+    missed = sum(1 for r in records if within(r, other) and not within(r, axis))
+    narrative = narrate(between, app.setup(), session.profile, opener, visibility, refs, events)
+    _mark_unfolded(narrative, unfolded["to"])
     result: dict[str, Any] = {
         "case": case.case_number,
         "case_id": str(case.id),
-        "from": _iso(t1),
-        "to": _iso(t2),
+        "from": _moment(t1, axis),
+        "to": _moment(t2, axis),
+        "axis": axis,
+        "axis_label": _axis_label(axis),
         "personal_data": visibility.personal_data,
-        "narrative": narrate(between, app.setup(), session.profile, opener, visibility, refs, events),
+        "not_in_state": unfolded,
+        "other_axis": {"axis": other, "events": missed},
+        "hint": _diff_hint(missed, axis),
+        "narrative": narrative,
         "changes": diff_states(rendered[0], rendered[1]),
     }
     if with_access:
         result["access_log"] = _access(session, case.id, t2, t1)
     return result
+
+
+def _diff_hint(missed: int, axis: str) -> str | None:
+    if not missed:
+        return None
+    if axis == RECORDED:
+        return f"{missed} event(s) dated in this window were recorded outside it; by {_axis_label(BUSINESS)} they count"
+    return f"{missed} event(s) recorded in this window are dated outside it; by {_axis_label(RECORDED)} they count"

@@ -7,7 +7,7 @@ The same functions as `regie audit verify` / `audit bundle` and the auditor's we
 from __future__ import annotations
 
 from api_client import ApiWorld, api
-from scenarios import taken_on_case
+from scenarios import day, taken_on_case
 
 from casusregie.adapters.checkpoint_files import read_verifier_key
 from casusregie.privacy_audit.proofs import verify_bundle
@@ -57,3 +57,31 @@ def test_an_auditor_takes_a_bundle_that_verifies_offline_and_holds_no_personal_d
     assert refused.status_code == 403
     unknown = api.as_("aud").post("/cases/CNOSUCH/audit-bundles")
     assert unknown.status_code == 404
+
+
+def test_an_auditor_replays_a_case_entered_late_by_either_time_axis(api: ApiWorld) -> None:
+    case = taken_on_case(api.world)  # entered today, with the dates it happened on: referred 60 days ago
+    aud = api.as_("aud")
+    as_of = day(2).isoformat()  # after the referral, before it was taken on (day 3)
+    recorded = aud.get(f"/cases/{case}/history", params={"asOf": as_of})
+    assert recorded.status_code == 200, recorded.text
+    body = recorded.json()
+    assert (body["axis"], body["events"], body["state"]) == ("recorded", 0, None)  # not entered yet then
+    assert body["other_axis"]["axis"] == "business"
+    assert body["other_axis"]["events"] > 0
+    assert "were recorded after" in body["hint"]
+    business = aud.get(f"/cases/{case}/history", params={"asOf": as_of, "axis": "business"}).json()
+    assert (business["axis"], business["as_of"]) == ("business", as_of)
+    assert business["events"] == body["other_axis"]["events"]
+    assert business["state"]["status"] == "referred"
+    window = {"from": day(2).isoformat(), "to": day(3).isoformat()}
+    changes = aud.get(f"/cases/{case}/changes", params={**window, "axis": "business"}).json()
+    assert changes["axis"] == "business"
+    assert [e["event"] for e in changes["narrative"]] == ["TakenOn"]
+    assert {"path": "status", "before": "referred", "after": "taken-on"} in changes["changes"]
+    assert aud.get(f"/cases/{case}/changes", params=window).json()["narrative"] == []  # by recording time
+    for path, params in ((f"/cases/{case}/history", {}), (f"/cases/{case}/changes", window)):
+        bad = aud.get(path, params={**params, "axis": "sideways"})
+        assert bad.status_code == 422, bad.text
+        assert bad.headers["content-type"] == "application/problem+json"
+        assert "axis" in bad.json()["detail"]

@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from helpers import World, make_world
+from hypothesis import given
+from hypothesis import strategies as st
 from test_audit_verify import refer, story
 
 from casusregie.adapters.config import Settings
 from casusregie.adapters.profile_file import builtin_profiles
+from casusregie.commands.decision import TakeOn
 from casusregie.commands.erasure import ErasePerson
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
+from casusregie.commands.referral import AssessIntake, MemberInput, ReferCase
 from casusregie.domain.access import AccessTrace
 from casusregie.domain.errors import AccessDenied, ValidationFailed
-from casusregie.privacy_audit.replay import diff_case, diff_states, parse_moment, replay_case
+from casusregie.privacy_audit.replay import (
+    business_day,
+    diff_case,
+    diff_states,
+    folded,
+    parse_moment,
+    replay_case,
+)
 
 
 def now() -> datetime:
@@ -246,3 +258,181 @@ def test_replay_of_an_unknown_case_and_a_case_without_disclosures(world: World) 
     result = replay_case(world.session("aud"), number, datetime.now(UTC))
     assert [e["event"] for e in result["narrative"]] == ["Referred"]
     assert result["state"]["status"] == "referred"
+
+
+# --- the two time axes: recording time (registratietijd) and business date (feitelijke datum) ---------------
+
+
+def days_ago(n: int) -> date:
+    return date.today() - timedelta(days=n)
+
+
+def entered_late(world: World) -> dict[str, Any]:
+    """A case entered today with the dates it really happened on (``--on``), one of them out of order.
+
+    v1 referred 30 days ago, v2 assessed 27 days ago, v3 taken on 26 days ago, and then v4: an
+    information request dated 28 days ago, entered after events dated later.
+    """
+    case = world.run(
+        "anna",
+        ReferCase(
+            referring_org="politie",
+            referring_worker="W. Agent",
+            reason="ernstige overlast",
+            problems={"overlast": "geluidsoverlast en bedreiging"},
+            members=[MemberInput(name="Karel Jansen", birth_date="1980-01-02")],
+            on=days_ago(30),
+        ),
+    ).data["case"]
+    world.run("anna", AssessIntake(case=case, criteria=["woninggebonden", "ernstig-of-langdurig"], on=days_ago(27)))
+    world.run("anna", TakeOn(case=case, on=days_ago(26)))
+    request = world.run(
+        "anna",
+        RequestInformation(
+            case=case,
+            partner="politie",
+            purpose="inzicht in de overlast",
+            legal_basis="convenant art. 5.3",
+            categories=["politie.meldingen"],
+            on=days_ago(28),
+        ),
+    ).data["request"]
+    return {"case": str(case), "request": str(request)}
+
+
+def at(n: int) -> datetime:
+    """The end of the day ``n`` days ago, as ``--as-of YYYY-MM-DD`` means it."""
+    return parse_moment(days_ago(n).isoformat())
+
+
+def test_by_recording_time_a_case_entered_late_did_not_exist_yet_and_the_replay_says_why(world: World) -> None:
+    s = entered_late(world)
+    replay = replay_case(world.session("aud"), s["case"], at(28))
+    assert (replay["axis"], replay["events"], replay["state"], replay["narrative"]) == ("recorded", 0, None, [])
+    assert replay["other_axis"] == {"axis": "business", "events": 2}  # the referral and the back-dated request
+    assert replay["hint"].startswith(f"2 event(s) dated on or before {days_ago(28)} were recorded after")
+
+
+def test_by_business_date_the_case_stands_as_the_dates_users_gave_it(world: World) -> None:
+    s = entered_late(world)
+    auditor = world.session("aud")
+    early = replay_case(auditor, s["case"], at(29), axis="business")
+    assert (early["axis"], early["as_of"], early["events"]) == ("business", days_ago(29).isoformat(), 1)
+    assert early["state"]["status"] == "referred"
+    assert (early["not_in_state"], early["hint"]) == ([], None)
+    # the request is dated 28 days ago but was entered after the intake dated 27 days ago: it is told, in
+    # date order, yet the state stays the one the log really held (after v1), and the replay says so
+    mid = replay_case(auditor, s["case"], at(28), axis="business")
+    assert [(e["version"], e["event"], e["in_state"]) for e in mid["narrative"]] == [
+        (1, "Referred", True),
+        (4, "InformationRequested", False),
+    ]
+    assert (mid["events"], mid["state_version"], mid["not_in_state"]) == (2, 1, [4])
+    assert not mid["state"].get("requests")
+    late = replay_case(auditor, s["case"], at(26), axis="business")
+    assert [e["version"] for e in late["narrative"]] == [1, 4, 2, 3]  # by business date
+    assert (late["state_version"], late["not_in_state"], late["state"]["status"]) == (4, [], "taken-on")
+    assert [r["request"] for r in late["state"]["requests"]] == [s["request"]]
+
+
+def test_on_either_axis_the_latest_moment_shows_the_whole_case(world: World) -> None:
+    s = entered_late(world)
+    auditor = world.session("aud")
+    by_date = replay_case(auditor, s["case"], parse_moment("9999-12-31"), axis="business")
+    by_recording = replay_case(auditor, s["case"], datetime.now(UTC))
+    assert by_date["state"] == by_recording["state"]
+    assert by_date["events"] == by_recording["events"] == 4
+    assert by_date["not_in_state"] == by_recording["not_in_state"] == []
+
+
+def test_diff_on_both_axes(world: World) -> None:
+    s = entered_late(world)
+    auditor = world.session("aud")
+    recorded = diff_case(auditor, s["case"], at(29), at(27))
+    assert (recorded["axis"], recorded["narrative"], recorded["changes"]) == ("recorded", [], [])
+    assert recorded["other_axis"] == {"axis": "business", "events": 2}
+    assert recorded["hint"].startswith("2 event(s) dated in this window were recorded outside it")
+    business = diff_case(auditor, s["case"], at(29), at(27), axis="business")
+    assert (business["from"], business["to"]) == (days_ago(29).isoformat(), days_ago(27).isoformat())
+    assert [(e["event"], e["in_state"]) for e in business["narrative"]] == [
+        ("InformationRequested", False),
+        ("IntakeAssessed", True),
+    ]
+    assert business["not_in_state"] == {"from": [], "to": [4]}
+    paths = {c["path"] for c in business["changes"]}
+    assert any(p.startswith("assessment") for p in paths)
+    assert not any(p.startswith("requests") for p in paths)
+    with pytest.raises(ValidationFailed, match="unknown axis"):
+        diff_case(auditor, s["case"], at(29), at(27), axis="sideways")
+
+
+def test_cli_names_the_axis_and_points_to_the_other(world: World, cli: Any) -> None:
+    s = entered_late(world)
+    day = days_ago(28).isoformat()
+    recorded = cli("audit", "replay", s["case"], "--as-of", day, user="aud")
+    assert recorded.code == 0, recorded.err
+    lines = recorded.out.splitlines()
+    assert lines[0].endswith(f"as of {day}T23:59:59+00:00 by recording time (registratietijd): 0 events")
+    assert f"note: 2 events dated on or before {day} were recorded later; --axis business shows them" in lines
+    business = cli("audit", "replay", s["case"], "--as-of", day, "--axis", "business", user="aud")
+    assert business.code == 0, business.err
+    lines = business.out.splitlines()
+    assert lines[0] == f"case {s['case']} as of {day} by business date (feitelijke datum): 2 events"
+    assert "not in the state: v4" in business.out
+    assert "household referred (aangemeld)" in business.out
+    as_json = cli("audit", "replay", s["case"], "--as-of", day, "--axis", "business", "--json", user="aud")
+    assert (as_json.json()["axis"], as_json.json()["events"]) == ("business", 2)
+    assert cli("audit", "replay", s["case"], "--as-of", day, "--json", user="aud").json()["axis"] == "recorded"
+    t1, t2 = days_ago(29).isoformat(), days_ago(27).isoformat()
+    diff = cli("audit", "diff", s["case"], t1, t2, "--axis", "business", "--json", user="aud")
+    assert diff.code == 0, diff.err
+    assert (diff.json()["axis"], len(diff.json()["narrative"])) == ("business", 2)
+    text = cli("audit", "diff", s["case"], t1, t2, user="aud")
+    assert "by recording time (registratietijd)" in text.out
+    assert "0 field(s) changed" in text.out
+    assert "note: 2 events dated in this window were recorded outside it; --axis business shows them" in text.out
+    bad = cli("audit", "replay", s["case"], "--axis", "sideways", user="aud")
+    assert bad.code == 2
+    assert "sideways" in bad.err
+    assert "'recorded', 'business'" in bad.err
+
+
+Day = st.integers(min_value=0, max_value=40)
+
+
+@given(dated=st.lists(st.one_of(Day, st.none()), min_size=1, max_size=12), as_of=Day)
+def test_the_state_by_business_date_folds_the_longest_run_dated_in_time(dated: list[int | None], as_of: int) -> None:
+    """Events in version order, each with a business date (days from a start) or none (then its recording day)."""
+    start = datetime(2026, 1, 1, 12, tzinfo=UTC)
+    events = [
+        SimpleNamespace(
+            timestamp=start + timedelta(days=40 + i),
+            on=None if d is None else (start + timedelta(days=d)).date(),
+        )
+        for i, d in enumerate(dated)
+    ]
+    day = (start + timedelta(days=as_of)).date()
+    moment = datetime.combine(day, datetime.max.time(), tzinfo=UTC)
+    count = folded(events, moment, "business")
+    assert all(business_day(e) <= day for e in events[:count])  # nothing dated later is in the state
+    assert count == len(events) or business_day(events[count]) > day  # and it stops only where it must
+    if all(business_day(e) <= day for e in events):
+        assert count == len(events)  # a date after every event: the whole case
+    if dated == sorted(dated, key=lambda d: 99 if d is None else d):
+        assert count == sum(business_day(e) <= day for e in events)  # dated in order: nothing is left out
+    assert all(business_day(e) == e.timestamp.date() for e, d in zip(events, dated, strict=True) if d is None)
+
+
+def test_every_kind_of_case_event_has_words_in_the_auditors_narrative() -> None:
+    from eventsourcing.domain import AggregateEvent
+
+    from casusregie.domain.case import Case
+    from casusregie.privacy_audit.replay import TERMS
+
+    kinds = {
+        name
+        for name, value in vars(Case).items()
+        if isinstance(value, type) and issubclass(value, AggregateEvent) and name not in ("Event", "Created")
+    }
+    assert "ProblemResolved" in kinds
+    assert sorted(kinds - set(TERMS)) == []

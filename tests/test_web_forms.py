@@ -17,6 +17,7 @@ import pytest
 from helpers import World
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scenarios import day, taken_on_case
 
 from casusregie.adapters.http.app import create_app
 from casusregie.adapters.http.operations import OPERATIONS
@@ -136,6 +137,23 @@ def test_the_page_of_a_case_shows_only_what_the_reader_may_see(web_app: TestClie
     assert history.status_code == 200
     assert "household referred" in history.text
     assert "Karel" not in history.text
+
+
+def test_an_auditor_replays_a_case_by_registration_time_or_by_business_date(web_app: TestClient, world: World) -> None:
+    case = taken_on_case(world)  # entered today, dated from 60 days ago
+    auditor = signed_in(web_app, world, "aud")
+    path = f"/audit/geschiedenis?zaak={case}&peildatum={day(2).isoformat()}"
+    recorded = auditor.page(path)
+    assert recorded.status_code == 200
+    assert "naar registratietijd" in recorded.text
+    assert "0 gebeurtenis(sen) vastgelegd tot dat moment" in recorded.text
+    assert "kies „feitelijke datum” om ze te zien" in recorded.text
+    business = auditor.page(path + "&volgens=feitelijke-datum")
+    assert business.status_code == 200
+    assert "naar feitelijke datum op" in business.text
+    assert "household referred" in business.text
+    assert '<option value="feitelijke-datum" selected>' in business.text
+    assert auditor.page(path + "&volgens=zijwaarts").status_code == 422
 
 
 def test_answers_carry_the_protections_of_a_page_with_personal_data(web_app: TestClient, world: World) -> None:

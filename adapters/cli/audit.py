@@ -54,6 +54,8 @@ from casusregie.privacy_audit.proofs import (
 )
 from casusregie.privacy_audit.replay import (
     AUDIT_ACTIVITY,
+    AXES,
+    RECORDED,
     diff_case,
     parse_moment,
     replay_case,
@@ -604,20 +606,38 @@ def _print_bundle(report: Any) -> None:
 # --- replay and diff -------------------------------------------------------------------------------------------
 
 
+_axis_option = click.option(
+    "--axis",
+    type=click.Choice(list(AXES)),
+    default=RECORDED,
+    show_default=True,
+    help="Which time counts. recorded (registratietijd): when each event was entered, so the state is what "
+    "the log held then (what an auditor proves). business (feitelijke datum): the date users gave with --on, "
+    "so what had happened by that date as they dated it (only the date of TIME counts).",
+)
+
+
 @audit.command("replay")
 @click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--as-of", "as_of", metavar="TIME", help="ISO date (end of that day) or date-time, UTC; default now.")
+@_axis_option
 @click.option("--access", "with_access", is_flag=True, help="Also list the case's access-log records.")
 @json_option
 @pass_ctx
-def audit_replay(ctx: Context, case_ref: str, as_of: str | None, with_access: bool, as_json: bool) -> None:
-    """The case as it stood at a moment, and its history up to then (auditors)."""
+def audit_replay(ctx: Context, case_ref: str, as_of: str | None, axis: str, with_access: bool, as_json: bool) -> None:
+    """The case as it stood at a moment, and its history up to then (auditors).
+
+    By default by recording time: what the log held at that moment. With `--axis business`, by
+    the business dates users gave: events dated on or before the date, in date order; an event
+    entered after one dated later is listed but not folded into the state (the state shown is
+    always one the log really held). Either way a line says what the other axis would add.
+    """
     moment = parse_moment(as_of)
-    data = replay_case(ctx.session(), case_ref, moment, with_access=with_access)
+    data = replay_case(ctx.session(), case_ref, moment, axis=axis, with_access=with_access)
     if as_json:
         print_json(data)
         return
-    echo(f"case {data['case']} as of {data['as_of']} ({data['events']} events)")
+    echo(f"case {data['case']} as of {data['as_of']} by {data['axis_label']}: {_events(data['events'])}")
     state = data["state"]
     if state is None:
         echo("  not yet referred at that moment")
@@ -626,7 +646,12 @@ def audit_replay(ctx: Context, case_ref: str, as_of: str | None, with_access: bo
             f"  status {state['status']}, director {state['director'] or '-'}, team {state['team'] or '-'}, "
             f"involved: {', '.join(state['involved'])}",
         )
+    _print_unfolded(data["not_in_state"], data["state_version"])
     _print_narrative(data["narrative"])
+    day = data["as_of"][:10]
+    _print_other_axis(
+        data, f"dated on or before {day} {{was}} recorded later", f"recorded on or before {day} {{is}} dated later"
+    )
     _print_access(data.get("access_log"))
 
 
@@ -634,21 +659,55 @@ def audit_replay(ctx: Context, case_ref: str, as_of: str | None, with_access: bo
 @click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("t1")
 @click.argument("t2")
+@_axis_option
 @click.option("--access", "with_access", is_flag=True, help="Also list the access-log records in between.")
 @json_option
 @pass_ctx
-def audit_diff(ctx: Context, case_ref: str, t1: str, t2: str, with_access: bool, as_json: bool) -> None:
-    """What changed in CASE between T1 and T2 (ISO dates or date-times, UTC)."""
-    data = diff_case(ctx.session(), case_ref, parse_moment(t1), parse_moment(t2), with_access=with_access)
+def audit_diff(ctx: Context, case_ref: str, t1: str, t2: str, axis: str, with_access: bool, as_json: bool) -> None:
+    """What changed in CASE between T1 and T2 (ISO dates or date-times, UTC), by recording time or --axis business."""
+    moments = parse_moment(t1), parse_moment(t2)
+    data = diff_case(ctx.session(), case_ref, *moments, axis=axis, with_access=with_access)
     if as_json:
         print_json(data)
         return
-    echo(f"case {data['case']}: from {data['from']} to {data['to']}")
+    echo(f"case {data['case']}: from {data['from']} to {data['to']} by {data['axis_label']}")
+    _print_unfolded(data["not_in_state"]["to"], None)
     _print_narrative(data["narrative"])
     echo(f"{len(data['changes'])} field(s) changed:")
     for change in data["changes"]:
         echo(f"  {change['path']}: {_short(change['before'])} -> {_short(change['after'])}")
+    _print_other_axis(
+        data, "dated in this window {was} recorded outside it", "recorded in this window {is} dated outside it"
+    )
     _print_access(data.get("access_log"))
+
+
+def _events(count: int) -> str:
+    return f"{count} event" + ("" if count == 1 else "s")
+
+
+def _print_unfolded(versions: list[int], state_version: int | None) -> None:
+    """Business axis: the events dated in time but entered after one dated later, which the state leaves out."""
+    if not versions:
+        return
+    after = f"; the state is that after v{state_version}" if state_version else ""
+    echo(
+        f"  not in the state: {', '.join(f'v{v}' for v in versions)}, dated by then but recorded after an "
+        f"event dated later{after}"
+    )
+
+
+def _print_other_axis(data: dict[str, Any], on_recorded: str, on_business: str) -> None:
+    """What the other axis would add, with the option that shows it ({was}/{is}: the verb, by number)."""
+    missed = data["other_axis"]["events"]
+    if not missed:
+        return
+    one = missed == 1
+    what = (on_recorded if data["axis"] == RECORDED else on_business).format(
+        was="was" if one else "were", **{"is": "is" if one else "are"}
+    )
+    other = data["other_axis"]["axis"]
+    echo(f"note: {_events(missed)} {what}; --axis {other} shows {'it' if one else 'them'}")
 
 
 def _short(value: Any, width: int = 60) -> str:
@@ -662,7 +721,8 @@ def _print_narrative(entries: list[dict[str, Any]]) -> None:
         if e["role"]:
             who += f" ({e['role_nl']}, {e['organisation']})"
         on = f" [{e['business_date']}]" if e["business_date"] else ""
-        echo(f"{e['recorded_at']}{on} v{e['version']} {who}: {e['what']}")
+        left_out = " (not in the state)" if e.get("in_state") is False else ""
+        echo(f"{e['recorded_at']}{on} v{e['version']} {who}: {e['what']}{left_out}")
         extra = []
         for key in ("to", "partner", "purpose", "legal_basis", "partner_legal_basis"):
             if e.get(key):

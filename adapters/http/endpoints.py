@@ -447,6 +447,16 @@ def _reads(app: FastAPI, prefix: str) -> None:
         return page(items, lambda i: [i["item"]], cursor, limit)
 
 
+#: The audit history's time axis: see privacy_audit/replay.py.
+AxisQuery = Annotated[
+    Literal["recorded", "business"],
+    Query(
+        description="which time counts: `recorded` (registratietijd: when entered; what the log held then) or "
+        "`business` (feitelijke datum: the dates users gave; only the date of the moment counts)"
+    ),
+]
+
+
 def _more_reads(app: FastAPI, prefix: str) -> None:
     @app.get(prefix + "/cases/{case}/history", tags=["audit"], operation_id="audit-replay")
     @in_its_turn
@@ -455,12 +465,14 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         who: CallerDep,
         case: Annotated[str, Path(pattern=REF, max_length=64)],
         as_of: Annotated[str | None, Query(alias="asOf", max_length=40, description="ISO date or date-time")] = None,
+        axis: AxisQuery = "recorded",
         access: Annotated[bool, Query(description="also the case's access-log records")] = False,
     ) -> dict[str, Any]:
-        """The case as it stood at a moment, and its history up to then (auditors)."""
+        """The case as it stood at a moment, and its history up to then (auditors); `axis` in the body says
+        which time counted: `recorded` (registratietijd, default) or `business` (feitelijke datum)."""
         moment = parse_moment(as_of)
         with session_for(request, who, "audit.replay") as session:
-            return replay_case(session, case, moment, with_access=access)
+            return replay_case(session, case, moment, axis=axis, with_access=access)
 
     @app.get(prefix + "/cases/{case}/changes", tags=["audit"], operation_id="audit-diff")
     @in_its_turn
@@ -470,12 +482,13 @@ def _more_reads(app: FastAPI, prefix: str) -> None:
         case: Annotated[str, Path(pattern=REF, max_length=64)],
         start: Annotated[str, Query(alias="from", max_length=40)],
         end: Annotated[str, Query(alias="to", max_length=40)],
+        axis: AxisQuery = "recorded",
         access: Annotated[bool, Query()] = False,
     ) -> dict[str, Any]:
-        """What changed in the case between two moments (auditors)."""
+        """What changed in the case between two moments (auditors), by `axis` as for the history."""
         t1, t2 = parse_moment(start), parse_moment(end)
         with session_for(request, who, "audit.diff") as session:
-            return diff_case(session, case, t1, t2, with_access=access)
+            return diff_case(session, case, t1, t2, axis=axis, with_access=access)
 
     @app.post(prefix + "/log-verifications", tags=["audit"], operation_id="audit-verify")
     @in_its_turn

@@ -18,15 +18,18 @@ from casusregie.adapters.auditing import case_bundle, verification
 from casusregie.adapters.checkpoint_files import store_checkpoints
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
+from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit.queries import PrivacyReader
-from casusregie.privacy_audit.replay import AUDIT_ACTIVITY, parse_moment, replay_case
+from casusregie.privacy_audit.replay import AUDIT_ACTIVITY, BUSINESS, RECORDED, parse_moment, replay_case
 
 if TYPE_CHECKING:
     from casusregie.adapters.web.app import Web
     from casusregie.adapters.web.sessions import WebSession
 
 MAX_LOG_ROWS = 500
+#: The replay's time axis (query ``volgens``): the value in the URL -> the axis, and its label.
+AXES_NL = {"registratietijd": RECORDED, "feitelijke-datum": BUSINESS}
 
 
 def _auditor(regie: Session, name: str) -> None:
@@ -61,15 +64,19 @@ def routes(web: Web) -> list[Route]:
     async def replay(request: Request) -> Response:
         number = request.query_params.get("zaak", "").strip()[:64]
         as_of = request.query_params.get("peildatum", "").strip()[:40] or None
+        according = request.query_params.get("volgens", "").strip()[:40] or "registratietijd"
 
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            axis = AXES_NL.get(according)
+            if axis is None:
+                raise ValidationFailed(f"onbekende tijdas {according!r}: kies registratietijd of feitelijke-datum")
             moment = parse_moment(as_of)
-            history = replay_case(regie, number, moment) if number else None
+            history = replay_case(regie, number, moment, axis=axis) if number else None
             return web.render(
                 "audit_zaak.html",
                 **web.frame(
                     regie, session, title="Geschiedenis van een casus", nav="geschiedenis", history=history,
-                    as_of=as_of or "", number=number,
+                    as_of=as_of or "", number=number, according=according,
                 ),
             )  # fmt: skip
 
