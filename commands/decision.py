@@ -20,13 +20,16 @@ class TakeOn(CaseCommand):
     name: ClassVar[str] = "case.take-on"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
+    late_reason: Text | None = Field(
+        default=None, min_length=1, max_length=2000, description="why the decision comes after the intake deadline"
+    )
 
 
 @handles(TakeOn)
 def take_on(s: Session, cmd: TakeOn) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director takes a case on", case)
-    case.take_on(cmd.on, s.actor.user_id, s.profile)
+    case.take_on(cmd.on, s.actor.user_id, s.profile, s.seal_case_text(case.id, "late_reason", cmd.late_reason))
     s.commit(cmd, case, case=case)
     hints = []
     if case.letter_due:
@@ -43,13 +46,21 @@ class DeclineCase(CaseCommand):
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
     advice: Text = Field(min_length=1, max_length=5000)
+    late_reason: Text | None = Field(
+        default=None, min_length=1, max_length=2000, description="why the decision comes after the intake deadline"
+    )
 
 
 @handles(DeclineCase)
 def decline_case(s: Session, cmd: DeclineCase) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director decides on a referral", case)
-    case.decline(s.seal_case_text(case.id, "advice", cmd.advice), cmd.on, s.actor.user_id)
+    case.decline(
+        s.seal_case_text(case.id, "advice", cmd.advice),
+        cmd.on,
+        s.actor.user_id,
+        s.seal_case_text(case.id, "late_reason", cmd.late_reason),
+    )
     s.commit(cmd, case, case=case)
     return Result(f"case {case.case_number} not taken on; advice recorded for {case.referring_org}")
 

@@ -4,7 +4,7 @@ director, consent, the corporation's consent and the intake assessment."""
 from __future__ import annotations
 
 from datetime import date
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from pydantic import Field, field_validator, model_validator
@@ -299,12 +299,23 @@ def assess_intake(s: Session, cmd: AssessIntake) -> Result:
         cmd.criteria, s.seal_case_text(case.id, "acute_reason", cmd.acute_reason), cmd.on, s.actor.user_id, s.profile
     )
     s.commit(cmd, case, case=case)
-    assessment = case.assessment or {}
-    verdict = "meets" if assessment.get("meets") else "does not meet"
-    extra = " (acute override)" if assessment.get("acute") else ""
-    return Result(
-        f"case {case.case_number} {verdict} the criteria: {len(assessment.get('criteria_met', []))} "
-        f"hold, {assessment.get('threshold')} needed{extra}"
+    return Result(assessment_line(case.case_number, case.assessment or {}))
+
+
+def assessment_line(case_number: str, assessment: dict[str, Any]) -> str:
+    """What was decided, in that order: the acute override first, since it is what lets the case go on."""
+    held = len(assessment.get("criteria_met") or ())
+    counted = f"{held} of {assessment.get('threshold')} required criteria hold"
+    if assessment.get("meets"):
+        return f"case {case_number} meets the criteria ({counted}); it may be taken on"
+    if assessment.get("acute"):
+        return (
+            f"case {case_number}: criteria set aside for an acute situation ({counted}); "
+            "it may be taken on, the reason is recorded"
+        )
+    return (
+        f"case {case_number} does not meet the criteria ({counted}); it can be declined with advice, "
+        "or assessed again with an acute reason"
     )
 
 

@@ -30,7 +30,7 @@ from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import ARTICLES, WBP_UNTIL, RequestKind, SubjectRequest
 from casusregie.privacy_audit import access_records
 from casusregie.privacy_audit.decision_document import AccessDecision, Address
-from casusregie.privacy_audit.inzage import Compiled, assemble, compile_answer
+from casusregie.privacy_audit.inzage import AnswerItem, Compiled, assemble, compile_answer
 from casusregie.privacy_audit.key_hierarchy import KeyShredded
 from casusregie.privacy_audit.need_to_know import Opener, keyring_opener
 from casusregie.projections.access import AccessLogProjection
@@ -232,11 +232,29 @@ def compiled_for(s: Session, request: SubjectRequest, open_: Opener | None = Non
     )
 
 
-def _regime(s: Session, request: SubjectRequest, explicit: str | None) -> str:
-    if explicit:
-        return explicit
-    case = _case_of(s, request.person_id)
-    return "wbp" if case is not None and case.referred_on < WBP_UNTIL else "uavg"
+def _regime(s: Session, request: SubjectRequest, item: AnswerItem, named: str | None) -> str:
+    """The law whose grounds apply follows the date of the processing the item shows.
+
+    Before 25 May 2018 that is the Wbp (art. 43), from then on the AVG with the UAVG (art. 41).
+    A ground of the other law is refused rather than silently printed in the letter.
+    """
+    processed_on = item.processed_on
+    if processed_on is None:
+        case = _case_of(s, request.person_id)
+        processed_on = case.referred_on if case is not None else None
+    regime = "wbp" if processed_on is not None and processed_on < WBP_UNTIL else "uavg"
+    if named is not None and named != regime:
+        when = f"on {processed_on}" if processed_on else "at an unknown date"
+        if regime == "uavg":
+            raise ValidationFailed(
+                f"item {item.item_id} was processed {when}, after the Wbp was repealed (25 May 2018): "
+                "use a ground of UAVG art. 41(1), a-j"
+            )
+        raise ValidationFailed(
+            f"item {item.item_id} was processed {when}, before the AVG applied (25 May 2018): "
+            "use a ground of Wbp art. 43 (wbp:a-e)"
+        )
+    return regime
 
 
 class WithholdItem(RequestCommand):
@@ -263,12 +281,15 @@ def withhold_item(s: Session, cmd: WithholdItem) -> Result:
         raise ValidationFailed(f"request {request.reference} has no item {cmd.item}; see `regie request items`")
     if not cmd.motivation.strip():
         raise ValidationFailed("a refusal needs a motivation of why it is necessary and proportionate")
-    regime, _, ground = cmd.ground.rpartition(":")
+    named, _, ground = cmd.ground.rpartition(":")
+    if named not in ("", "wbp", "uavg"):
+        raise ValidationFailed(f"ground {cmd.ground!r}: a letter a-j (UAVG art. 41(1)), or wbp:a-e (Wbp art. 43)")
+    regime = _regime(s, request, known[cmd.item], named or None)
     motivation = seal_text(s, request, "withholding", cmd.motivation)
     assert motivation is not None
     request.withhold(
         cmd.item,
-        _regime(s, request, regime or None),
+        regime,
         ground,
         motivation,
         cmd.partly,

@@ -54,6 +54,16 @@ def _due(start: date, rule: DeadlineRule | None) -> date | None:
 class Case(Aggregate):
     """A household's case (casus / dossier), directed by one case director."""
 
+    # Snapshots (the projection's stored states, the store's own) of an older shape are brought up
+    # to date by the upcast methods below, as the eventsourcing library does it.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """v2: problems can change during the case (added, updated, resolved)."""
+        state.setdefault("resolved_problems", {})
+        state.setdefault("problem_history", [])
+
     # --- referral (aanmelding) -----------------------------------------------------------
 
     @staticmethod
@@ -141,6 +151,9 @@ class Case(Aggregate):
         self.referring_worker = referring_worker
         self.reason = reason
         self.problems = dict(problems)
+        self.resolved_problems: dict[str, dict[str, Any]] = {}
+        # each change, with the description it replaced (updated) or the note it was solved with
+        self.problem_history: list[dict[str, Any]] = []
         self.members: dict[str, Member] = {}
         for data in members:
             member = Member.from_event(dict(data))
@@ -239,6 +252,65 @@ class Case(Aggregate):
     def _member_added(self, member: dict[str, Any], on: date, by: str) -> None:
         added = Member.from_event(dict(member))
         self.members[str(added.person_id)] = added
+
+    # --- problems on the life domains (problematiek), as they change during the case ---------
+
+    def add_problem(self, life_domain: str, description: Sealed, on: date, by: str, profile: Profile) -> None:
+        """A problem on a life domain that came to light after the referral (or came back)."""
+        self._require_open()
+        self._check_domain(life_domain, profile)
+        self._not_before_referral(on, "the problem")
+        if life_domain in self.problems:
+            raise DomainRuleViolation(
+                f"case {self.case_number} already has a problem on {life_domain}; update it instead"
+            )
+        self._problem_added(life_domain=life_domain, description=description, on=on, by=by)
+
+    @event("ProblemAdded")
+    def _problem_added(self, life_domain: str, description: Sealed, on: date, by: str) -> None:
+        self.problems[life_domain] = description
+        self.resolved_problems.pop(life_domain, None)
+        self.problem_history.append(
+            {"life_domain": life_domain, "change": "added", "text": description, "on": on, "by": by}
+        )
+
+    def update_problem(self, life_domain: str, description: Sealed, on: date, by: str) -> None:
+        """The problem is now described differently; the earlier description stays in the history."""
+        self._require_open()
+        self._require_problem(life_domain)
+        self._not_before_referral(on, "the update")
+        self._problem_updated(life_domain=life_domain, description=description, on=on, by=by)
+
+    @event("ProblemUpdated")
+    def _problem_updated(self, life_domain: str, description: Sealed, on: date, by: str) -> None:
+        self.problem_history.append(
+            {"life_domain": life_domain, "change": "updated", "text": self.problems[life_domain], "on": on, "by": by}
+        )
+        self.problems[life_domain] = description
+
+    def resolve_problem(self, life_domain: str, note: Sealed | None, on: date, by: str) -> None:
+        """The problem on this life domain is solved (opgelost); it leaves the current problems."""
+        self._require_open()
+        self._require_problem(life_domain)
+        self._not_before_referral(on, "the resolution")
+        if len(self.problems) == 1 and self.status == CaseStatus.REFERRED:
+            raise DomainRuleViolation("a referral keeps at least one problem until it is decided on")
+        self._problem_resolved(life_domain=life_domain, note=note, on=on, by=by)
+
+    @event("ProblemResolved")
+    def _problem_resolved(self, life_domain: str, note: Sealed | None, on: date, by: str) -> None:
+        description = self.problems.pop(life_domain)
+        self.resolved_problems[life_domain] = {"text": description, "note": note, "on": on, "by": by}
+        self.problem_history.append(
+            {"life_domain": life_domain, "change": "resolved", "text": note, "on": on, "by": by}
+        )
+
+    def _require_problem(self, life_domain: str) -> None:
+        if life_domain not in self.problems:
+            current = ", ".join(self.problems) or "none"
+            raise ValidationFailed(
+                f"case {self.case_number} has no open problem on {life_domain!r}; open problems: {current}"
+            )
 
     # --- consent ------------------------------------------------------------------------
 
@@ -502,7 +574,21 @@ class Case(Aggregate):
 
     # --- decision (besluit in regie te nemen) -----------------------------------------------
 
-    def take_on(self, on: date, by: str, profile: Profile) -> None:
+    def _check_decision_in_time(self, on: date, late_reason: Sealed | None) -> None:
+        """A decision after the intake deadline is allowed, but never silently: the reason is recorded."""
+        late = self.intake_due is not None and on > self.intake_due
+        if late and late_reason is None:
+            raise DomainRuleViolation(
+                f"the intake decision on case {self.case_number} was due on {self.intake_due}; "
+                f"a decision on {on} is late and needs its reason recorded (late reason)"
+            )
+        if not late and late_reason is not None:
+            raise ValidationFailed(
+                f"the decision on {on} is within the intake deadline ({self.intake_due or 'none'}); "
+                "there is no lateness to explain"
+            )
+
+    def take_on(self, on: date, by: str, profile: Profile, late_reason: Sealed | None = None) -> None:
         self._require_open()
         if self.status != CaseStatus.REFERRED:
             raise DomainRuleViolation(f"case {self.case_number} was already decided")
@@ -522,9 +608,11 @@ class Case(Aggregate):
                 raise DomainRuleViolation("the housing corporation must consent before the case is taken on")
         if self.director is None:
             raise DomainRuleViolation("assign a case director before taking the case on")
+        self._check_decision_in_time(on, late_reason)
         self._taken_on(
             on=on,
             by=by,
+            late_reason=late_reason,
             plan_due=_due(on, profile.deadlines.plan),
             letter_due=_due(on, profile.deadlines.resident_letter) if profile.resident_letter else None,
             next_evaluation=_due(on, profile.deadlines.evaluation_interval),
@@ -540,27 +628,43 @@ class Case(Aggregate):
         letter_due: date | None,
         next_evaluation: date | None,
         next_casusoverleg: date | None,
+        late_reason: Sealed | None = None,  # absent in records from before late decisions were explained
     ) -> None:
         self.status = CaseStatus.TAKEN_ON
-        self.decision = {"taken_on": True, "on": on, "by": by, "advice": None}
+        self.decision = {
+            "taken_on": True,
+            "on": on,
+            "by": by,
+            "advice": None,
+            "due": self.intake_due,
+            "late_reason": late_reason,
+        }
         self.plan_due = plan_due
         self.letter_due = letter_due
         self.next_evaluation = next_evaluation
         self.next_casusoverleg = next_casusoverleg
         self.intake_due = None
 
-    def decline(self, advice: Sealed, on: date, by: str) -> None:
+    def decline(self, advice: Sealed, on: date, by: str, late_reason: Sealed | None = None) -> None:
         """Not taken on: the referrer gets advice instead (seed 001)."""
         self._require_open()
         if self.status != CaseStatus.REFERRED:
             raise DomainRuleViolation(f"case {self.case_number} was already decided")
         self._not_before_referral(on, "the decision")
-        self._declined(advice=advice, on=on, by=by)
+        self._check_decision_in_time(on, late_reason)
+        self._declined(advice=advice, on=on, by=by, late_reason=late_reason)
 
     @event("Declined")
-    def _declined(self, advice: Sealed, on: date, by: str) -> None:
+    def _declined(self, advice: Sealed, on: date, by: str, late_reason: Sealed | None = None) -> None:
         self.status = CaseStatus.DECLINED
-        self.decision = {"taken_on": False, "on": on, "by": by, "advice": advice}
+        self.decision = {
+            "taken_on": False,
+            "on": on,
+            "by": by,
+            "advice": advice,
+            "due": self.intake_due,
+            "late_reason": late_reason,
+        }
         self.intake_due = None
 
     # --- informing the residents (brief aan bewoners) ------------------------------------
@@ -575,7 +679,7 @@ class Case(Aggregate):
 
     @event("ResidentsInformed")
     def _residents_informed(self, on: date, by: str) -> None:
-        self.letter = {"sent": True, "on": on, "by": by, "ground": None, "motivation": None}
+        self.letter = {"sent": True, "on": on, "by": by, "ground": None, "motivation": None, "due": self.letter_due}
         self.letter_due = None
 
     def withhold_letter(self, ground: str, motivation: Sealed, on: date, by: str) -> None:
@@ -587,7 +691,14 @@ class Case(Aggregate):
 
     @event("ResidentLetterWithheld")
     def _letter_withheld(self, ground: str, motivation: Sealed, on: date, by: str) -> None:
-        self.letter = {"sent": False, "on": on, "by": by, "ground": ground, "motivation": motivation}
+        self.letter = {
+            "sent": False,
+            "on": on,
+            "by": by,
+            "ground": ground,
+            "motivation": motivation,
+            "due": self.letter_due,
+        }
         self.letter_due = None
 
     # --- partners and meetings (MDO / casusoverleg) --------------------------------------

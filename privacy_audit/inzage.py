@@ -73,6 +73,12 @@ class AnswerItem:
     def key(self) -> str:
         return self.origin or self.item_id
 
+    @property
+    def processed_on(self) -> date | None:
+        """When the processing this item shows took place: it decides which law's grounds apply."""
+        entry = self.entry
+        return entry.recorded_on if isinstance(entry, DataItem) else entry.on
+
 
 @dataclass(frozen=True)
 class Compiled:
@@ -198,14 +204,50 @@ def _data_items(
         add(f"data:{field}", identity, FIELDS_NL[field], getattr(member, field), referrer, case.referred_on)
     add("data:role", household, "Rol in het huishouden", member.role, referrer, case.referred_on)
     add("data:reason", signals, "Reden van aanmelding", case.reason, referrer, case.referred_on)
+    # Where each description came from: the referrer, or the municipality that added or updated it.
+    # A description that was replaced is still held (in the log), so it is part of the answer too.
+    municipality = profile.organisation_name
+    source: dict[str, str] = {}
+    since: dict[str, date] = {}  # when the description now held was given
+    for n, change in enumerate(case.problem_history, 1):
+        domain = change["life_domain"]
+        if change["change"] == "updated":
+            add(
+                f"data:problem-earlier:{n}",
+                signals,
+                f"Eerdere omschrijving van de problemen op het leefgebied {domain}",
+                change["text"],
+                source.get(domain, referrer),
+                since.get(domain, case.referred_on),
+            )
+        elif change["change"] == "resolved":
+            add(
+                f"data:problem-resolved:{n}",
+                signals,
+                f"Toelichting bij het oplossen van de problemen op het leefgebied {domain}",
+                change["text"],
+                municipality,
+                change["on"],
+            )
+        if change["change"] != "resolved":
+            source[domain], since[domain] = municipality, change["on"]
     for domain, text in case.problems.items():
         add(
             f"data:problem:{domain}",
             signals,
             f"Problemen op het leefgebied {domain}",
             text,
-            referrer,
-            case.referred_on,
+            source.get(domain, referrer),
+            since.get(domain, case.referred_on),
+        )
+    for domain, resolved in case.resolved_problems.items():
+        add(
+            f"data:problem:{domain}",
+            signals,
+            f"Problemen op het leefgebied {domain} (opgelost op {resolved['on'].strftime('%d-%m-%Y')})",
+            resolved["text"],
+            source.get(domain, referrer),
+            since.get(domain, case.referred_on),
         )
     for request in case.requests.values():
         for i, item in enumerate(request.items, 1):

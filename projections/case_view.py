@@ -68,6 +68,26 @@ def render_case(
         doc["referring_worker"] = open_(case.referring_worker)
         doc["reason"] = open_(case.reason)
         doc["problems"] = {domain: open_(text) for domain, text in case.problems.items()}
+        doc["resolved_problems"] = [
+            {
+                "life_domain": domain,
+                "description": open_(r["text"]),
+                "resolved_on": _d(r["on"]),
+                "by": r["by"],
+                "note": open_(r["note"]),
+            }
+            for domain, r in case.resolved_problems.items()
+        ]
+        doc["problem_history"] = [
+            {
+                "life_domain": h["life_domain"],
+                "change": h["change"],
+                "on": _d(h["on"]),
+                "by": h["by"],
+                "text": open_(h["text"]),
+            }
+            for h in case.problem_history
+        ]
         doc["home_corporation"] = case.home_corporation
     if v.sees("consent"):
         doc["consent"] = {
@@ -131,6 +151,8 @@ def render_case(
             "on": _d(case.decision["on"]),
             "by": case.decision["by"],
             "advice": open_(case.decision["advice"]),
+            "due_on": _d(case.decision.get("due")),
+            "late_reason": open_(case.decision.get("late_reason")),
         }
     if v.sees("letter"):
         doc["letter"] = (

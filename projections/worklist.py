@@ -28,27 +28,21 @@ class WorkItem:
         return self.due_on < today
 
 
-KINDS_NL = {
-    "intake": "besluit over aanmelding",
-    "consent": "toestemming bewoners",
-    "corporation-consent": "toestemming corporatie",
-    "information": "antwoord informatieverzoek",
-    "letter": "brief aan bewoners",
-    "plan": "plan van aanpak",
-    "measure": "maatregel",
-    "evaluation": "evaluatie",
-    "casusoverleg": "casusoverleg",
-    "escalation": "opschaling",
-}
-
-
 def items_for(case: Case, municipality: str) -> list[WorkItem]:
     """Every open deadline of one case (pure; the projection stores the result)."""
     if case.status in (CaseStatus.CLOSED, CaseStatus.DECLINED):
         return []
     items: list[WorkItem] = []
     if case.status == CaseStatus.REFERRED and case.intake_due is not None:
-        items.append(WorkItem("intake", case.case_number, case.intake_due, municipality, "besluit: in regie of niet"))
+        items.append(
+            WorkItem(
+                "intake",
+                case.case_number,
+                case.intake_due,
+                municipality,
+                "besluit over aanmelding: in regie nemen of niet",
+            )
+        )
     if case.consent_due is not None and case.consent_given_on is None and case.consent_refused_on is None:
         items.append(WorkItem("consent", case.case_number, case.consent_due, municipality, "toestemming bewoners"))
     consent = case.corporation_consent
@@ -90,7 +84,9 @@ def items_for(case: Case, municipality: str) -> list[WorkItem]:
                     )
                 )
         if case.next_evaluation is not None:
-            items.append(WorkItem("evaluation", case.case_number, case.next_evaluation, municipality, "evaluatie"))
+            items.append(
+                WorkItem("evaluation", case.case_number, case.next_evaluation, municipality, "evaluatie van het plan")
+            )
         if case.next_casusoverleg is not None:
             items.append(
                 WorkItem("casusoverleg", case.case_number, case.next_casusoverleg, municipality, "casusoverleg")

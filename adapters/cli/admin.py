@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report, terminal
-from casusregie.adapters.cli.output import echo
+from casusregie.adapters.cli.output import echo, folding_table
 from casusregie.adapters.cli.paths import InputPath
-from casusregie.adapters.profile_file import ProfileError, builtin_profiles, load_profile, resolve_profile
+from casusregie.adapters.profile_file import PROFILE_DIR, ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store, discard_new_store
 from casusregie.commands.application import RegieApplication
 from casusregie.commands.users import AddUser, DeactivateUser, LinkSubject, initialise, user_directory
@@ -90,18 +89,30 @@ def profile_check(path: Path) -> None:
 @profile.command("list")
 @json_option
 def profile_list(as_json: bool) -> None:
-    """The profiles shipped with casusregie."""
+    """The profiles shipped with casusregie, and the files they are read from (copy one to make your own)."""
     rows = []
     for pid, path in sorted(builtin_profiles().items()):
         loaded = load_profile(path)
-        rows.append({"id": pid, "municipality": loaded.municipality, "approach": loaded.approach, "seed": loaded.seed})
+        rows.append(
+            {
+                "id": pid,
+                "municipality": loaded.municipality,
+                "approach": loaded.approach,
+                "seed": loaded.seed,
+                "file": str(path),
+            }
+        )
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "municipality", "approach")
+    table = folding_table("id", "municipality", "approach")
     for row in rows:
         table.add_row(row["id"], row["municipality"], row["approach"])
-    terminal().print(table)
+    console = terminal()
+    console.print(table)
+    console.print(
+        f"the files are in {PROFILE_DIR}/: copy one to make your own, and check it with `regie profile check FILE`"
+    )
 
 
 @profile.command("show")
@@ -115,11 +126,11 @@ def profile_show(ctx: Context, as_json: bool) -> None:
         return
     ctx.console.print(f"{loaded.municipality}: {loaded.approach} (seed {loaded.seed})", style="bold")
     ctx.console.print(f"director: {loaded.director_title}; life domains: {', '.join(loaded.life_domains)}")
-    table = Table("partner", "name", "may disclose")
+    table = folding_table("partner", "name", "may disclose")
     for partner in loaded.partners:
         table.add_row(partner.id, partner.name, ", ".join(partner.categories))
     ctx.console.print(table)
-    ladder = Table("level", "escalation (opschaling)")
+    ladder = folding_table("level", "escalation (opschaling)")
     for rung in loaded.escalation:
         ladder.add_row(str(rung.level), rung.name)
     ctx.console.print(ladder)
@@ -194,7 +205,7 @@ def user_list(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("user", "role", "organisation", "team", "active", "signs in as (API)")
+    table = folding_table("user", "role", "organisation", "team", "active", "signs in as (API)")
     for row in rows:
         signs_in = f"{row['subject']} at {row['issuer']}" if row.get("subject") else "-"
         table.add_row(

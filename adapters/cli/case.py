@@ -6,12 +6,12 @@ from datetime import date
 from typing import Any
 
 import click
-from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, case_command, day, json_option, on_option, pass_ctx, print_json
+from casusregie.adapters.cli.output import folding_table
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.render.case_text import render_case_text
-from casusregie.commands import closure, decision, escalation, meetings, referral
+from casusregie.commands import closure, decision, escalation, meetings, problems, referral
 from casusregie.domain.closure import ClosureOutcome, Judgement
 from casusregie.domain.household import HouseholdRole
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
@@ -149,6 +149,47 @@ def case_add_member(case_ref: str, member: str, on: Any) -> dict[str, Any]:
     return {"case": case_ref, "member": parse_member(member), "on": day(on)}
 
 
+@case.group("problem")
+def case_problem() -> None:
+    """Problems on the life domains as they change (problematiek): add, update, resolve."""
+
+
+DOMAIN = click.option("--domain", "life_domain", required=True, help="The life domain (leefgebied), as in the profile.")
+
+
+@case_problem.command("add")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@DOMAIN
+@click.option("--text", "description", required=True, help="The problem as it is now known.")
+@on_option
+@case_command(problems.AddProblem)
+def case_problem_add(case_ref: str, life_domain: str, description: str, on: Any) -> dict[str, Any]:
+    """A problem that came to light after the referral."""
+    return {"case": case_ref, "life_domain": life_domain, "description": description, "on": day(on)}
+
+
+@case_problem.command("update")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@DOMAIN
+@click.option("--text", "description", required=True, help="The new description (the old one is kept).")
+@on_option
+@case_command(problems.UpdateProblem)
+def case_problem_update(case_ref: str, life_domain: str, description: str, on: Any) -> dict[str, Any]:
+    """Describe a problem anew; the earlier description stays in the history."""
+    return {"case": case_ref, "life_domain": life_domain, "description": description, "on": day(on)}
+
+
+@case_problem.command("resolve")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@DOMAIN
+@click.option("--note", help="How it was solved.")
+@on_option
+@case_command(problems.ResolveProblem)
+def case_problem_resolve(case_ref: str, life_domain: str, note: str | None, on: Any) -> dict[str, Any]:
+    """The problem on this life domain is solved (opgelost)."""
+    return {"case": case_ref, "life_domain": life_domain, "note": note, "on": day(on)}
+
+
 @case.command("consent")
 @click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--given/--refused", required=True, help="The residents' answer.")
@@ -200,23 +241,30 @@ def case_assess(case_ref: str, criteria: tuple[str, ...], acute_reason: str | No
     return {"case": case_ref, "criteria": list(criteria), "acute_reason": acute_reason, "on": day(on)}
 
 
+LATE_REASON = click.option(
+    "--late-reason", help="Why the decision comes after the intake deadline (required then; counted in the report)."
+)
+
+
 @case.command("take-on")
 @click.argument("case_ref", metavar="CASE", type=REF)
+@LATE_REASON
 @on_option
 @case_command(decision.TakeOn)
-def case_take_on(case_ref: str, on: Any) -> dict[str, Any]:
+def case_take_on(case_ref: str, late_reason: str | None, on: Any) -> dict[str, Any]:
     """Take the case on (in regie nemen)."""
-    return {"case": case_ref, "on": day(on)}
+    return {"case": case_ref, "late_reason": late_reason, "on": day(on)}
 
 
 @case.command("decline")
 @click.argument("case_ref", metavar="CASE", type=REF)
 @click.option("--advice", required=True, help="Advice to the referrer.")
+@LATE_REASON
 @on_option
 @case_command(decision.DeclineCase)
-def case_decline(case_ref: str, advice: str, on: Any) -> dict[str, Any]:
+def case_decline(case_ref: str, advice: str, late_reason: str | None, on: Any) -> dict[str, Any]:
     """Do not take the case on; record advice to the referrer."""
-    return {"case": case_ref, "advice": advice, "on": day(on)}
+    return {"case": case_ref, "advice": advice, "late_reason": late_reason, "on": day(on)}
 
 
 @case.command("letter")
@@ -343,7 +391,7 @@ def case_list(ctx: Context, everyone: bool, closed: bool, as_json: bool) -> None
     if as_json:
         print_json(rows)
         return
-    table = Table("case", "household", "status", "director", "team", "referred", "escalations")
+    table = folding_table("case", "household", "status", "director", "team", "referred", "escalations")
     for r in rows:
         table.add_row(
             r["case"],

@@ -240,7 +240,7 @@ def demo(folder: str | None) -> None:
     )
 
     console.print(Rule("4. decision, letter to the residents, MDO, one plan for the whole household"))
-    s.run("anna", "case", "take-on", case, "--on", ago(114))
+    s.run("anna", "case", "take-on", case, "--on", ago(115))  # within the five working days of the intake
     s.run("anna", "case", "letter", case, "--on", ago(110))
     meeting = s.json("anna", "meeting", "schedule", case, "--date", ago(100), "--with", "mitros", "--with", "politie")[
         "meeting"

@@ -17,6 +17,7 @@ from typing import Any
 import click
 from rich.console import Console, ConsoleOptions, RenderableType, RenderHook, RenderResult
 from rich.segment import Segment
+from rich.table import Table
 
 from casusregie.domain.text import UNSAFE, json_escaped
 
@@ -72,3 +73,15 @@ def safe_console(**options: Any) -> Console:
     console = Console(highlight=False, markup=False, emoji=False, **options)
     console.push_render_hook(PrintableHook())
     return console
+
+
+def folding_table(*headers: str, **options: Any) -> Table:
+    """A rich table whose cells wrap onto more lines rather than being cut off with "…".
+
+    A trail or an access log that hides the end of a time, an activity or a name is not a
+    record anyone can rely on, however narrow the terminal.
+    """
+    shown = Table(**options)
+    for header in headers:
+        shown.add_column(header, overflow="fold")
+    return shown

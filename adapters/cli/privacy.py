@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
-from casusregie.adapters.cli.output import echo
+from casusregie.adapters.cli.output import echo, folding_table
 from casusregie.adapters.cli.paths import OutputPath
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.files import check_output_path, private_file
@@ -121,7 +120,7 @@ def trail(ctx: Context, person_ref: str | None, case_ref: str | None, partner: s
     if as_json:
         print_json(entries)
         return
-    table = Table(
+    table = folding_table(
         "date",
         "person",
         "case",
@@ -163,7 +162,7 @@ def person_find(ctx: Context, name: str | None, born: Any, bsn: str | None, as_j
     if as_json:
         print_json(found)
         return
-    table = Table("person", "case", "case status", "erased")
+    table = folding_table("person", "case", "case status", "erased")
     for row in found:
         table.add_row(row["person"], row["case"], row["case_status"], "yes" if row["erased"] else "")
     ctx.console.print(table if found else "no person found")
@@ -186,7 +185,7 @@ def log_show(ctx: Context, case_ref: str | None, user: str | None, limit: int, a
     if as_json:
         print_json(rows)
         return
-    table = Table("time", "user", "role", "action", "what", "activity", "outcome", "subjects")
+    table = folding_table("time", "user", "role", "action", "what", "activity", "outcome", "subjects")
     for r in rows:
         table.add_row(
             r["started_at"][:19],

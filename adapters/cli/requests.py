@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json, report
+from casusregie.adapters.cli.output import folding_table
 from casusregie.adapters.cli.paths import OutputPath
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.files import check_output_folder, private_folder, write_private
@@ -111,7 +111,7 @@ def request_list_cmd(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("request", "kind", "received", "due", "status", "outcome")
+    table = folding_table("request", "kind", "received", "due", "status", "outcome")
     for r in rows:
         table.add_row(
             r["request"],
@@ -138,7 +138,7 @@ def request_items_cmd(ctx: Context, reference: str, as_json: bool) -> None:
     if as_json:
         print_json(items)
         return
-    table = Table("item", "section", "summary", "withheld / review")
+    table = folding_table("item", "section", "summary", "withheld / review")
     for i in items:
         table.add_row(i["item"], i["section"], i["summary"], i["withheld"] or "")
     ctx.console.print(table)
@@ -147,7 +147,11 @@ def request_items_cmd(ctx: Context, reference: str, as_json: bool) -> None:
 @request.command("withhold")
 @click.argument("reference", metavar="REQUEST", type=REF)
 @click.argument("item")
-@click.option("--ground", required=True, help="UAVG art. 41(1) letter a-j (e.g. i), or wbp:a-e for pre-2018 cases.")
+@click.option(
+    "--ground",
+    required=True,
+    help="UAVG art. 41(1) letter a-j (e.g. i); for an item processed before 25 May 2018 Wbp art. 43: wbp:a-e.",
+)
 @click.option("--motivation", required=True, help="Why withholding is necessary and proportionate.")
 @click.option("--partly", is_flag=True, help="Give the item but withhold its content.")
 @click.option("--what", default="", help="What the person is told was withheld (never its content).")

@@ -6,11 +6,10 @@ from datetime import date
 from typing import Any
 
 import click
-from rich.table import Table
 
 from casusregie.adapters.cli.common import Context, day, json_option, pass_ctx, print_json
+from casusregie.adapters.cli.output import folding_table
 from casusregie.projections.reader import Reader
-from casusregie.projections.worklist import KINDS_NL
 
 
 def register(root: click.Group) -> None:
@@ -34,14 +33,14 @@ def worklist(ctx: Context, on: Any, horizon: int, everyone: bool, as_json: bool)
     if as_json:
         print_json({"date": as_of.isoformat(), "items": items})
         return
-    table = Table("due", "case", "what", "owner", "director", title=f"worklist {as_of.isoformat()}")
+    table = folding_table("due", "case", "what", "owner", "director", title=f"worklist {as_of.isoformat()}")
     for item in items:
         style = "bold red" if item["overdue"] else None
         flag = " (overdue)" if item["overdue"] else ""
         table.add_row(
             item["due_on"] + flag,
             item["case"],
-            f"{KINDS_NL.get(item['kind'], item['kind'])}: {item['what']}",
+            item["what"],  # says its kind itself (e.g. "maatregel M2 (financiën) door ..."), so no label before it
             item["owner"],
             item["director"] or "-",
             style=style,
@@ -58,7 +57,7 @@ def caseload(ctx: Context, as_json: bool) -> None:
     if as_json:
         print_json(rows)
         return
-    table = Table("director", "team", "open", "by status")
+    table = folding_table("director", "team", "open", "by status")
     for row in rows:
         table.add_row(
             row["director"],
@@ -83,11 +82,13 @@ def report(ctx: Context, start: Any, end: Any, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    table = Table("figure", "value", title=f"report {first} .. {last}")
+    table = folding_table("figure", "value", title=f"report {first} .. {last}")
     for key, value in data.items():
         if key == "period":
             continue
-        if isinstance(value, dict):
+        if key == "deadlines":
+            value = "; ".join(f"{k}: {v['on_time']} on time, {v['late']} late" for k, v in value.items()) or "-"
+        elif isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
         table.add_row(key.replace("_", " "), "-" if value is None else str(value))
     ctx.console.print(table)

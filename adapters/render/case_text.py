@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+
+from casusregie.adapters.cli.output import folding_table
 
 
 def _t(value: Any) -> str:
@@ -25,7 +26,7 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
     if "members" in doc:
         identity = any("birth_date" in m for m in doc["members"])  # a partner's view holds names only
         columns = ["person", "name", "role", "minor", *(["born", "bsn", "address"] if identity else [])]
-        table = Table(*columns, title="household (huishouden)")
+        table = folding_table(*columns, title="household (huishouden)")
         for m in doc["members"]:
             flags = " [erased]" if m["erased"] else (" [restricted]" if m["restricted"] else "")
             row = [m["person"], _t(m["name"]) + flags, m["role"], "yes" if m["minor"] else "no"]
@@ -34,27 +35,44 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
             table.add_row(*row)
         console.print(table)
     if "reason" in doc:
+        console.print(f"referred by: {_t(doc.get('referring_worker'))} ({doc['referring_org']})")
         console.print(f"reason: {_t(doc['reason'])}")
         for domain, text in doc.get("problems", {}).items():
             console.print(f"  {domain}: {_t(text)}")
+        for r in doc.get("resolved_problems", []):
+            console.print(
+                f"  {r['life_domain']} (resolved {r['resolved_on']} by {r['by']}): {_t(r['description'])}"
+                + (f"; {_t(r['note'])}" if r["note"] else "")
+            )
+        for h in doc.get("problem_history", []):
+            if h["change"] != "resolved":  # the resolution is shown above
+                before = "was" if h["change"] == "updated" else "new"
+                console.print(f"  {h['life_domain']} {h['change']} {h['on']} by {h['by']} ({before}: {_t(h['text'])})")
+        if doc.get("home_corporation"):
+            console.print(f"home of corporation: {doc['home_corporation']}")
+    _consent(console, doc)
+    for h in doc.get("home_visits", []):
+        what = "invited to come (uitnodiging)" if h["invited"] else "home visit (huisbezoek)"
+        console.print(f"{what} {h['on']} by {h['by']}: {_t(h['note'])}")
     if doc.get("assessment"):
         a = doc["assessment"]
+        verdict = "meets" if a["meets"] else ("set aside: acute" if a["acute"] else "does not meet")
         console.print(
-            f"intake: {len(a['criteria_met'])} of {a['threshold']} criteria ({_t(a['criteria_met'])})"
-            + (f"; acute: {_t(a['acute_reason'])}" if a["acute"] else "")
-        )
-    if doc.get("corporation_consent"):
-        c = doc["corporation_consent"]
-        console.print(
-            f"corporation consent ({c['corporation']}): asked {c['requested_on']}, due {_t(c['due_on'])}, "
-            f"answer {_t(c['answer'])}"
+            f"intake {a['on']} by {a['by']}: {len(a['criteria_met'])} of {a['threshold']} criteria "
+            f"({_t(a['criteria_met'])}), {verdict}" + (f"; acute reason: {_t(a['acute_reason'])}" if a["acute"] else "")
         )
     for r in doc.get("requests", []):
         console.print(
             f"request {r['request']} to {r['partner']} ({r['requested_on']}, due {_t(r['due_on'])}) about "
             f"{_t(r['subjects'])}: {_t(r['categories'])} — {r['status']}"
+            + (f" {r['answered_on']} by {_t(r['answered_by'])}" if r.get("answered_on") else "")
         )
-        console.print(f"  purpose: {r['purpose']}; basis: {r['legal_basis']}")
+        console.print(
+            f"  purpose: {_t(r['purpose'])}; basis: {r['legal_basis']}"
+            + (f"; partner's basis: {r['partner_legal_basis']}" if r.get("partner_legal_basis") else "")
+        )
+        if r.get("om_consent"):
+            console.print("  OM consent: " + ", ".join(f"{k} {_t(v)}" for k, v in r["om_consent"].items()))
         for item in r["items"]:
             console.print(f"  {item['category']} ({item['subject']}): {_t(item['content'])}")
         if r["status"] == "declined":
@@ -63,46 +81,105 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
         d = doc["decision"]
         console.print(
             f"decision: {'taken on' if d['taken_on'] else 'declined'} on {d['on']} by {d['by']}"
+            + (f" (due {d['due_on']})" if d.get("due_on") else "")
             + (f"; advice: {_t(d['advice'])}" if d["advice"] else "")
         )
+        if d.get("late_reason"):
+            console.print(f"  late: {_t(d['late_reason'])}")
     if doc.get("letter"):
         letter = doc["letter"]
         console.print(
-            f"residents' letter: sent {letter['on']}"
+            f"residents' letter: sent {letter['on']} by {letter['by']}"
             if letter["sent"]
-            else f"no letter ({letter['ground']}): {_t(letter['motivation'])}"
+            else f"no letter ({letter['ground']}, {letter['on']} by {letter['by']}): {_t(letter['motivation'])}"
         )
-    if doc.get("meetings"):
-        for m in doc["meetings"]:
-            console.print(
-                f"{m['kind']} {m['meeting']}: {m['scheduled_for']} with {_t(m['participants'])}"
-                + (f"; held {m['held_on']}: {_t(m['minutes'])}" if m["held_on"] else "")
-            )
-    if doc.get("plan") and (doc["plan"]["goals"] or doc["plan"]["measures"]):
-        p = doc["plan"]
-        console.print(f"plan revision {p['revision']}", style="bold")
-        for g in p["goals"]:
-            console.print(f"  goal {g['goal']} ({g['life_domain']}): {_t(g['description'])}")
-        if p["measures"]:
-            table = Table("measure", "domain", "owner", "description", "due", "status")
-            for m in p["measures"]:
-                table.add_row(
-                    m["measure"], m["life_domain"], m["owner"], _t(m["description"]), m["due_on"], m["status"]
-                )
-            console.print(table)
+    for m in doc.get("meetings", []):
+        console.print(
+            f"{m['kind']} {m['meeting']}: {m['scheduled_for']} with {_t(m['participants'])}"
+            + (f"; held {m['held_on']}, attended by {_t(m['attended'])}" if m["held_on"] else "")
+        )
+        if m["held_on"] and m["minutes"] is not None:
+            console.print(f"  minutes: {_t(m['minutes'])}")
+    if doc.get("plan"):
+        _plan(console, doc["plan"])
     for e in doc.get("evaluations", []):
-        console.print(f"evaluation {e['on']}: {_t(e['summary'])}")
+        console.print(f"evaluation {e['on']} by {e['by']}: {_t(e['summary'])}")
     for e in doc.get("escalations", []):
         console.print(
-            f"escalation {e['escalation']} level {e['level']} ({e['level_name']}) {e['raised_on']}: "
-            f"{_t(e['reason'])}" + (f" -> {e['resolved_on']}: {_t(e['outcome'])}" if e["resolved_on"] else "")
+            f"escalation {e['escalation']} level {e['level']} ({e['level_name']}) {e['raised_on']} "
+            f"by {e['raised_by']}: {_t(e['reason'])}"
+            + (f" -> {e['resolved_on']} by {_t(e['resolved_by'])}: {_t(e['outcome'])}" if e["resolved_on"] else "")
         )
-    for c in doc.get("closures", []):
-        console.print(
-            f"closed {c['closed_on']}: {c['outcome']} (neighbours {c['judgement_neighbours']}, partners "
-            f"{c['judgement_partners']}); aftercare: {_t(c['aftercare'])}; handover: {_t(c['handover_to'])}"
-        )
+    _closures(console, doc)
     if doc.get("deadlines") and doc["status"] not in ("closed", "declined"):
         due = {k: v for k, v in doc["deadlines"].items() if v}
         if due:
             console.print("next deadlines: " + ", ".join(f"{k} {v}" for k, v in due.items()))
+
+
+def _consent(console: Console, doc: dict[str, Any]) -> None:
+    consent = doc.get("consent")
+    if consent and consent["required"]:
+        state = (
+            f"given {consent['given_on']}"
+            if consent["given_on"]
+            else f"refused {consent['refused_on']}"
+            if consent["refused_on"]
+            else f"awaited (due {_t(consent['due_on'])})"
+        )
+        console.print(f"residents' consent: {state}")
+    if doc.get("corporation_consent"):
+        c = doc["corporation_consent"]
+        answer = {True: "yes", False: "no", None: "awaited"}[c["answer"]]
+        console.print(
+            f"corporation consent ({c['corporation']}): asked {c['requested_on']}, due {_t(c['due_on'])}, "
+            f"answer {answer}" + (f" {c['answered_on']} by {_t(c['answered_by'])}" if c.get("answered_on") else "")
+        )
+
+
+def _plan(console: Console, p: dict[str, Any]) -> None:
+    if not (p["goals"] or p["measures"] or p["revisions"]):
+        return
+    console.print(f"plan revision {p['revision']}", style="bold")
+    for r in p["revisions"]:
+        agreed = (
+            f"; client agreed {r['client_agreed_on']}{' (signed)' if r['client_signed'] else ''}"
+            if r["client_agreed_on"]
+            else ""
+        )
+        console.print(f"  revision {r['revision']} {r['on']}: {_t(r['reason'])}{agreed}")
+    for g in p["goals"]:
+        console.print(f"  goal {g['goal']} ({g['life_domain']}, {g['set_on']}): {_t(g['description'])}")
+    if p["measures"]:
+        table = folding_table("measure", "domain", "owner", "about", "description", "agreed", "due", "status")
+        for m in p["measures"]:
+            table.add_row(
+                m["measure"],
+                m["life_domain"],
+                m["owner"],
+                _t(m["subject"]) if m["subject"] else "huishouden",
+                _t(m["description"]),
+                m["agreed_on"],
+                m["due_on"],
+                m["status"],
+            )
+        console.print(table)
+        for m in p["measures"]:
+            for h in m["history"]:
+                console.print(f"  {m['measure']} {h['on']} {h['status']} by {h['by']}: {_t(h['note'])}")
+
+
+def _closures(console: Console, doc: dict[str, Any]) -> None:
+    # closures and reopenings in the order they happened: a case that came back shows both
+    events = [("closed", c["closed_on"], c) for c in doc.get("closures", [])]
+    events += [("reopened", r["on"], r) for r in doc.get("reopenings", [])]
+    for kind, _, x in sorted(events, key=lambda e: (e[1], e[0] == "reopened")):
+        if kind == "closed":
+            console.print(
+                f"closed {x['closed_on']} by {x['closed_by']}: {x['outcome']} "
+                f"(neighbours {x['judgement_neighbours']}, partners {x['judgement_partners']}); "
+                f"aftercare: {_t(x['aftercare'])}; handover: {_t(x['handover_to'])}"
+                + (f"; note: {_t(x['note'])}" if x.get("note") else "")
+            )
+        else:
+            console.print(f"reopened {x['on']} by {x['by']}: {_t(x['reason'])}")

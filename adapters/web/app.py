@@ -88,12 +88,13 @@ HORIZONS = ("7", "14", "30", "90")  # days ahead the worklist looks
 # What a case director finds among the actions of a case file, by the case's status (the command still
 # decides who may, and when: this only keeps what cannot apply now out of the way).
 # fmt: off
-INTAKE = ["case.assign", "case.add-member", "case.consent", "case.corporation-consent-request", "case.assess",
-          "case.home-visit", "case.take-on", "case.decline", "info.request", "case.involve", "meeting.schedule",
-          "meeting.held", "case.escalate", "case.escalation-outcome"]
-DIRECTING = ["case.assign", "case.add-member", "case.consent", "case.letter", "case.no-letter", "info.request",
-             "case.involve", "meeting.schedule", "meeting.held", "plan.goal", "plan.measure", "plan.progress",
-             "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
+PROBLEMS = ["case.problem-add", "case.problem-update", "case.problem-resolve"]
+INTAKE = ["case.assign", "case.add-member", *PROBLEMS, "case.consent", "case.corporation-consent-request",
+          "case.assess", "case.home-visit", "case.take-on", "case.decline", "info.request", "case.involve",
+          "meeting.schedule", "meeting.held", "case.escalate", "case.escalation-outcome"]
+DIRECTING = ["case.assign", "case.add-member", *PROBLEMS, "case.consent", "case.letter", "case.no-letter",
+             "info.request", "case.involve", "meeting.schedule", "meeting.held", "plan.goal", "plan.measure",
+             "plan.progress", "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
              "case.escalation-outcome", "case.close"]
 # fmt: on
 DIRECTOR_ACTIONS = {"referred": INTAKE, "taken-on": DIRECTING, "declined": ["case.reopen"], "closed": ["case.reopen"]}
