@@ -29,6 +29,13 @@ class CloseCase(CaseCommand):
     aftercare: Text | None = Field(default=None, max_length=10000)
     handover_to: str | None = None
     note: Text | None = Field(default=None, max_length=10000)
+    despite: Text | None = Field(
+        default=None,
+        min_length=1,
+        max_length=5000,
+        description="why the case is closed although measures are open, the letter is outstanding, no MDO was "
+        "held or the minimum guidance has not passed",
+    )
 
 
 @handles(CloseCase)
@@ -47,9 +54,33 @@ def close_case(s: Session, cmd: CloseCase) -> Result:
         s.seal(key, "closure_note", cmd.note) if cmd.note else None,
         cmd.on,
         s.actor.user_id,
+        s.profile,
+        s.seal(key, "closure_despite", cmd.despite) if cmd.despite else None,
     )
     s.commit(cmd, case, case=case)
-    return Result(f"case {case.case_number} closed: {cmd.outcome}")
+    closed = case.closures[-1]
+    extra = f"; closed despite: {'; '.join(closed.concerns)}" if closed.concerns else ""
+    aftercare = f"; aftercare contact due {closed.aftercare_due}" if closed.aftercare_due else ""
+    return Result(f"case {case.case_number} closed: {cmd.outcome}{extra}{aftercare}")
+
+
+class RecordAftercareContact(CaseCommand):
+    """Someone contacted the household again after closure (nazorgcontact)."""
+
+    name: ClassVar[str] = "case.aftercare"
+    activity: ClassVar[str] = REGIE
+    action: ClassVar[Action] = Action.UPDATE
+    note: Text | None = Field(default=None, min_length=1, max_length=5000)
+
+
+@handles(RecordAftercareContact)
+def record_aftercare_contact(s: Session, cmd: RecordAftercareContact) -> Result:
+    case = s.case(cmd.case)
+    s.require(directs(s.actor, case), cmd, "only the case's director (or team) records the aftercare", case)
+    note = s.seal(case_key_id(case.id), "aftercare_contact", cmd.note) if cmd.note else None
+    case.record_aftercare_contact(note, cmd.on, s.actor.user_id)
+    s.commit(cmd, case, case=case)
+    return Result(f"aftercare contact with case {case.case_number} recorded on {cmd.on}")
 
 
 class ReopenCase(CaseCommand):

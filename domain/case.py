@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from casusregie.domain.calendar import due_date
+from casusregie.domain.calendar import add_calendar_months, due_date
 from casusregie.domain.closure import Closure, ClosureOutcome, Judgement
 from casusregie.domain.errors import DomainRuleViolation, ValidationFailed
 from casusregie.domain.escalation import Escalation
@@ -994,6 +994,23 @@ class Case(Aggregate):
 
     # --- closure, aftercare and reopening -----------------------------------------------------
 
+    def closure_concerns(self, on: date, profile: Profile) -> list[str]:
+        """What speaks against closing on ``on``; closing anyway needs the director's recorded reason."""
+        concerns = []
+        open_measures = [m.measure_id for m in self.measures.values() if not m.finished]
+        if open_measures:
+            concerns.append(f"measures still open: {', '.join(open_measures)}")
+        if profile.resident_letter and self.letter is None:
+            concerns.append("the residents' letter is outstanding")
+        if not any(m.held_on is not None for m in self.meetings.values()):
+            concerns.append("no case conference (MDO) was held")
+        taken_on = self.decision["on"] if self.decision and self.decision["taken_on"] else None
+        if profile.minimum_guidance_months and taken_on is not None:
+            until = add_calendar_months(taken_on, profile.minimum_guidance_months)
+            if on < until:
+                concerns.append(f"the minimum guidance of {profile.minimum_guidance_months} months runs until {until}")
+        return concerns
+
     def close(
         self,
         outcome: str,
@@ -1004,6 +1021,8 @@ class Case(Aggregate):
         note: Sealed | None,
         on: date,
         by: str,
+        profile: Profile,
+        despite: Sealed | None = None,
     ) -> None:
         if self.status == CaseStatus.CLOSED:
             raise DomainRuleViolation(f"case {self.case_number} is already closed")
@@ -1014,6 +1033,14 @@ class Case(Aggregate):
         Judgement(judgement_partners)
         if handover_to is not None and aftercare is None:
             raise ValidationFailed("a warm handover needs an aftercare plan")
+        concerns = self.closure_concerns(on, profile)
+        if concerns and despite is None:
+            raise DomainRuleViolation(
+                f"case {self.case_number} cannot be closed on {on} without a reason: {'; '.join(concerns)}"
+            )
+        if despite is not None and not concerns:
+            raise ValidationFailed("nothing speaks against closing now; there is no reason to record")
+        months = profile.aftercare_contact_months
         self._closed(
             outcome=outcome,
             judgement_neighbours=judgement_neighbours,
@@ -1023,6 +1050,9 @@ class Case(Aggregate):
             note=note,
             on=on,
             by=by,
+            concerns=concerns,
+            despite=despite,
+            aftercare_due=add_calendar_months(on, months) if months else None,
         )
 
     @event("Closed")
@@ -1036,6 +1066,10 @@ class Case(Aggregate):
         note: Sealed | None,
         on: date,
         by: str,
+        # absent in records from before closures were checked
+        concerns: list[str] | None = None,
+        despite: Sealed | None = None,
+        aftercare_due: date | None = None,
     ) -> None:
         self.status = CaseStatus.CLOSED
         self.closure = Closure(
@@ -1047,10 +1081,33 @@ class Case(Aggregate):
             aftercare=aftercare,
             handover_to=handover_to,
             note=note,
+            concerns=list(concerns or []),
+            despite=despite,
+            aftercare_due=aftercare_due,
         )
         self.closures.append(self.closure)
         if handover_to is not None:
             self._involve(handover_to)
+
+    def record_aftercare_contact(self, note: Sealed | None, on: date, by: str) -> None:
+        """Someone contacted the household again after closure (nazorgcontact; seed 002: after half a year)."""
+        if self.status != CaseStatus.CLOSED or self.closure is None:
+            raise DomainRuleViolation(f"case {self.case_number} is not closed; aftercare follows a closure")
+        if on < self.closure.closed_on:
+            raise ValidationFailed(
+                f"the aftercare contact ({on}) cannot precede the closure ({self.closure.closed_on})"
+            )
+        if self.closure.aftercare_contacted_on is not None:
+            recorded = self.closure.aftercare_contacted_on
+            raise DomainRuleViolation(f"the aftercare contact of case {self.case_number} was recorded on {recorded}")
+        self._aftercare_contacted(note=note, on=on, by=by)
+
+    @event("AftercareContacted")
+    def _aftercare_contacted(self, note: Sealed | None, on: date, by: str) -> None:
+        # the current closure and the last of the list are one object until a snapshot copies them apart
+        for closure in {id(c): c for c in (self.closure, self.closures[-1]) if c is not None}.values():
+            closure.aftercare_contacted_on = on
+            closure.aftercare_contact_note = note
 
     def reopen(self, reason: Sealed, on: date, by: str) -> None:
         """Households come back after closure (seed 002): the same case is reopened."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
@@ -39,3 +39,9 @@ class Closure:
     aftercare: Sealed | None = None
     handover_to: str | None = None
     note: Sealed | None = None
+    # what spoke against closing when it was closed anyway, and the director's reason to close all the same
+    concerns: list[str] = field(default_factory=list)
+    despite: Sealed | None = None
+    aftercare_due: date | None = None  # the aftercare contact (nazorgcontact), where the approach has one
+    aftercare_contacted_on: date | None = None
+    aftercare_contact_note: Sealed | None = None

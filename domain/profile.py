@@ -257,7 +257,8 @@ class Profile(_Model):
     director has met the client (Zwolle, seed 004). ``result_target_months``:
     the period within which complaints should be strongly reduced (Zwolle: at
     most two years); ``minimum_guidance_months``: guidance lasts at least this
-    long (Zwolle: one year). ``checkpoint_every`` and ``checkpoint_minutes``:
+    long (Zwolle: one year); ``aftercare_contact_months``: this long after closure someone
+    contacts the household again (nazorg; seed 002: half a year). ``checkpoint_every`` and ``checkpoint_minutes``:
     after a commit, sign an audit checkpoint when the log grew by
     ``checkpoint_every`` records since the newest checkpoint, or when it grew
     at all and the newest checkpoint is older than ``checkpoint_minutes`` (or,
@@ -282,6 +283,7 @@ class Profile(_Model):
     client_signature_required: bool
     minimum_guidance_months: Positive | None = None
     result_target_months: Positive | None = None
+    aftercare_contact_months: Positive | None = None
     intake: Intake
     deadlines: Deadlines
     categories: list[DataCategory]

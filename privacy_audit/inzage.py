@@ -311,7 +311,26 @@ def _data_items(
             escalation.raised_on,
         )
     for i, closure in enumerate(case.closures, 1):
-        add(f"aftercare:{i}", plan, "Nazorgplan", closure.aftercare, profile.organisation_name, closure.closed_on)
+        add(f"aftercare:{i}", plan, "Nazorgplan", closure.aftercare, municipality, closure.closed_on)
+        add(f"closure-note:{i}", plan, "Toelichting bij de afsluiting", closure.note, municipality, closure.closed_on)
+        add(
+            f"closure-despite:{i}",
+            plan,
+            "Reden om af te sluiten ondanks " + "; ".join(closure.concerns),
+            closure.despite,
+            municipality,
+            closure.closed_on,
+        )
+        add(
+            f"aftercare-contact:{i}",
+            plan,
+            "Nazorgcontact",
+            closure.aftercare_contact_note,
+            municipality,
+            closure.aftercare_contacted_on,
+        )
+    for i, reopening in enumerate(case.reopenings, 1):
+        add(f"reopened:{i}", plan, "Reden van heropenen", reopening["reason"], municipality, reopening["on"])
     return out
 
 

@@ -258,6 +258,11 @@ def render_case(
                 "aftercare": open_(c.aftercare),
                 "handover_to": c.handover_to,
                 "note": open_(c.note),
+                "concerns": list(c.concerns),
+                "despite": open_(c.despite),
+                "aftercare_due": _d(c.aftercare_due),
+                "aftercare_contacted_on": _d(c.aftercare_contacted_on),
+                "aftercare_contact_note": open_(c.aftercare_contact_note),
             }
             for c in case.closures
         ]

@@ -30,7 +30,9 @@ class WorkItem:
 
 def items_for(case: Case, municipality: str) -> list[WorkItem]:
     """Every open deadline of one case (pure; the projection stores the result)."""
-    if case.status in (CaseStatus.CLOSED, CaseStatus.DECLINED):
+    if case.status == CaseStatus.CLOSED:
+        return _aftercare(case, municipality)
+    if case.status == CaseStatus.DECLINED:
         return []
     items: list[WorkItem] = []
     if case.status == CaseStatus.REFERRED and case.intake_due is not None:
@@ -102,3 +104,11 @@ def items_for(case: Case, municipality: str) -> list[WorkItem]:
             )
         )
     return items
+
+
+def _aftercare(case: Case, municipality: str) -> list[WorkItem]:
+    """A closed case asks one thing more where the approach has it: the aftercare contact (nazorgcontact)."""
+    closure = case.closure
+    if closure is None or closure.aftercare_due is None or closure.aftercare_contacted_on is not None:
+        return []
+    return [WorkItem("aftercare", case.case_number, closure.aftercare_due, municipality, "nazorgcontact na afsluiting")]

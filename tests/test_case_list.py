@@ -29,7 +29,7 @@ def test_closed_and_declined_cases_are_listed_only_when_asked_for(world: World, 
     take_on(world, running)
     closed = refer(world, director="anna", name="Afgesloten Casus")
     take_on(world, closed)
-    world.run("anna", CloseCase(case=closed, outcome="goals-met", on=day(20)))
+    world.run("anna", CloseCase(case=closed, outcome="goals-met", despite="vroeg afgesloten", on=day(20)))
     declined = refer(world, director="anna", name="Niet In Regie")
     world.run("anna", DeclineCase(case=declined, advice="Schakel het buurtteam in.", on=day(2)))
 
@@ -49,7 +49,7 @@ def test_closed_and_declined_cases_are_listed_only_when_asked_for(world: World, 
 def test_an_empty_list_of_open_cases_points_to_the_closed_ones(world: World, cli: Any) -> None:
     case = refer(world, director="anna")
     take_on(world, case)
-    world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(20)))
+    world.run("anna", CloseCase(case=case, outcome="goals-met", despite="vroeg afgesloten", on=day(20)))
     shown = cli("case", "list", user="anna")
     assert shown.code == 0
     assert "case list --closed" in shown.out
@@ -59,10 +59,10 @@ def test_an_empty_list_of_open_cases_points_to_the_closed_ones(world: World, cli
 def test_the_closed_flag_does_not_widen_who_may_see_what(world: World, cli: Any) -> None:
     own = refer(world, director="anna")
     take_on(world, own)
-    world.run("anna", CloseCase(case=own, outcome="goals-met", on=day(20)))
+    world.run("anna", CloseCase(case=own, outcome="goals-met", despite="vroeg afgesloten", on=day(20)))
     other_team = refer(world, by="bram", director="bram")
     take_on(world, other_team, director="bram")
-    world.run("bram", CloseCase(case=other_team, outcome="goals-met", on=day(20)))
+    world.run("bram", CloseCase(case=other_team, outcome="goals-met", despite="vroeg afgesloten", on=day(20)))
 
     assert set(_listed(cli, "--closed")) == {own}
     everyone = cli("case", "list", "--closed", "--all", "--json", user="anna").json()

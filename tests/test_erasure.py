@@ -105,8 +105,8 @@ def test_only_a_privacy_officer_erases_and_a_refusal_is_logged(world: World) -> 
 
 def test_retention_erases_cases_whose_period_after_closure_has_passed(world: World) -> None:
     old, recent, running = taken_on_case(world), taken_on_case(world), taken_on_case(world)
-    world.run("anna", CloseCase(case=old, outcome="goals-met", on=day(10)))
-    world.run("anna", CloseCase(case=recent, outcome="goals-met", on=day(20)))
+    world.run("anna", CloseCase(case=old, outcome="goals-met", despite="vroeg afgesloten", on=day(10)))
+    world.run("anna", CloseCase(case=recent, outcome="goals-met", despite="vroeg afgesloten", on=day(20)))
     years = world.app.profile.activity("regie-uitvoering").retention.years
     run_on = day(10).replace(year=day(10).year + years) + timedelta(days=5)
     dry = world.run("pim", RunRetention(on=run_on, dry_run=True))

@@ -140,7 +140,7 @@ def erase(world: World, how: str, file: dict[str, Any]) -> None:
         world.run("pim", DecideErasure(request=request, grant=True))
         file["requests"].append(request)
     else:
-        world.run("anna", CloseCase(case=file["case"], outcome="goals-met", on=day(20)))
+        world.run("anna", CloseCase(case=file["case"], outcome="goals-met", despite="vroeg afgesloten", on=day(20)))
         years = world.app.profile.activity("regie-uitvoering").retention.years
         world.run("pim", RunRetention(on=day(20).replace(year=day(20).year + years) + timedelta(days=1)))
 

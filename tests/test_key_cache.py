@@ -132,7 +132,7 @@ def test_a_long_running_process_drops_a_key_another_process_erased(world: World)
 
 def test_retention_drops_every_key_it_destroys(world: World) -> None:
     case = taken_on_case(world)
-    world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(10)))
+    world.run("anna", CloseCase(case=case, outcome="goals-met", despite="vroeg afgesloten", on=day(10)))
     case_id = world.session("anna").case(case).id
     keyring = world.store.keyring
     members = [person_key_id(m.person_id) for m in world.session("anna").case(case).members.values()]

@@ -70,7 +70,7 @@ def test_erasure_rotation_and_status_tell_the_operator_what_old_copies_still_hol
 
 def test_retention_says_it_too(world: World) -> None:
     case = taken_on_case(world)
-    world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(10)))
+    world.run("anna", CloseCase(case=case, outcome="goals-met", despite="vroeg afgesloten", on=day(10)))
     years = world.app.profile.activity("regie-uitvoering").retention.years
     result = world.run("pim", RunRetention(on=day(10).replace(year=day(10).year + years) + timedelta(days=1)))
     assert "`regie keys rotate`" in result.message

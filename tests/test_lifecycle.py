@@ -87,6 +87,7 @@ def test_a_case_runs_from_referral_to_closure_and_reopening(world: World) -> Non
             judgement_partners="improved",
             aftercare="buurtteam volgt",
             handover_to="lister",
+            despite="maatregel loopt via het buurtteam door",
             on=day(40),
         ),
     )
@@ -146,8 +147,8 @@ ILLEGAL = {
     ),
     "close twice": (
         True,
-        lambda w, c: w.run("anna", CloseCase(case=c, outcome="goals-met", on=day(9))),
-        lambda w, c: w.run("anna", CloseCase(case=c, outcome="goals-met", on=day(10))),
+        lambda w, c: w.run("anna", CloseCase(case=c, outcome="goals-met", despite="vroeg afgesloten", on=day(9))),
+        lambda w, c: w.run("anna", CloseCase(case=c, outcome="goals-met", despite="vroeg afgesloten", on=day(10))),
         DomainRuleViolation,
         "already closed",
     ),

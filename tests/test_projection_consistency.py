@@ -193,7 +193,9 @@ class CaseMachine(RuleBasedStateMachine):
         self.attempt("anna", InformResidents(case=case, on=START + timedelta(days=d)))
         if really:  # closing ends most other rules' effect; keep cases open more often than not
             return
-        self.attempt("anna", CloseCase(case=case, outcome="partly-met", on=START + timedelta(days=d)))
+        self.attempt(
+            "anna", CloseCase(case=case, outcome="partly-met", despite="vroeg afgesloten", on=START + timedelta(days=d))
+        )
         if reopen:
             self.attempt("anna", ReopenCase(case=case, reason="terug", on=START + timedelta(days=d)))
 

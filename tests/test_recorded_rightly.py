@@ -127,9 +127,9 @@ def test_a_reopened_case_is_one_closed_case_and_one_reopening(store: Any) -> Non
     case = refer(store, "2026-01-05")
     acute(store, case, "2026-01-06")
     ok(store, "case", "take-on", case, "--on", "2026-01-07")
-    ok(store, "case", "close", case, "--outcome", "goals-met", "--on", "2026-03-01")
+    ok(store, "case", "close", case, "--outcome", "goals-met", "--despite", "op verzoek", "--on", "2026-03-01")
     ok(store, "case", "reopen", case, "--reason", "terugval", "--on", "2026-04-01")
-    ok(store, "case", "close", case, "--outcome", "partly-met", "--on", "2026-06-01")
+    ok(store, "case", "close", case, "--outcome", "partly-met", "--despite", "op verzoek", "--on", "2026-06-01")
     year = ok(store, "report", "--from", "2026-01-01", "--to", "2026-12-31", "--json", user="mo").json()
     assert (year["closed"], year["reopened"]) == (1, 1)
     assert year["closed_by_outcome"] == {"partly-met": 1}
@@ -143,7 +143,7 @@ def test_a_median_of_whole_days_prints_without_a_fraction(store: Any) -> None:
         case = refer(store, "2025-12-01")
         acute(store, case, "2025-12-02")
         ok(store, "case", "take-on", case, "--on", "2025-12-03")
-        ok(store, "case", "close", case, "--outcome", "goals-met", "--on", closed)
+        ok(store, "case", "close", case, "--outcome", "goals-met", "--despite", "op verzoek", "--on", closed)
     out = ok(store, "report", "--from", "2025-12-01", "--to", "2026-12-31", user="mo").out
     assert re.search(r"median duration days\s*│\s*224\s*│", out), out
 
@@ -207,7 +207,20 @@ def test_the_text_view_holds_what_the_json_view_holds(store: Any) -> None:
     ok(store, "case", "corporation-answer", case, "--consent", "--on", "2026-01-07", user="piet")
     ok(store, "case", "take-on", case, "--on", "2026-01-08")
     ok(store, "case", "letter", case, "--on", "2026-01-09")
-    ok(store, "case", "close", case, "--outcome", "goals-met", "--aftercare", "bellen", "--on", "2026-03-01")
+    ok(
+        store,
+        "case",
+        "close",
+        case,
+        "--outcome",
+        "goals-met",
+        "--aftercare",
+        "bellen",
+        "--despite",
+        "geen MDO nodig",
+        "--on",
+        "2026-03-01",
+    )
     ok(store, "case", "reopen", case, "--reason", "terugval", "--on", "2026-04-01")
     doc = ok(store, "case", "show", case, "--json").json()
     text = ok(store, "case", "show", case).out

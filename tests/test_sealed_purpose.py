@@ -57,7 +57,7 @@ def test_auditors_without_personal_data_never_see_a_purpose(world: World, cli: A
 def test_retention_shreds_the_purpose(world: World, cli: Any) -> None:
     case = request(world)
     assert PURPOSE in readable(world)
-    world.run("anna", CloseCase(case=case, outcome="goals-met", on=day(10)))
+    world.run("anna", CloseCase(case=case, outcome="goals-met", despite="vroeg afgesloten", on=day(10)))
     years = world.app.profile.activity("regie-uitvoering").retention.years
     world.run("pim", RunRetention(on=day(10).replace(year=day(10).year + years) + timedelta(days=1)))
     after = readable(world)

@@ -327,6 +327,12 @@ def case_escalation_outcome(case_ref: str, escalation_id: str, outcome: str, on:
 @click.option("--aftercare", help="Aftercare plan (nazorgplan).")
 @click.option("--handover", metavar="PARTNER", help="Warm handover to this partner.")
 @click.option("--note")
+@click.option(
+    "--despite",
+    metavar="REASON",
+    help="Why close now although measures are open, the residents' letter is outstanding, no MDO was held or the "
+    "minimum guidance has not passed (required then).",
+)
 @on_option
 @case_command(closure.CloseCase)
 def case_close(
@@ -337,10 +343,16 @@ def case_close(
     aftercare: str | None,
     handover: str | None,
     note: str | None,
+    despite: str | None,
     on: Any,
 ) -> dict[str, Any]:
-    """Close the case (afsluiten) with its outcome and aftercare."""
+    """Close the case (afsluiten) with its outcome and aftercare.
+
+    Closing checks what speaks against it (open measures, the residents' letter, no MDO held, the
+    profile's minimum guidance) and then needs --despite with the reason.
+    """
     return {
+        "despite": despite,
         "case": case_ref,
         "outcome": outcome,
         "judgement_neighbours": neighbours,
@@ -350,6 +362,16 @@ def case_close(
         "note": note,
         "on": day(on),
     }
+
+
+@case.command("aftercare")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@click.option("--note", help="What the contact found.")
+@on_option
+@case_command(closure.RecordAftercareContact)
+def case_aftercare(case_ref: str, note: str | None, on: Any) -> dict[str, Any]:
+    """Record the aftercare contact after closure (nazorgcontact)."""
+    return {"case": case_ref, "note": note, "on": day(on)}
 
 
 @case.command("reopen")

@@ -98,6 +98,7 @@ OPERATIONS: tuple[Operation, ...] = (
         CASE | {"escalation": "escalation"},
     ),
     Operation(closure.CloseCase, "/cases/{case}/close", CASE),
+    Operation(closure.RecordAftercareContact, "/cases/{case}/aftercare-contact", CASE, status=201),
     Operation(closure.ReopenCase, "/cases/{case}/reopen", CASE),
     # rights of data subjects (rechten van betrokkenen)
     Operation(subject_requests.RegisterRequest, "/subject-requests", status=201, tag="subject-requests"),

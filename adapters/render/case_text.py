@@ -181,5 +181,11 @@ def _closures(console: Console, doc: dict[str, Any]) -> None:
                 f"aftercare: {_t(x['aftercare'])}; handover: {_t(x['handover_to'])}"
                 + (f"; note: {_t(x['note'])}" if x.get("note") else "")
             )
+            if x.get("concerns"):
+                console.print(f"  closed despite: {'; '.join(x['concerns'])}; reason: {_t(x['despite'])}")
+            if x.get("aftercare_contacted_on"):
+                console.print(f"  aftercare contact {x['aftercare_contacted_on']}: {_t(x['aftercare_contact_note'])}")
+            elif x.get("aftercare_due"):
+                console.print(f"  aftercare contact due {x['aftercare_due']}")
         else:
             console.print(f"reopened {x['on']} by {x['by']}: {_t(x['reason'])}")

@@ -97,7 +97,12 @@ DIRECTING = ["case.assign", "case.add-member", *PROBLEMS, "case.consent", "case.
              "plan.progress", "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
              "case.escalation-outcome", "case.close"]
 # fmt: on
-DIRECTOR_ACTIONS = {"referred": INTAKE, "taken-on": DIRECTING, "declined": ["case.reopen"], "closed": ["case.reopen"]}
+DIRECTOR_ACTIONS = {
+    "referred": INTAKE,
+    "taken-on": DIRECTING,
+    "declined": ["case.reopen"],
+    "closed": ["case.aftercare", "case.reopen"],
+}
 
 
 def case_actions(role: Role, organisation: str, view: dict[str, Any]) -> list[Operation]:

@@ -20,6 +20,7 @@ TITLES = {
     "case.assess": "Aanmelding toetsen",
     "case.home-visit": "Huisbezoek vastleggen",
     "case.take-on": "In regie nemen",
+    "case.aftercare": "Nazorgcontact vastleggen",
     "case.problem-add": "Probleem toevoegen",
     "case.problem-update": "Probleem bijwerken",
     "case.problem-resolve": "Probleem opgelost",
@@ -89,6 +90,7 @@ LABELS = {
     "invited": "Uitgenodigd (niet bezocht)",
     "advice": "Advies aan de aanmelder",
     "late_reason": "Reden dat het besluit na de termijn valt",
+    "despite": "Reden om toch af te sluiten (open maatregelen, geen brief, geen MDO of minimale begeleiding)",
     "ground": "Grond",
     "motivation": "Motivering",
     "partner": "Ketenpartner",
@@ -204,6 +206,7 @@ WORK_KINDS = {  # the kinds of task on a worklist
     "answer": "informatieverzoek beantwoorden",
     "measure": "maatregel",
     "escalation": "opschaling",
+    "aftercare": "nazorgcontact",
     "request": "verzoek van betrokkene",
     "art19-task": "ontvanger informeren (art. 19 AVG)",
 }
