@@ -3,8 +3,15 @@
 Layout: Dutch business letter on A4. The letterhead (organisation, department) sits top left; the
 addressee block is in the window position of a window envelope (20 mm from the left, 50 mm from the
 top); below it the date, kenmerk and subject lines, then the salutation and the body with one
-heading per section. Tables wrap long text and repeat their header row on a new page. Every page
-carries the kenmerk and "pagina X van Y" in the footer.
+heading per section. Every page carries the kenmerk and "pagina X van Y" in the footer.
+
+Tables: no cell breaks inside a date or a word. Each column is at least as wide as its longest
+unbreakable token (measured in the font it prints in) and the width left over goes to the columns
+with long free text (``fit_column_widths``); only a token that cannot fit (wider than the table, or
+where a table's longest tokens together are wider than the page) breaks, a word with a hyphen. A
+table's caption, header row and first two rows (all of a shorter table) stay together: if they do
+not fit on the rest of the page, the table starts on the next one, with a heading directly above
+it. A table that continues on a next page starts there with its header row again.
 
 The wording comes from ``letter_markdown.compose_letter``, so the PDF and the Markdown version say
 the same thing.
@@ -24,12 +31,15 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
 
 from fpdf import FPDF, FontFace
+from fpdf.line_break import BREAKING_SPACE_SYMBOLS_STR
 
 from casusregie.adapters.render.letter_markdown import (
     Block,
@@ -76,7 +86,14 @@ _TABLE_PAD_X = 1.5
 _TABLE_PAD_Y = 1.0
 _TABLE_MAX_LINES = 40  # a row never gets taller than this; longer cells continue in a following row
 
-_KEEP_MAX = 90.0  # never reserve more than this for keeping blocks together
+_KEEP_MAX = 90.0  # never reserve more than this for keeping blocks together (tables: see _TABLE_KEEP_ROWS)
+_TABLE_KEEP_ROWS = 2  # a table's header and this many rows stay together on one page
+_FIT_SLACK = 0.1  # mm a column gets beyond its longest word, against rounding in the line breaker
+# Where fpdf2 may wrap a line: its breaking spaces and line breaks. It never breaks at "-", so a
+# date (03-02-2026) or a case number (CR-2025-0412) is one token.
+_BREAKS = re.compile(f"[\n{re.escape(BREAKING_SPACE_SYMBOLS_STR)}]+")
+_TOKEN = re.compile(f"[^\n{re.escape(BREAKING_SPACE_SYMBOLS_STR)}]+")
+_SOFT_HYPHEN = "\u00ad"  # fpdf2 may break a line here and then prints a hyphen
 
 _GREY = (90, 90, 90)
 _RULE = (160, 160, 160)
@@ -186,6 +203,75 @@ def _to_cp1252(ch: str) -> str:
     return decomposed or "?"
 
 
+def fit_column_widths(
+    total: float, shortest: Sequence[float], natural: Sequence[float], relative: Sequence[float]
+) -> list[float]:
+    """Widths for table columns that add up to ``total``.
+
+    ``shortest[j]``: the width column ``j`` needs for its longest unbreakable token (plus padding);
+    ``natural[j]``: the width in which its longest text prints on one line; ``relative``: the
+    designed proportions. The rule:
+
+    1. Every column starts at its designed width, widened to its ``shortest`` (no date or word
+       breaks) and narrowed to its ``natural`` width (no space wasted: a date column is exactly as
+       wide as a date).
+    2. Too wide in all: the columns give up width beyond their ``shortest``, each in proportion
+       to what it has beyond it.
+    3. Width left over goes to the columns whose text still wraps (long free text), in their
+       designed proportions, until their text would print on one line; anything left after that
+       to all columns in their designed proportions.
+    4. Where even the ``shortest`` widths do not fit, the columns with the longest tokens are cut
+       back to one common width and only their tokens break; the narrower columns keep their
+       ``shortest`` width.
+    """
+    n = len(shortest)
+    if n == 0:
+        return []
+    shortest = [max(s, 0.0) for s in shortest]
+    natural = [max(x, s) for x, s in zip(natural, shortest, strict=True)]
+    weights = [max(r, 0.0) for r in relative[:n]] + [0.0] * (n - len(relative))
+    top = max(weights)
+    weights = [w / top for w in weights] if top > 0 else [1.0] * n
+    if sum(shortest) > total:  # 4: water-filling, narrow columns first
+        room, cap = total, 0.0
+        for k, need in enumerate(sorted(shortest)):
+            if need * (n - k) > room:
+                cap = room / (n - k)
+                break
+            room -= need
+        return [min(s, cap) for s in shortest]
+    designed = [total * w / sum(weights) for w in weights]
+    widths = [min(max(d, s), x) for d, s, x in zip(designed, shortest, natural, strict=True)]  # 1
+    excess = sum(widths) - total
+    if excess > 0:  # 2
+        spare = [w - s for w, s in zip(widths, shortest, strict=True)]
+        cut = [excess * sp / sum(spare) for sp in spare]
+        return [max(w - c, s) for w, c, s in zip(widths, cut, shortest, strict=True)]
+    for _ in range(n):  # 3: each round fills at least one column up to its natural width
+        left = total - sum(widths)
+        open_ = [j for j in range(n) if widths[j] < natural[j] - 1e-9]
+        if left <= 1e-9 or not open_:
+            break
+        share = {j: weights[j] for j in open_} if any(weights[j] for j in open_) else dict.fromkeys(open_, 1.0)
+        fraction = {j: share[j] / sum(share.values()) for j in open_}
+        step = min(left, *((natural[j] - widths[j]) / fraction[j] for j in open_ if fraction[j]))
+        for j in open_:
+            widths[j] = min(widths[j] + step * fraction[j], natural[j])
+    left = total - sum(widths)
+    if left <= 1e-9:  # (or a rounding error below zero)
+        return widths
+    return [w + left * r / sum(weights) for w, r in zip(widths, weights, strict=True)]
+
+
+@dataclass
+class _TableLayout:
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    widths: tuple[float, ...]
+    table: Table  # kept so that its id() stays unique while the layout is cached
+    start: float | None = None  # height of the caption, header and first rows (computed once)
+
+
 class _LetterPDF(FPDF):
     def __init__(self) -> None:
         super().__init__(orientation="portrait", unit="mm", format="A4")
@@ -200,6 +286,8 @@ class _Writer:
         self.pdf = pdf
         self.face = face
         self._widths: dict[tuple[tuple[str, ...], tuple[float, ...]], list[float]] = {}
+        self._layouts: dict[int, _TableLayout] = {}
+        self._measured: dict[tuple[bool, str], float] = {}
 
     def prepare_widths(self, blocks: Sequence[Block]) -> None:
         """Fit column widths once for all tables of one kind, so the per-category tables line up."""
@@ -209,7 +297,7 @@ class _Writer:
                 rows = groups.setdefault((block.headers, block.widths), [])
                 rows.extend(tuple(self.face.clean(c) for c in row) for row in block.rows)
         for (headers, relative), rows in groups.items():
-            self._widths[(headers, relative)] = self._fit_widths(
+            self._widths[(headers, relative)] = self.column_widths(
                 relative, tuple(self.face.clean(h) for h in headers), rows
             )
 
@@ -232,10 +320,17 @@ class _Writer:
         self.pdf.multi_cell(width, height, self.face.clean(value), new_x="LMARGIN", new_y="NEXT", align="L")
         self.pdf.set_text_color(0, 0, 0)
 
-    def keep_space(self, height: float) -> None:
-        """Start a new page unless ``height`` mm still fit on this one (keeps headings with their text)."""
+    def page_room(self) -> float:
+        """The height of the text area of an empty page."""
+        return self.pdf.page_break_trigger - self.pdf.t_margin
+
+    def keep_space(self, height: float, limit: float = _KEEP_MAX) -> None:
+        """Start a new page unless ``height`` mm still fit on this one (keeps headings with their text).
+
+        At most ``limit`` mm are reserved, and never more than an empty page holds.
+        """
         at_top = self.pdf.get_y() <= self.pdf.t_margin + 1
-        if not at_top and self.pdf.will_page_break(min(height, _KEEP_MAX)):
+        if not at_top and self.pdf.will_page_break(min(height, limit, self.page_room())):
             self.pdf.add_page()
 
     def _lines(self, text: str, width: float, size: float, bold: bool = False) -> int:
@@ -244,7 +339,11 @@ class _Writer:
         return max(len(lines), 1)
 
     def start_height(self, block: Block) -> float:
-        """Height of the first piece of a block that should not be separated from what precedes it."""
+        """Height of the first piece of a block that should not be separated from what precedes it.
+
+        For a table: its caption, header row and first two rows (all of it when shorter), or, where
+        that is taller than a page, its caption, header and first row.
+        """
         pdf = self.pdf
         if isinstance(block, Heading):
             return 11.0
@@ -252,18 +351,24 @@ class _Writer:
             return self._lines(block.text, pdf.epw, 10) * _LINE + 1.5
         if isinstance(block, Bullets):
             return self._lines(block.items[0], pdf.epw - 5, 10) * _LINE + 1 if block.items else 0.0
-        total = sum(block.widths) or 1
-        widths = [pdf.epw * w / total - 2 * _TABLE_PAD_X for w in block.widths]
-        height = 7.0 if block.caption else 0.0
-        for row, bold in ((block.headers, True), (block.rows[0] if block.rows else (), False)):
-            lines = [self._lines(c, w, 8.5, bold) for c, w in zip(row, widths, strict=False)] or [0]
-            height += max(lines) * _TABLE_LINE + 2 * _TABLE_PAD_Y
-        return height
+        layout = self.layout(block)
+        if layout.start is None:
+            top = (1 + self._lines(block.caption, pdf.epw, 10, bold=True) * 6) if block.caption else 0.0
+            top += self._row_height(layout.headers, layout.widths, bold=True)
+            heights = [self._row_height(row, layout.widths) for row in layout.rows[:_TABLE_KEEP_ROWS]]
+            while len(heights) > 1 and top + sum(heights) > self.page_room():
+                heights.pop()
+            layout.start = top + sum(heights) + 0.5
+        return layout.start
 
     def keep_with_next(self, blocks: Sequence[Block], i: int) -> None:
         """Before block ``i``: make room for it and the start of what belongs to it."""
         block = blocks[i]
         following = blocks[i + 1 : i + 3]
+        if isinstance(block, Heading) and following and isinstance(following[0], Table):
+            # A heading directly above a table goes with the table's start, however tall that is.
+            self.keep_space(4 + self.start_height(block) + self.start_height(following[0]), self.page_room())
+            return
         if isinstance(block, Heading):
             need = 4 + self.start_height(block)
             if following:
@@ -341,21 +446,82 @@ class _Writer:
         pdf.set_x(_LEFT)
         pdf.ln(0.5)
 
+    def layout(self, table: Table) -> _TableLayout:
+        """The cleaned header and rows of a table (tall rows split) and its column widths in mm."""
+        key = id(table)
+        if key not in self._layouts:
+            headers = tuple(self.face.clean(h) for h in table.headers)
+            rows = [tuple(self.face.clean(c) for c in row) for row in table.rows]
+            widths = self._widths.get((table.headers, table.widths)) or self.column_widths(table.widths, headers, rows)
+            headers = self._hyphenate_row(headers, widths, bold=True)
+            rows = [self._hyphenate_row(row, widths) for row in rows]
+            self.font(8.5)
+            rows = [part for row in rows for part in self._split_tall_row(row, widths)]
+            self._layouts[key] = _TableLayout(headers, tuple(rows), tuple(widths), table)
+        return self._layouts[key]
+
+    def _table_width(self, text: str, bold: bool = False) -> float:
+        """The printed width of ``text`` in a table cell, in mm."""
+        key = (bold, text)
+        if key not in self._measured:
+            self.font(8.5, bold)
+            self._measured[key] = self.pdf.get_string_width(text)
+        return self._measured[key]
+
+    def _hyphenate_row(self, row: tuple[str, ...], widths: Sequence[float], bold: bool = False) -> tuple[str, ...]:
+        """The last resort for a token wider than its column (one wider than the whole table, or where
+        the columns' longest tokens together are wider than the page): it starts on a line of its
+        own and breaks where the column ends, a word with a hyphen, anything else (a number, a web
+        address) without one."""
+
+        def hyphenate(value: str, room: float) -> str:
+            out, end = [], 0
+            for token in _TOKEN.finditer(value):
+                gap, word = value[end : token.start()], token[0]
+                end = token.end()
+                if self._table_width(word, bold) > room:
+                    if out and "\n" not in gap:
+                        gap = "\n"
+                    if len(word) >= 5 and word.rstrip(".,;:!?)").isalpha():
+                        word = word[:2] + "".join(_SOFT_HYPHEN + ch for ch in word[2:-2]) + word[-2:]
+                out += [gap, word]
+            return "".join([*out, value[end:]])
+
+        return (
+            tuple(hyphenate(value, width - 2 * _TABLE_PAD_X) for value, width in zip(row, widths, strict=False))
+            + row[len(widths) :]
+        )
+
+    def _row_height(self, row: Sequence[str], widths: Sequence[float], bold: bool = False) -> float:
+        """The height fpdf2 gives a table row: its tallest cell, laid out as the table lays it out."""
+        self.font(8.5, bold)
+        height = _TABLE_LINE + 2 * _TABLE_PAD_Y
+        for value, width in zip(row, widths, strict=False):
+            cell = self.pdf.multi_cell(
+                w=width,
+                h=_TABLE_LINE,
+                text=value,
+                max_line_height=_TABLE_LINE,
+                padding=(_TABLE_PAD_Y, _TABLE_PAD_X),
+                dry_run=True,
+                output="HEIGHT",
+            )
+            height = max(height, float(cell))
+        return height
+
     def table(self, table: Table) -> None:
         pdf = self.pdf
-        self.keep_space(self.start_height(table) + 1)
+        layout = self.layout(table)
+        # The caption, the header and the first two rows stay together: on a new page if need be.
+        self.keep_space(self.start_height(table), self.page_room())
         if table.caption:
             pdf.ln(1)
             self.text(table.caption, size=10, bold=True, height=6)
-        headers = tuple(self.face.clean(h) for h in table.headers)
-        rows = [tuple(self.face.clean(c) for c in row) for row in table.rows]
-        widths = self._widths.get((table.headers, table.widths)) or self._fit_widths(table.widths, headers, rows)
         self.font(8.5)
-        rows = [part for row in rows for part in self._split_tall_row(row, widths)]
         pdf.set_draw_color(*_RULE)
         pdf.set_line_width(0.2)
         with pdf.table(
-            col_widths=tuple(widths),
+            col_widths=layout.widths,
             width=pdf.epw,
             align="LEFT",
             text_align="LEFT",
@@ -364,49 +530,41 @@ class _Writer:
             line_height=_TABLE_LINE,
             padding=(_TABLE_PAD_Y, _TABLE_PAD_X),
             headings_style=FontFace(emphasis="BOLD", fill_color=_HEAD_FILL),
-            repeat_headings=1,
+            repeat_headings=1,  # a table that continues on the next page starts there with its header
         ) as t:
             header = t.row()
-            for h in headers:
+            for h in layout.headers:
                 header.cell(h)
-            for row in rows:
+            for row in layout.rows:
                 r = t.row()
                 for value in row:
                     r.cell(value)
         pdf.ln(2)
 
-    def _fit_widths(
+    def column_widths(
         self, relative: Sequence[float], headers: Sequence[str], rows: Sequence[Sequence[str]]
     ) -> list[float]:
-        """Column widths in mm: the relative widths, widened where a column's longest word would not fit.
+        """Column widths in mm that add up to the page width.
 
-        Other columns give up the space they have beyond their own longest word. Where that is not
-        enough, the relative widths stay and long words wrap inside the word.
+        Every column is at least as wide as its longest unbreakable token (a date, a word, a case
+        number), measured in the font it prints in; the width that is left goes to the columns with
+        long free text. See ``fit_column_widths``.
         """
         pdf = self.pdf
-        total = sum(relative) or 1
-        prop = [pdf.epw * w / total for w in relative]
-        need = []
-        for j in range(len(prop)):
-            longest = 0.0
-            self.font(8.5, bold=True)
-            if j < len(headers):
-                longest = max((pdf.get_string_width(word) for word in headers[j].split()), default=0.0)
-            self.font(8.5)
-            for row in rows:
-                if j < len(row):
-                    words = set(row[j].split())
-                    longest = max(longest, max((pdf.get_string_width(w) for w in words), default=0.0))
-            need.append(min(longest + 2 * _TABLE_PAD_X + 1.0, pdf.epw * 0.45))
-        widths = [max(p, n) for p, n in zip(prop, need, strict=True)]
-        excess = sum(widths) - pdf.epw
-        if excess <= 0.01:
-            return widths
-        slack = [w - n if w > n else 0.0 for w, n in zip(widths, need, strict=True)]
-        if sum(slack) < excess:
-            return prop
-        scale = excess / sum(slack)
-        return [w - s * scale for w, s in zip(widths, slack, strict=True)]
+        columns = len(relative)
+        shortest = [0.0] * columns
+        natural = [0.0] * columns
+        pad = 2 * _TABLE_PAD_X + _FIT_SLACK
+        for cells, bold in ((headers, True), *((row, False) for row in rows)):
+            for j, value in enumerate(cells[:columns]):
+                words = [self._table_width(w, bold) for w in set(_BREAKS.split(value)) if w]
+                lines = [self._table_width(x, bold) for x in set(value.split("\n")) if x.strip()]
+                # A token wider than the whole table breaks whatever the widths: it sets no minimum.
+                shortest[j] = max([shortest[j], *(w for w in words if w + pad <= pdf.epw)])
+                natural[j] = max([natural[j], *lines])
+        return fit_column_widths(
+            pdf.epw, [w + pad for w in shortest], [min(n + pad, pdf.epw) for n in natural], relative
+        )
 
     def _as_given(self, line: str) -> str:
         """A line fpdf2 handed back, as it was given: with the core font fpdf2 returns its lines in the
