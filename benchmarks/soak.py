@@ -257,7 +257,6 @@ def case_script(run: CaseRun) -> Script:
             judgement_partners="improved",
             aftercare="Het buurtteam volgt het huishouden.",
             handover_to="lister" if rng.random() < 0.5 else None,
-            despite="De resterende maatregelen lopen via het buurtteam.",
             on=run.tick(),
         ),
     )

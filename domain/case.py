@@ -28,6 +28,7 @@ from casusregie.domain.information import (
     check_disclosure,
     check_request_categories,
 )
+from casusregie.domain.journal import Channel, JournalEntry
 from casusregie.domain.meetings import Meeting
 from casusregie.domain.plan import (
     Goal,
@@ -56,13 +57,18 @@ class Case(Aggregate):
 
     # Snapshots (the projection's stored states, the store's own) of an older shape are brought up
     # to date by the upcast methods below, as the eventsourcing library does it.
-    class_version = 2
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """v2: problems can change during the case (added, updated, resolved)."""
         state.setdefault("resolved_problems", {})
         state.setdefault("problem_history", [])
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """v3: the case journal (notes and contact moments)."""
+        state.setdefault("journal", {})
 
     # --- referral (aanmelding) -----------------------------------------------------------
 
@@ -188,6 +194,7 @@ class Case(Aggregate):
         self.next_casusoverleg: date | None = None
         self.counters: dict[str, int] = {}
         self.home_visits: list[dict[str, Any]] = []
+        self.journal: dict[str, JournalEntry] = {}
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -311,6 +318,73 @@ class Case(Aggregate):
             raise ValidationFailed(
                 f"case {self.case_number} has no open problem on {life_domain!r}; open problems: {current}"
             )
+
+    # --- the journal (contactjournaal) ---------------------------------------------------------
+
+    def write_journal_entry(
+        self,
+        text: Sealed,
+        subject: UUID | None,
+        channel: str | None,
+        with_whom: Sealed | None,
+        corrects: str | None,
+        on: date,
+        by: str,
+    ) -> str:
+        """A note or contact moment; a correction names the entry it corrects, which stays as it was."""
+        self._not_before_referral(on, "the journal entry")
+        if subject is not None:
+            self.member(str(subject))
+        if channel is not None:
+            Channel(channel)
+        if corrects is not None:
+            wrong = self.journal.get(corrects)
+            if wrong is None:
+                raise ValidationFailed(f"case {self.case_number} has no journal entry {corrects}")
+            if wrong.corrected_by is not None:
+                raise DomainRuleViolation(
+                    f"{corrects} was already corrected by {wrong.corrected_by}; correct {wrong.corrected_by} instead"
+                )
+            if on < wrong.on:
+                raise ValidationFailed(f"a correction ({on}) cannot precede the entry it corrects ({wrong.on})")
+        entry_id = self._next("N")
+        self._journal_written(
+            entry_id=entry_id,
+            text=text,
+            subject=subject,
+            channel=channel,
+            with_whom=with_whom,
+            corrects=corrects,
+            on=on,
+            by=by,
+        )
+        return entry_id
+
+    @event("JournalEntryWritten")
+    def _journal_written(
+        self,
+        entry_id: str,
+        text: Sealed,
+        subject: UUID | None,
+        channel: str | None,
+        with_whom: Sealed | None,
+        corrects: str | None,
+        on: date,
+        by: str,
+    ) -> None:
+        self._count(entry_id)
+        self.journal[entry_id] = JournalEntry(
+            entry_id=entry_id,
+            on=on,
+            by=by,
+            text=text,
+            subject=subject,
+            channel=channel,
+            with_whom=with_whom,
+            corrects=corrects,
+        )
+        if corrects is not None:
+            self.journal[corrects].corrected_by = entry_id
 
     # --- consent ------------------------------------------------------------------------
 
@@ -1169,4 +1243,5 @@ STATE_TYPES: tuple[type, ...] = (
     PlanRevision,
     Escalation,
     Closure,
+    JournalEntry,
 )

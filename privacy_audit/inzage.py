@@ -329,6 +329,12 @@ def _data_items(
             municipality,
             closure.aftercare_contacted_on,
         )
+    for entry in case.journal.values():
+        if entry.subject is not None and entry.subject != person_id:
+            continue  # about a co-resident
+        what = "Contactmoment" if entry.is_contact else "Notitie"
+        add(f"journal:{entry.entry_id}", notes, f"{what} in het dossier", entry.text, municipality, entry.on)
+        add(f"journal-with:{entry.entry_id}", notes, f"{what}: met wie", entry.with_whom, municipality, entry.on)
     for i, reopening in enumerate(case.reopenings, 1):
         add(f"reopened:{i}", plan, "Reden van heropenen", reopening["reason"], municipality, reopening["on"])
     return out

@@ -7,7 +7,7 @@
   the categories its own organisation is allowed by the profile. Police information is only
   ever in the police categories, so no other partner sees it;
 * a manager sees the cases escalated to them: the problems, the plan and the escalations,
-  not the partners' disclosures or meeting minutes;
+  not the partners' disclosures, meeting minutes or the case journal;
 * an auditor sees what the profile grants auditors (personal data only if granted);
 * privacy officers work through the data-subject request commands; administrators see no
   case data.
@@ -48,6 +48,7 @@ FULL_SECTIONS = frozenset(
         "evaluations",
         "escalations",
         "closure",
+        "journal",
     }
 )
 

@@ -112,6 +112,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "ProblemAdded": ("problem on a life domain added", "probleem toegevoegd"),
     "ProblemUpdated": ("problem on a life domain described anew", "probleem bijgewerkt"),
     "ProblemResolved": ("problem on a life domain resolved", "probleem opgelost"),
+    "JournalEntryWritten": ("note or contact moment written in the journal", "notitie of contactmoment"),
+    "AftercareContacted": ("aftercare contact after closure", "nazorgcontact"),
     "Erasure.Recorded": ("personal data erased by destroying the key", "gegevens gewist (crypto-shredding)"),
     "MemberRectified": ("a person's data rectified", "gegevens gerectificeerd"),
     "RestrictionSet": ("processing restricted or lifted", "beperking van verwerking"),

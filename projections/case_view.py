@@ -267,6 +267,22 @@ def render_case(
             for c in case.closures
         ]
         doc["reopenings"] = [{"on": _d(r["on"]), "by": r["by"], "reason": open_(r["reason"])} for r in case.reopenings]
+    if v.sees("journal"):
+        doc["journal"] = [
+            {
+                "entry": e.entry_id,
+                "on": _d(e.on),
+                "by": e.by,
+                "kind": "contact" if e.is_contact else "note",
+                "channel": e.channel,
+                "with": open_(e.with_whom),
+                "about": ref(e.subject),
+                "text": open_(e.text),
+                "corrects": e.corrects,
+                "corrected_by": e.corrected_by,
+            }
+            for e in case.journal.values()
+        ]
     if v.sees("plan") or v.sees("decision"):
         doc["deadlines"] = {
             "intake": _d(case.intake_due),

@@ -139,6 +139,7 @@ def test_a_whole_case_and_an_inzage_request_through_the_api(api: ApiWorld) -> No
                 "judgement_partners": "improved",
                 "aftercare": "buurtteam volgt",
                 "handover_to": "lister",
+                "despite": "het buurtteam neemt het over; een MDO is niet meer nodig",
                 "on": day(40).isoformat(),
             },
         )

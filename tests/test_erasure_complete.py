@@ -23,6 +23,7 @@ from casusregie.adapters.person_index import terms
 from casusregie.commands.closure import CloseCase
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
+from casusregie.commands.journal import WriteJournalEntry
 from casusregie.commands.plan import AgreeMeasure
 from casusregie.commands.referral import MemberInput
 from casusregie.commands.subject_requests import (
@@ -48,6 +49,8 @@ PERSON_MARKERS = {
     "objection": "BEZWAAR-MARKER-9043",
     "identity_check": "paspoort MARKER-4410",
     "withholding": "WEIGERING-MARKER-6620",
+    "journal": "NOTITIE-MARKER-2207",
+    "journal_with": "MET-WIE-MARKER-2208",
 }
 OTHER = "ANDER-MARKER-1188"  # about the co-resident: must survive
 
@@ -114,6 +117,18 @@ def full_file(world: World) -> dict[str, Any]:
             on=day(6),
         ),
     )
+    world.run(
+        "anna",
+        WriteJournalEntry(
+            case=case,
+            text=PERSON_MARKERS["journal"],
+            about=person,
+            channel="telefoon",
+            with_whom=PERSON_MARKERS["journal_with"],
+            on=day(7),
+        ),
+    )
+    world.run("anna", WriteJournalEntry(case=case, text=OTHER, about=other, on=day(7)))
     received = date.today() - timedelta(days=2)
     access = _request(world, "access", person, received)
     world.run(

@@ -21,8 +21,10 @@ from casusregie.adapters.config import Settings
 from casusregie.adapters.profile_file import builtin_profiles
 from casusregie.commands.escalation import Escalate
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
+from casusregie.commands.journal import WriteJournalEntry
 from casusregie.commands.meetings import HoldMeeting, ScheduleMeeting
 from casusregie.commands.plan import AgreeMeasure
+from casusregie.commands.problems import UpdateProblem
 from casusregie.commands.referral import MemberInput, ReferCase
 from casusregie.commands.subject_requests import IssueAccessDecision, RegisterRequest, WithholdItem
 
@@ -37,8 +39,22 @@ FIELDS = {
     "escalation": "OPSCHALING-4716",
     "withholding": "MOTIVERING-4717",
     "worker": "Wijkconsulent Werkernaam-4718",  # the referring professional, named in the referral
+    "journal": "NOTITIE-4719",  # a contact moment about the person, in the case journal
+    "problem": "PROBLEEM-4720",  # a problem described anew during the case (a household text)
 }
-ALL_CASE = {"name", "bsn", "household", "purpose", "police", "minutes", "measure", "escalation", "worker"}
+ALL_CASE = {
+    "name",
+    "bsn",
+    "household",
+    "purpose",
+    "police",
+    "minutes",
+    "measure",
+    "escalation",
+    "worker",
+    "journal",
+    "problem",
+}
 REFUSED = "refused"
 ROLES = ("anna", "bram", "piet", "pol", "lies", "mia", "pim", "aud", "admin")
 
@@ -48,7 +64,7 @@ MATRIX: dict[str, dict[str, Any]] = {
         "anna": ALL_CASE,
         "piet": {"name", "measure"},  # Mitros: the household's names, the measure it owns
         "pol": {"name", "purpose", "police"},  # the police: the request addressed to it, its own answer
-        "mia": {"name", "household", "measure", "escalation", "worker"},  # the manager: an escalated case
+        "mia": {"name", "household", "measure", "escalation", "worker", "problem"},  # the manager: an escalated case
         "aud": set(),  # this profile grants auditors the case history, not personal data
     },
     "case list": {"anna": {"name"}, "bram": set(), "piet": {"name"}, "pol": {"name"}, "lies": set(), "mia": {"name"},
@@ -62,9 +78,12 @@ MATRIX: dict[str, dict[str, Any]] = {
     "person find --bsn 123456782": {"anna": set(), "bram": set(), "pim": set()},  # refs only, own cases
     "log show": {"pim": set(), "aud": set(), "admin": set()},
     "request list": {"pim": set(), "aud": set()},
-    "request items {request}": {"pim": {"name", "bsn", "household", "police", "minutes", "measure", "escalation"}},
+    "request items {request}": {
+        "pim": {"name", "bsn", "household", "police", "minutes", "measure", "escalation", "journal", "problem"}
+    },
     "request show {request}": {
-        "pim": {"withholding", "name", "bsn", "purpose", "police"},  # bsn: the withheld content
+        # bsn: the withheld content; the journal entry about the person is their own data, given
+        "pim": {"withholding", "name", "bsn", "purpose", "police", "journal"},
         "aud": {"withholding"},  # why it was withheld, not what
     },
     "audit replay {case}": {"aud": set()},
@@ -133,6 +152,13 @@ def build(world: World) -> dict[str, str]:
         ),
     )
     world.run("anna", Escalate(case=case, level=1, reason=FIELDS["escalation"], on=day(8)))
+    world.run("anna", UpdateProblem(case=case, life_domain="overlast", description=FIELDS["problem"], on=day(8)))
+    world.run(
+        "anna",
+        WriteJournalEntry(
+            case=case, text=FIELDS["journal"], about=person, channel="telefoon", with_whom="de zus", on=day(8)
+        ),
+    )
     request = str(
         world.run(
             "pim",
@@ -195,7 +221,7 @@ AUDITOR_WITH_PERSONAL_DATA = {
     "case show {case}": {"aud": ALL_CASE},
     "case list": {"aud": {"name"}},
     "trail --case {case}": {"aud": {"purpose"}},
-    "request show {request}": {"aud": {"withholding", "name", "bsn", "purpose", "police"}},
+    "request show {request}": {"aud": {"withholding", "name", "bsn", "purpose", "police", "journal"}},
     "audit replay {case}": {"aud": ALL_CASE},
 }
 

@@ -374,3 +374,24 @@ def test_stylesheets_are_compressed_and_kept_and_pages_are_neither(web_app: Test
     page = anna.client.get("/werkvoorraad", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in page.headers  # it holds the CSRF token: never compressed (BREACH)
     assert page.headers["cache-control"] == "no-store"
+
+
+def test_a_director_writes_in_the_journal_on_the_case_page_and_a_partner_never_sees_it(
+    web_app: TestClient, world: World
+) -> None:
+    piet = signed_in(web_app, world, "piet")
+    case = refer(piet)
+    anna = signed_in(web_app, world, "anna")
+    assert 'href="/acties/case.note?case=' in anna.page(f"/zaken/{case}").text
+    answer = anna.send(
+        "/acties/case.note",
+        {"case": case, "text": "Gebeld met de zus van Karel.", "channel": "telefoon", "with_whom": "de zus"},
+    )
+    assert answer.status_code == 303, answer.text
+    page = anna.page(f"/zaken/{case}").text
+    assert "Journaal" in page
+    assert "Gebeld met de zus van Karel." in page
+    assert "contact (telefoon, met de zus)" in page
+    partner = signed_in(web_app, world, "piet").page(f"/zaken/{case}").text
+    assert "Gebeld met de zus" not in partner
+    assert "Journaal" not in partner

@@ -11,9 +11,10 @@ from casusregie.adapters.cli.common import Context, case_command, day, json_opti
 from casusregie.adapters.cli.output import folding_table
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.render.case_text import render_case_text
-from casusregie.commands import closure, decision, escalation, meetings, problems, referral
+from casusregie.commands import closure, decision, escalation, journal, meetings, problems, referral
 from casusregie.domain.closure import ClosureOutcome, Judgement
 from casusregie.domain.household import HouseholdRole
+from casusregie.domain.journal import Channel
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
 from casusregie.projections.reader import Reader
 
@@ -147,6 +148,36 @@ def case_assign(case_ref: str, director: str, team: str | None, on: Any) -> dict
 def case_add_member(case_ref: str, member: str, on: Any) -> dict[str, Any]:
     """Add a household member."""
     return {"case": case_ref, "member": parse_member(member), "on": day(on)}
+
+
+@case.command("note")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@click.option("--text", required=True, help="What happened or was said.")
+@click.option("--channel", type=click.Choice([c.value for c in Channel]), help="A contact moment: how it took place.")
+@click.option("--with", "with_whom", help="A contact moment: with whom (e.g. 'Els en haar zus').")
+@click.option("--about", metavar="PERSON", type=REF, help="The household member it is about (sealed with their key).")
+@click.option("--corrects", metavar="ENTRY", help="The earlier entry this one corrects (e.g. N2); it stays as it was.")
+@on_option
+@case_command(journal.WriteJournalEntry)
+def case_note(
+    case_ref: str,
+    text: str,
+    channel: str | None,
+    with_whom: str | None,
+    about: str | None,
+    corrects: str | None,
+    on: Any,
+) -> dict[str, Any]:
+    """Write a note or a contact moment in the case journal (contactjournaal)."""
+    return {
+        "case": case_ref,
+        "text": text,
+        "channel": channel,
+        "with_whom": with_whom,
+        "about": about,
+        "corrects": corrects,
+        "on": day(on),
+    }
 
 
 @case.group("problem")

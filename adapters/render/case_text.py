@@ -111,6 +111,15 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
             + (f" -> {e['resolved_on']} by {_t(e['resolved_by'])}: {_t(e['outcome'])}" if e["resolved_on"] else "")
         )
     _closures(console, doc)
+    for e in doc.get("journal", []):
+        how = (
+            f" {e['channel']}" + (f" with {_t(e['with'])}" if e["with"] else "") if e["kind"] == "contact" else " note"
+        )
+        about = f", about {e['about']}" if e["about"] else ""
+        marks = (f" (corrects {e['corrects']})" if e["corrects"] else "") + (
+            f" (corrected by {e['corrected_by']})" if e["corrected_by"] else ""
+        )
+        console.print(f"journal {e['entry']} {e['on']}{how}{about} by {e['by']}{marks}: {_t(e['text'])}")
     if doc.get("deadlines") and doc["status"] not in ("closed", "declined"):
         due = {k: v for k, v in doc["deadlines"].items() if v}
         if due:
