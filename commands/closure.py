@@ -41,8 +41,11 @@ class CloseCase(CaseCommand):
 @handles(CloseCase)
 def close_case(s: Session, cmd: CloseCase) -> Result:
     case = s.case(cmd.case)
-    if cmd.handover_to is not None and cmd.handover_to not in {p.id for p in s.profile.partners}:
-        raise ValidationFailed(f"unknown partner {cmd.handover_to!r} for the warm handover")
+    if cmd.handover_to is not None and cmd.handover_to not in {p.id for p in s.profile.partners} | set(case.ad_hoc):
+        raise ValidationFailed(
+            f"unknown partner {cmd.handover_to!r} for the warm handover (an organisation outside the profile is "
+            "involved ad hoc first)"
+        )
     s.require(directs(s.actor, case), cmd, "only the case's director closes the case", case)
     key = case_key_id(case.id)
     case.close(

@@ -11,6 +11,7 @@ from casusregie.commands.authorization import directs
 from casusregie.commands.base import CaseCommand, Result, Text, handles
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
+from casusregie.domain.case import Case
 from casusregie.domain.errors import ValidationFailed
 
 REGIE = "regie-uitvoering"
@@ -22,11 +23,14 @@ class InvolvePartner(CaseCommand):
     name: ClassVar[str] = "case.involve"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.UPDATE
-    partner: str = Field(min_length=1)
+    partner: str = Field(min_length=1, max_length=60, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    # an organisation outside the profile's standing partners: its name and the legal basis to share with it
+    partner_name: str | None = Field(default=None, min_length=1, max_length=200)
+    legal_basis: Text | None = Field(default=None, min_length=1, max_length=500)
 
 
-def _check_partners(s: Session, partners: list[str]) -> None:
-    known = {p.id for p in s.profile.partners} | {s.profile.organisation_id}
+def _check_partners(s: Session, partners: list[str], case: Case | None = None) -> None:
+    known = {p.id for p in s.profile.partners} | {s.profile.organisation_id} | set(case.ad_hoc if case else ())
     unknown = sorted(set(partners) - known)
     if unknown:
         raise ValidationFailed(f"unknown partner {', '.join(unknown)}")
@@ -35,11 +39,18 @@ def _check_partners(s: Session, partners: list[str]) -> None:
 @handles(InvolvePartner)
 def involve_partner(s: Session, cmd: InvolvePartner) -> Result:
     case = s.case(cmd.case)
-    _check_partners(s, [cmd.partner])
+    standing = cmd.partner in {p.id for p in s.profile.partners} | {s.profile.organisation_id}
+    if standing and (cmd.partner_name or cmd.legal_basis):
+        raise ValidationFailed(f"{cmd.partner} is a standing partner of the profile; its basis is in the profile")
+    if not standing and not (cmd.partner_name and cmd.legal_basis):
+        raise ValidationFailed(
+            f"{cmd.partner} is not a partner in the profile: involve it ad hoc with its name and the legal basis"
+        )
     s.require(directs(s.actor, case), cmd, "only the case's director involves partners", case)
-    case.involve_partner(cmd.partner, cmd.on, s.actor.user_id)
+    case.involve_partner(cmd.partner, cmd.on, s.actor.user_id, cmd.partner_name, cmd.legal_basis)
     s.commit(cmd, case, case=case, subjects=[])
-    return Result(f"{cmd.partner} involved in case {case.case_number}")
+    how = f" ad hoc ({cmd.partner_name}; basis: {cmd.legal_basis})" if not standing else ""
+    return Result(f"{cmd.partner} involved in case {case.case_number}{how}")
 
 
 class ScheduleMeeting(CaseCommand):
@@ -56,7 +67,7 @@ class ScheduleMeeting(CaseCommand):
 @handles(ScheduleMeeting)
 def schedule_meeting(s: Session, cmd: ScheduleMeeting) -> Result:
     case = s.case(cmd.case)
-    _check_partners(s, cmd.participants)
+    _check_partners(s, cmd.participants, case)
     s.require(directs(s.actor, case), cmd, "only the case's director schedules case conferences", case)
     meeting_id = case.schedule_meeting(cmd.kind, cmd.date, cmd.participants, s.actor.user_id)
     s.commit(cmd, case, case=case, subjects=[])
@@ -77,7 +88,7 @@ class HoldMeeting(CaseCommand):
 @handles(HoldMeeting)
 def hold_meeting(s: Session, cmd: HoldMeeting) -> Result:
     case = s.case(cmd.case)
-    _check_partners(s, cmd.attended)
+    _check_partners(s, cmd.attended, case)
     s.require(directs(s.actor, case), cmd, "only the case's director records the meeting", case)
     case.hold_meeting(
         cmd.meeting, cmd.on, cmd.attended, s.seal_case_text(case.id, "minutes", cmd.minutes), s.actor.user_id, s.profile

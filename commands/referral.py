@@ -33,6 +33,12 @@ class MemberInput(Input):
     role: HouseholdRole = HouseholdRole.HOOFDBEWONER
     bsn: str | None = None
     address: str | None = Field(default=None, max_length=300)
+    household: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="which household of the case, where it has several (e.g. 'bovenburen'); empty: the first",
+    )
 
     @field_validator("bsn")
     @classmethod
@@ -74,6 +80,7 @@ def new_member(session: Session, case_id: UUID, member: MemberInput, on: date) -
         "bsn": session.seal_person(person_id, "bsn", member.bsn),
         "address": session.seal_person(person_id, "address", member.address),
         "restricted": False,
+        "household": member.household,
     }
 
 

@@ -57,7 +57,7 @@ class Case(Aggregate):
 
     # Snapshots (the projection's stored states, the store's own) of an older shape are brought up
     # to date by the upcast methods below, as the eventsourcing library does it.
-    class_version = 3
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -69,6 +69,11 @@ class Case(Aggregate):
     def upcast_v2_v3(state: dict[str, Any]) -> None:
         """v3: the case journal (notes and contact moments)."""
         state.setdefault("journal", {})
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """v4: organisations involved ad hoc."""
+        state.setdefault("ad_hoc", {})
 
     # --- referral (aanmelding) -----------------------------------------------------------
 
@@ -195,6 +200,7 @@ class Case(Aggregate):
         self.counters: dict[str, int] = {}
         self.home_visits: list[dict[str, Any]] = []
         self.journal: dict[str, JournalEntry] = {}
+        self.ad_hoc: dict[str, dict[str, Any]] = {}  # organisations involved ad hoc, outside the profile
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -781,15 +787,25 @@ class Case(Aggregate):
         if partner not in self.involved:
             self.involved.append(partner)
 
-    def involve_partner(self, partner: str, on: date, by: str) -> None:
+    def involve_partner(
+        self, partner: str, on: date, by: str, name: str | None = None, legal_basis: str | None = None
+    ) -> None:
+        """Involve a partner; one that is not a standing partner of the profile (the Veiligheidshuis, a
+        mental-health provider) is involved ad hoc, by name and with the legal basis for sharing with it."""
         self._require_open()
         if partner in self.involved:
             raise DomainRuleViolation(f"{partner} is already involved in case {self.case_number}")
-        self._partner_involved(partner=partner, on=on, by=by)
+        if (name is None) != (legal_basis is None) or (legal_basis is not None and not legal_basis.strip()):
+            raise ValidationFailed("an organisation involved ad hoc needs both its name and the legal basis")
+        self._partner_involved(partner=partner, on=on, by=by, name=name, legal_basis=legal_basis)
 
     @event("PartnerInvolved")
-    def _partner_involved(self, partner: str, on: date, by: str) -> None:
+    def _partner_involved(
+        self, partner: str, on: date, by: str, name: str | None = None, legal_basis: str | None = None
+    ) -> None:
         self._involve(partner)
+        if name is not None:
+            self.ad_hoc[partner] = {"name": name, "legal_basis": legal_basis, "on": on, "by": by}
 
     def schedule_meeting(self, kind: str, on: date, participants: list[str], by: str) -> str:
         self._require_taken_on("a case conference")

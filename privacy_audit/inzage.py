@@ -202,7 +202,9 @@ def _data_items(
 
     for field in ("name", "birth_date", "bsn", "address"):
         add(f"data:{field}", identity, FIELDS_NL[field], getattr(member, field), referrer, case.referred_on)
-    add("data:role", household, "Rol in het huishouden", member.role, referrer, case.referred_on)
+    role_label = "Rol in de casus" if member.in_network else "Rol in het huishouden"
+    add("data:role", household, role_label, member.role, referrer, case.referred_on)
+    add("data:contact", identity, "Contactgegevens", member.contact, profile.organisation_name, case.referred_on)
     add("data:reason", signals, "Reden van aanmelding", case.reason, referrer, case.referred_on)
     # Where each description came from: the referrer, or the municipality that added or updated it.
     # A description that was replaced is still held (in the log), so it is part of the answer too.

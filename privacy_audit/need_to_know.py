@@ -1,6 +1,7 @@
 """Need-to-know (doelbinding en dataminimalisatie per gebruiker): who sees what of a case.
 
-* the case director (and their team) sees the whole case;
+* the case director (and their team) sees the whole case, the wider network included (a
+  neighbour who reports nuisance is seen by no partner and no manager);
 * a partner sees only cases its organisation is involved in, and within them: who the
   household members are (names), the requests addressed to it and its own answers, the
   measures it owns, the meetings it takes part in, and other partners' disclosures only in
@@ -49,6 +50,7 @@ FULL_SECTIONS = frozenset(
         "escalations",
         "closure",
         "journal",
+        "network",
     }
 )
 

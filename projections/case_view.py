@@ -63,6 +63,12 @@ def render_case(
         doc["members"] = [
             _member(m, open_, identity=v.sees("identity"), erased=str(m.person_id) in erased)
             for m in case.members.values()
+            if not m.in_network or v.sees("network")
+        ]
+    if v.sees("network") and case.ad_hoc:
+        doc["ad_hoc_organisations"] = [
+            {"organisation": org, "name": a["name"], "legal_basis": a["legal_basis"], "on": _d(a["on"]), "by": a["by"]}
+            for org, a in case.ad_hoc.items()
         ]
     if v.sees("signals"):
         doc["referring_worker"] = open_(case.referring_worker)
@@ -303,13 +309,17 @@ def _member(member: Any, open_: Callable[[Sealed | None], Any], *, identity: boo
         "erased": erased,
         "restricted": member.restricted,
     }
+    if member.household is not None:
+        doc["household"] = member.household
     if identity:
         doc |= {"birth_date": open_(member.birth_date), "bsn": open_(member.bsn), "address": open_(member.address)}
+        if member.in_network:
+            doc["contact"] = open_(member.contact)
     return doc
 
 
 def subjects_shown(case: Case, visibility: Visibility) -> list[UUID]:
     """The persons whose data a rendered view contains: one access record each."""
     if visibility.sees("members") or visibility.sees("signals") or visibility.sees("plan"):
-        return [m.person_id for m in case.members.values()]
+        return [m.person_id for m in case.members.values() if not m.in_network or visibility.sees("network")]
     return []

@@ -24,6 +24,7 @@ from casusregie.commands.closure import CloseCase
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
 from casusregie.commands.journal import WriteJournalEntry
+from casusregie.commands.network import AddNetworkPerson
 from casusregie.commands.plan import AgreeMeasure
 from casusregie.commands.referral import MemberInput
 from casusregie.commands.subject_requests import (
@@ -227,3 +228,43 @@ def test_nothing_of_an_erased_person_opens_in_any_table_or_any_output(
     assert letter.code == 1
     assert "erased" in letter.err
     assert not (tmp_path / "letters").exists() or not any((tmp_path / "letters").iterdir())
+
+
+REPORTER = {
+    "name": "Melder Markeer-Netwerk",
+    "address": "Netwerkstraat MARKER-5150",
+    "contact": "06-MARKER-5151",
+    "journal": "MELDER-NOTITIE-MARKER-5152",
+}
+
+
+def test_nothing_of_an_erased_reporter_opens_anywhere_and_the_household_stays(
+    world: World, cli: Any, tmp_path: Path
+) -> None:
+    """A person of the wider network is erased the way a household member is (seed 003's reporter)."""
+    file = full_file(world)
+    added = world.run(
+        "anna",
+        AddNetworkPerson(
+            case=file["case"],
+            person_name=REPORTER["name"],
+            relation="melder",
+            address=REPORTER["address"],
+            contact=REPORTER["contact"],
+            on=day(8),
+        ),
+    )
+    reporter = str(added.data["person"])
+    world.run("anna", WriteJournalEntry(case=file["case"], text=REPORTER["journal"], about=reporter, on=day(8)))
+    before = readable(world)
+    assert all(marker in before for marker in REPORTER.values())
+    world.run("pim", ErasePerson(person=reporter, ground="granted-request"))
+    after = readable(world)
+    for what, marker in REPORTER.items():
+        assert marker not in after, f"the reporter's {what} still opens after erasure"
+    assert PERSON_MARKERS["police"] in after  # the household's data stays
+    shown = "\n".join(
+        cli(*args, *extra, user=user).out for user, args in reads(file, tmp_path) for extra in ((), ("--json",))
+    )
+    for what, marker in REPORTER.items():
+        assert marker not in shown, f"the reporter's {what} shown after erasure"

@@ -23,6 +23,7 @@ from casusregie.commands.escalation import Escalate
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
 from casusregie.commands.journal import WriteJournalEntry
 from casusregie.commands.meetings import HoldMeeting, ScheduleMeeting
+from casusregie.commands.network import AddNetworkPerson
 from casusregie.commands.plan import AgreeMeasure
 from casusregie.commands.problems import UpdateProblem
 from casusregie.commands.referral import MemberInput, ReferCase
@@ -41,6 +42,7 @@ FIELDS = {
     "worker": "Wijkconsulent Werkernaam-4718",  # the referring professional, named in the referral
     "journal": "NOTITIE-4719",  # a contact moment about the person, in the case journal
     "problem": "PROBLEEM-4720",  # a problem described anew during the case (a household text)
+    "reporter": "Melder Netwerknaam-4721",  # a neighbour who reports the nuisance: the wider network
 }
 ALL_CASE = {
     "name",
@@ -54,6 +56,7 @@ ALL_CASE = {
     "worker",
     "journal",
     "problem",
+    "reporter",
 }
 REFUSED = "refused"
 ROLES = ("anna", "bram", "piet", "pol", "lies", "mia", "pim", "aud", "admin")
@@ -152,6 +155,7 @@ def build(world: World) -> dict[str, str]:
         ),
     )
     world.run("anna", Escalate(case=case, level=1, reason=FIELDS["escalation"], on=day(8)))
+    world.run("anna", AddNetworkPerson(case=case, person_name=FIELDS["reporter"], relation="melder", on=day(8)))
     world.run("anna", UpdateProblem(case=case, life_domain="overlast", description=FIELDS["problem"], on=day(8)))
     world.run(
         "anna",

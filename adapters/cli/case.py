@@ -11,14 +11,14 @@ from casusregie.adapters.cli.common import Context, case_command, day, json_opti
 from casusregie.adapters.cli.output import folding_table
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.render.case_text import render_case_text
-from casusregie.commands import closure, decision, escalation, journal, meetings, problems, referral
+from casusregie.commands import closure, decision, escalation, journal, meetings, network, problems, referral
 from casusregie.domain.closure import ClosureOutcome, Judgement
-from casusregie.domain.household import HouseholdRole
+from casusregie.domain.household import HouseholdRole, NetworkRole
 from casusregie.domain.journal import Channel
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
 from casusregie.projections.reader import Reader
 
-MEMBER_KEYS = {"name", "born", "role", "bsn", "address"}
+MEMBER_KEYS = {"name", "born", "role", "bsn", "address", "household"}
 
 
 def register(root: click.Group) -> None:
@@ -57,6 +57,7 @@ def parse_member(spec: str) -> dict[str, Any]:
         "role": role,
         "bsn": fields.get("bsn") or None,
         "address": fields.get("address") or None,
+        "household": fields.get("household") or None,
     }
 
 
@@ -321,11 +322,61 @@ def case_no_letter(case_ref: str, ground: str, motivation: str, on: Any) -> dict
 @case.command("involve")
 @click.argument("case_ref", metavar="CASE", type=REF)
 @click.argument("partner")
+@click.option("--name", "partner_name", help="An organisation outside the profile (ad hoc): its name.")
+@click.option("--basis", "legal_basis", help="An organisation outside the profile: the legal basis to share with it.")
 @on_option
 @case_command(meetings.InvolvePartner)
-def case_involve(case_ref: str, partner: str, on: Any) -> dict[str, Any]:
-    """Involve a partner organisation in the case."""
-    return {"case": case_ref, "partner": partner, "on": day(on)}
+def case_involve(
+    case_ref: str, partner: str, partner_name: str | None, legal_basis: str | None, on: Any
+) -> dict[str, Any]:
+    """Involve a partner organisation in the case; one outside the profile ad hoc, with --name and --basis.
+
+    PARTNER is the profile's id of a standing partner, or a short id you choose for an organisation
+    involved ad hoc (e.g. veiligheidshuis); it can then sit at meetings and receive a warm handover.
+    """
+    return {
+        "case": case_ref,
+        "partner": partner,
+        "partner_name": partner_name,
+        "legal_basis": legal_basis,
+        "on": day(on),
+    }
+
+
+@case.command("add-person")
+@click.argument("case_ref", metavar="CASE", type=REF)
+@click.option("--name", "person_name", required=True, help="The person's name.")
+@click.option(
+    "--relation", required=True, type=click.Choice([r.value for r in NetworkRole]), help="Their part in the case."
+)
+@click.option("--household", help="Their household, where the case has several (e.g. bovenburen).")
+@click.option("--address")
+@click.option("--contact", help="Phone or e-mail.")
+@on_option
+@case_command(network.AddNetworkPerson)
+def case_add_person(
+    case_ref: str,
+    person_name: str,
+    relation: str,
+    household: str | None,
+    address: str | None,
+    contact: str | None,
+    on: Any,
+) -> dict[str, Any]:
+    """Add a person of the wider network (netwerk): a reporter, a neighbour, family, the client's network.
+
+    Like a household member they get their own key and ref (their data is in their access answer and
+    goes with their erasure); only the case's director and team see them.
+    """
+    return {
+        "case": case_ref,
+        "person_name": person_name,
+        "relation": relation,
+        "household": household,
+        "address": address,
+        "contact": contact,
+        "on": day(on),
+    }
 
 
 @case.command("escalate")

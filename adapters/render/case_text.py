@@ -25,15 +25,32 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
     console.print(f"involved: {_t(doc['involved'])}")
     if "members" in doc:
         identity = any("birth_date" in m for m in doc["members"])  # a partner's view holds names only
-        columns = ["person", "name", "role", "minor", *(["born", "bsn", "address"] if identity else [])]
-        table = folding_table(*columns, title="household (huishouden)")
+        households = any("household" in m for m in doc["members"])
+        contacts = any("contact" in m for m in doc["members"])
+        columns = [
+            "person",
+            "name",
+            "role",
+            *(["household"] if households else []),
+            "minor",
+            *(["born", "bsn", "address"] if identity else []),
+            *(["contact"] if contacts else []),
+        ]
+        table = folding_table(*columns, title="household and network (huishouden en netwerk)")
         for m in doc["members"]:
             flags = " [erased]" if m["erased"] else (" [restricted]" if m["restricted"] else "")
-            row = [m["person"], _t(m["name"]) + flags, m["role"], "yes" if m["minor"] else "no"]
+            row = [m["person"], _t(m["name"]) + flags, m["role"]]
+            row += [_t(m.get("household"))] if households else []
+            row += ["yes" if m["minor"] else "no"]
             if identity:
                 row += [_t(m.get("birth_date")), _t(m.get("bsn")), _t(m.get("address"))]
+            row += [_t(m.get("contact"))] if contacts else []
             table.add_row(*row)
         console.print(table)
+    for a in doc.get("ad_hoc_organisations", []):
+        console.print(
+            f"involved ad hoc: {a['organisation']} ({a['name']}) {a['on']} by {a['by']}; basis: {a['legal_basis']}"
+        )
     if "reason" in doc:
         console.print(f"referred by: {_t(doc.get('referring_worker'))} ({doc['referring_org']})")
         console.print(f"reason: {_t(doc['reason'])}")

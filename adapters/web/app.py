@@ -88,7 +88,7 @@ HORIZONS = ("7", "14", "30", "90")  # days ahead the worklist looks
 # What a case director finds among the actions of a case file, by the case's status (the command still
 # decides who may, and when: this only keeps what cannot apply now out of the way).
 # fmt: off
-PROBLEMS = ["case.note", "case.problem-add", "case.problem-update", "case.problem-resolve"]
+PROBLEMS = ["case.note", "case.add-person", "case.problem-add", "case.problem-update", "case.problem-resolve"]
 INTAKE = ["case.assign", "case.add-member", *PROBLEMS, "case.consent", "case.corporation-consent-request",
           "case.assess", "case.home-visit", "case.take-on", "case.decline", "info.request", "case.involve",
           "meeting.schedule", "meeting.held", "case.escalate", "case.escalation-outcome"]
