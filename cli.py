@@ -17,7 +17,24 @@ import click
 from pydantic import ValidationError
 
 from casusregie import __version__
-from casusregie.adapters.cli import admin, audit, case, demo, info, plan, privacy, requests, serve, status, views
+from casusregie.adapters.cli import (
+    admin,
+    audit,
+    case,
+    demo,
+    documents,
+    info,
+    overleg,
+    plan,
+    privacy,
+    requests,
+    serve,
+    status,
+    views,
+)
+from casusregie.adapters.cli import letters as case_letters
+from casusregie.adapters.cli import notify as reminders
+from casusregie.adapters.cli import search as case_search
 from casusregie.adapters.cli.common import Context, current_application, show_alerts
 from casusregie.adapters.cli.output import echo, printable
 from casusregie.adapters.db_errors import Trouble, explain, is_database_error, trouble
@@ -63,7 +80,24 @@ def regie(
     ctx.call_on_close(context.close)
 
 
-for module in (admin, case, info, plan, views, privacy, requests, audit, status, serve, demo):
+for module in (
+    admin,
+    case,
+    info,
+    plan,
+    overleg,
+    documents,
+    case_letters,
+    views,
+    case_search,
+    privacy,
+    requests,
+    audit,
+    status,
+    serve,
+    demo,
+    reminders,
+):
     module.register(regie)
 
 

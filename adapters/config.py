@@ -5,7 +5,8 @@ The config file is TOML (``store = "..."``, ``key_dir = "..."``, ``checkpoint_di
 ``key_cache_size = 10000``) found at ``--config``, ``$REGIE_CONFIG``, ``./regie.toml`` or
 ``~/.config/regie/config.toml``. Relative paths in a config file are relative to the file.
 ``key_cache_size`` bounds how many unwrapped data keys one process keeps in memory; it is a
-config file setting only (no option or environment variable).
+config file setting only (no option or environment variable). So is ``document_max_bytes``,
+the size limit of one attached document (default 20 MiB).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from casusregie.domain.document import CEILING_BYTES, DEFAULT_MAX_BYTES
 from casusregie.domain.errors import ValidationFailed
 from casusregie.privacy_audit.key_hierarchy import DEFAULT_CACHE_SIZE
 
-CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size", "api", "web")
-NUMBERS = ("key_cache_size",)  # the settings that are whole numbers, not paths
-TABLES = ("api", "web")  # sections read by the adapter they configure (``[api]``: adapters.http.settings)
+CONFIG_KEYS = ("store", "key_dir", "checkpoint_dir", "key_cache_size", "document_max_bytes", "api", "web", "mail")
+NUMBERS = ("key_cache_size", "document_max_bytes")  # the settings that are whole numbers, not paths
+TABLES = ("api", "web", "mail")  # sections read by the adapter they configure (``[api]``: adapters.http.settings;
+# ``[mail]``: adapters.mail)
 
 
 def _home() -> Path:
@@ -35,8 +38,10 @@ class Settings:
     checkpoint_dir: Path | None
     config_file: Path | None
     key_cache_size: int = DEFAULT_CACHE_SIZE
+    document_max_bytes: int = DEFAULT_MAX_BYTES  # the size limit of one document (1 KiB to 64 MiB)
     api: dict[str, Any] = field(default_factory=dict)
     web: dict[str, Any] = field(default_factory=dict)
+    mail: dict[str, Any] = field(default_factory=dict)
 
 
 def find_config(explicit: str | None) -> Path | None:
@@ -117,6 +122,17 @@ def resolve_settings(
         checkpoint_dir=Path(chosen_cp).expanduser().resolve() if chosen_cp else None,
         config_file=path,
         key_cache_size=file.get("key_cache_size", DEFAULT_CACHE_SIZE),
+        document_max_bytes=_document_limit(path, file.get("document_max_bytes", DEFAULT_MAX_BYTES)),
         api=file.get("api", {}),
         web=file.get("web", {}),
+        mail=file.get("mail", {}),
     )
+
+
+def _document_limit(path: Path | None, value: int) -> int:
+    """The size limit of one document: at least 1 KiB, at most 64 MiB (documents are handled in memory)."""
+    if not 1024 <= value <= CEILING_BYTES:
+        raise ValidationFailed(
+            f"config file {path}: document_max_bytes must lie between 1024 and {CEILING_BYTES} (64 MiB), not {value}"
+        )
+    return value

@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from casusregie.domain.case import STATE_TYPES
+from casusregie.domain.conference import AgendaItem
 from casusregie.domain.errors import StoreProblem
 from casusregie.domain.sealed import Sealed
 from casusregie.domain.subject_request import Withholding
@@ -192,6 +193,6 @@ def make_transcoder() -> JSONTranscoder:
     transcoder = JSONTranscoder()
     for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO(), SealedAsText()):
         transcoder.register(transcoding)
-    for cls in (*STATE_TYPES, Withholding):
+    for cls in (*STATE_TYPES, Withholding, AgendaItem):
         transcoder.register(DataclassTranscoding(cls))
     return transcoder

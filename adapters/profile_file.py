@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from casusregie.adapters.render.case_letter_templates import text_problems
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.profile import Profile, ProfileInvalid
 
@@ -37,6 +38,7 @@ PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
 #: Short names for the shipped profiles.
 ALIASES: dict[str, str] = {
+    "amersfoort": "amersfoort-achter-de-voordeur",
     "nijmegen": "nijmegen-regieteams",
     "nieuwegein": "nieuwegein-cmpg",
     "utrecht": "utrecht-extreme-woonoverlast",
@@ -127,7 +129,14 @@ def _read_and_load(path: Path) -> tuple[Profile, str]:
         raise ProfileError([f"{path}: the file is empty; a profile is a TOML file (see `regie profile list`)"])
     if "\x00" in text:
         raise ProfileError([f"{path}: holds NUL bytes; a profile is a TOML text file"])
-    return load_profile_text(text, str(path)), text
+    profile = load_profile_text(text, str(path))
+    # The letters' texts are checked against the wording they replace where a profile file is read
+    # (`init`, `profile check`), not when a store opens the profile it keeps: a later version whose
+    # wording changed must not make a store unusable (`regie letter` refuses a text it cannot fill in).
+    letter_problems = text_problems(profile.letters.texts)
+    if letter_problems:
+        raise ProfileError([f"{path}: letters.texts.{key}: {message}" for key, message in letter_problems])
+    return profile, text
 
 
 # -- TOML syntax errors ------------------------------------------------------

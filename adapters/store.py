@@ -22,7 +22,7 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 from psycopg.sql import SQL, Identifier
 
-from casusregie.adapters import merkle_log
+from casusregie.adapters import document_store, merkle_log
 from casusregie.adapters.backends import database_of, open_factory
 from casusregie.adapters.config import Settings
 from casusregie.adapters.keyfile import (
@@ -43,7 +43,8 @@ from casusregie.privacy_audit.key_generations import ledger_rows, moment
 from casusregie.privacy_audit.key_hierarchy import Keyring
 from casusregie.privacy_audit.rotation import master_key_on_open, settle_rotation
 
-FORMAT_VERSION = "3"  # 2: the tree's position -> case index (regie_merkle_cases); 3: request ids, shredded index
+FORMAT_VERSION = "4"  # 2: the tree's position -> case index (regie_merkle_cases); 3: request ids, shredded index
+# 4: the encrypted chunks of documents (regie_document_chunks)
 META_DDL = "CREATE TABLE IF NOT EXISTS regie_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 
@@ -195,6 +196,7 @@ def _initialise_tables(store: Store, master: MasterKey, store_id: str) -> None:
         RefIndex.create_table(tx)
         PersonIndex.create_table(tx)
         RequestIds.create_table(tx)
+        document_store.create_table(store.db, tx)
     extras = [
         store.keyring.create(row_key_id, purpose="rows", subject="store"),
         store.keyring.create(INDEX_KEY_ID, purpose="index", subject="store"),
@@ -273,6 +275,7 @@ def _assemble(
         key_paths=key_paths,
         checkpoint_dir=_checkpoint_dir(settings, store_id, key_paths),
         created=create,
+        extra={document_store.MAX_BYTES: settings.document_max_bytes},
     )
 
 
@@ -290,6 +293,7 @@ def _migrate(store: Store) -> None:
         store.keys.create_table(tx)  # format 3: the index on shredded_at
         merkle_log.create_tables(store.db, tx)  # adds the position -> case index; older positions stay unindexed
         RequestIds.create_table(tx)
+        document_store.create_table(store.db, tx)  # format 4: documents
         tx.execute("UPDATE regie_meta SET value = ? WHERE name = 'format_version'", (FORMAT_VERSION,))
     store.meta["format_version"] = FORMAT_VERSION
 

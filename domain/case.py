@@ -18,6 +18,7 @@ from eventsourcing.domain import Aggregate, event
 
 from casusregie.domain.calendar import add_calendar_months, due_date
 from casusregie.domain.closure import Closure, ClosureOutcome, Judgement
+from casusregie.domain.document import Document, DocumentType
 from casusregie.domain.errors import DomainRuleViolation, ValidationFailed
 from casusregie.domain.escalation import Escalation
 from casusregie.domain.household import Member
@@ -57,7 +58,7 @@ class Case(Aggregate):
 
     # Snapshots (the projection's stored states, the store's own) of an older shape are brought up
     # to date by the upcast methods below, as the eventsourcing library does it.
-    class_version = 4
+    class_version = 5
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -74,6 +75,11 @@ class Case(Aggregate):
     def upcast_v3_v4(state: dict[str, Any]) -> None:
         """v4: organisations involved ad hoc."""
         state.setdefault("ad_hoc", {})
+
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        """v5: documents attached to the case."""
+        state.setdefault("documents", {})
 
     # --- referral (aanmelding) -----------------------------------------------------------
 
@@ -201,6 +207,7 @@ class Case(Aggregate):
         self.home_visits: list[dict[str, Any]] = []
         self.journal: dict[str, JournalEntry] = {}
         self.ad_hoc: dict[str, dict[str, Any]] = {}  # organisations involved ad hoc, outside the profile
+        self.documents: dict[str, Document] = {}  # documents (stukken); their content is stored apart
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -391,6 +398,122 @@ class Case(Aggregate):
         )
         if corrects is not None:
             self.journal[corrects].corrected_by = entry_id
+
+    # --- documents (stukken) ------------------------------------------------------------------
+
+    def attach_document(
+        self,
+        *,
+        storage_id: str,
+        key_id: str,
+        kind: str,
+        dated: date,
+        source_org: str | None,
+        source: Sealed | None,
+        title: Sealed | None,
+        subject: UUID | None,
+        size: int,
+        chunks: int,
+        chunk_size: int,
+        digest: str,
+        on: date,
+        by: str,
+    ) -> str:
+        """A document about one household member (``subject``) or the household; its content is stored apart."""
+        self._require_open()
+        self._not_before_referral(on, "attaching a document")
+        DocumentType(kind)
+        if subject is not None:
+            self.member(str(subject))
+        if dated > on:
+            raise ValidationFailed(f"the document's date ({dated}) lies after the day it is attached ({on})")
+        if (source_org is None) == (source is None):
+            raise ValidationFailed("a document names its source: an organisation or a description")
+        if size < 1 or chunks < 1:
+            raise ValidationFailed("a document has content")
+        document_id = self._next("D")
+        self._document_attached(
+            document_id=document_id,
+            storage_id=storage_id,
+            key_id=key_id,
+            kind=kind,
+            dated=dated,
+            source_org=source_org,
+            source=source,
+            title=title,
+            subject=subject,
+            size=size,
+            chunks=chunks,
+            chunk_size=chunk_size,
+            digest=digest,
+            on=on,
+            by=by,
+        )
+        return document_id
+
+    @event("DocumentAttached")
+    def _document_attached(
+        self,
+        document_id: str,
+        storage_id: str,
+        key_id: str,
+        kind: str,
+        dated: date,
+        source_org: str | None,
+        source: Sealed | None,
+        title: Sealed | None,
+        subject: UUID | None,
+        size: int,
+        chunks: int,
+        chunk_size: int,
+        digest: str,
+        on: date,
+        by: str,
+    ) -> None:
+        self._count(document_id)
+        self.documents[document_id] = Document(
+            document_id=document_id,
+            storage_id=storage_id,
+            key_id=key_id,
+            kind=kind,
+            dated=dated,
+            source_org=source_org,
+            source=source,
+            title=title,
+            subject=subject,
+            size=size,
+            chunks=chunks,
+            chunk_size=chunk_size,
+            digest=digest,
+            attached_on=on,
+            attached_by=by,
+        )
+
+    def document(self, document_id: str) -> Document:
+        found = self.documents.get(document_id.strip().upper())
+        if found is None:
+            raise ValidationFailed(f"case {self.case_number} has no document {document_id}")
+        return found
+
+    def withdraw_document(self, document_id: str, reason: Sealed, on: date, by: str) -> None:
+        """A compensating event: the document stays (in the file and in access answers), marked withdrawn."""
+        document = self.document(document_id)
+        if document.withdrawn:
+            raise DomainRuleViolation(
+                f"document {document.document_id} was already withdrawn on {document.withdrawn_on}"
+            )
+        if on < document.attached_on:
+            raise ValidationFailed(
+                f"a document cannot be withdrawn ({on}) before it was attached ({document.attached_on})"
+            )
+        self._document_withdrawn(document_id=document.document_id, reason=reason, on=on, by=by)
+
+    @event("DocumentWithdrawn")
+    def _document_withdrawn(self, document_id: str, reason: Sealed, on: date, by: str) -> None:
+        document = self.documents[document_id]
+        document.withdrawn_on = on
+        document.withdrawn_by = by
+        document.withdraw_reason = reason
 
     # --- consent ------------------------------------------------------------------------
 
@@ -807,7 +930,9 @@ class Case(Aggregate):
         if name is not None:
             self.ad_hoc[partner] = {"name": name, "legal_basis": legal_basis, "on": on, "by": by}
 
-    def schedule_meeting(self, kind: str, on: date, participants: list[str], by: str) -> str:
+    def schedule_meeting(
+        self, kind: str, on: date, participants: list[str], by: str, conference: str | None = None
+    ) -> str:
         self._require_taken_on("a case conference")
         self._not_before_referral(on, "the meeting")
         outsiders = sorted(set(participants) - set(self.involved))
@@ -815,22 +940,52 @@ class Case(Aggregate):
             raise DomainRuleViolation(f"only involved partners sit at the table; not involved: {', '.join(outsiders)}")
         meeting_id = self._next("O")
         self._meeting_scheduled(
-            meeting_id=meeting_id, kind=kind, scheduled_for=on, participants=list(dict.fromkeys(participants)), by=by
+            meeting_id=meeting_id,
+            kind=kind,
+            scheduled_for=on,
+            participants=list(dict.fromkeys(participants)),
+            by=by,
+            conference=conference,
         )
         return meeting_id
 
+    def meeting_at(self, conference: str) -> Meeting:
+        """This case's meeting at a casusoverleg across cases."""
+        for meeting in self.meetings.values():
+            if meeting.conference == conference:
+                return meeting
+        raise ValidationFailed(f"case {self.case_number} is not on the agenda of casusoverleg {conference}")
+
     @event("MeetingScheduled")
     def _meeting_scheduled(
-        self, meeting_id: str, kind: str, scheduled_for: date, participants: list[str], by: str
+        self,
+        meeting_id: str,
+        kind: str,
+        scheduled_for: date,
+        participants: list[str],
+        by: str,
+        conference: str | None = None,  # absent in records from before casusoverleg across cases
     ) -> None:
         self._count(meeting_id)
         self.meetings[meeting_id] = Meeting(
-            meeting_id=meeting_id, kind=kind, scheduled_for=scheduled_for, participants=participants
+            meeting_id=meeting_id,
+            kind=kind,
+            scheduled_for=scheduled_for,
+            participants=participants,
+            conference=conference,
         )
 
     def hold_meeting(
-        self, meeting_id: str, held_on: date, attended: list[str], minutes: Sealed, by: str, profile: Profile
+        self,
+        meeting_id: str,
+        held_on: date,
+        attended: list[str],
+        minutes: Sealed,
+        by: str,
+        profile: Profile,
+        persons: list[UUID] | None = None,
     ) -> None:
+        """The meeting was held; ``persons``: the client or their network who took part (seed 004)."""
         self._require_taken_on("a case conference")
         meeting = self.meetings.get(meeting_id)
         if meeting is None:
@@ -840,6 +995,8 @@ class Case(Aggregate):
         outsiders = sorted(set(attended) - set(self.involved))
         if outsiders:
             raise DomainRuleViolation(f"not involved in this case: {', '.join(outsiders)}")
+        for person in persons or []:
+            self.member(str(person))
         self._not_before_referral(held_on, "the meeting")
         self._meeting_held(
             meeting_id=meeting_id,
@@ -848,6 +1005,7 @@ class Case(Aggregate):
             minutes=minutes,
             by=by,
             next_casusoverleg=_due(held_on, profile.deadlines.casusoverleg_interval),
+            persons=list(dict.fromkeys(persons or [])),
         )
 
     @event("MeetingHeld")
@@ -859,11 +1017,13 @@ class Case(Aggregate):
         minutes: Sealed,
         by: str,
         next_casusoverleg: date | None,
+        persons: list[UUID] | None = None,  # absent in records from before persons took part
     ) -> None:
         meeting = self.meetings[meeting_id]
         meeting.held_on = held_on
         meeting.attended = attended
         meeting.minutes = minutes
+        meeting.persons = list(persons or [])
         self.next_casusoverleg = next_casusoverleg
 
     # --- the plan (plan van aanpak) ---------------------------------------------------------
@@ -1260,4 +1420,5 @@ STATE_TYPES: tuple[type, ...] = (
     Escalation,
     Closure,
     JournalEntry,
+    Document,
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from uuid import UUID
 
 from casusregie.domain.sealed import Sealed
 
@@ -19,3 +20,5 @@ class Meeting:
     held_on: date | None = None
     attended: list[str] = field(default_factory=list)
     minutes: Sealed | None = None
+    conference: str | None = None  # the casusoverleg across cases this case was discussed at (its reference)
+    persons: list[UUID] = field(default_factory=list)  # the client or their network at the table (seed 004)

@@ -33,6 +33,7 @@ __all__ = [
     "Deadlines",
     "EscalationLevel",
     "Intake",
+    "LetterSettings",
     "Partner",
     "ProcessingActivity",
     "Profile",
@@ -230,6 +231,28 @@ class ProcessingActivity(_Model):
     retention: Retention
 
 
+#: A part of a letter's wording: ``kind.part``, e.g. ``bewonersbrief.vragen``.
+LetterPart = Annotated[str, StringConstraints(pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*\.[a-z0-9_]+$", max_length=80)]
+
+
+class LetterSettings(_Model):
+    """What differs per municipality in the letters written for a case (``regie letter``).
+
+    The wording itself has Dutch defaults (``adapters/render/case_letter_templates.py``); a profile
+    changes only what is its own. ``department``: the letterhead's second line (default: the
+    approach). ``contact``: how residents and partners reach the team (telephone, e-mail); default
+    the organisation's postal address. ``visitor``: who comes to the door for an announced home
+    visit (default: a member of staff of the organisation). ``texts``: replaces a part of the
+    default wording, keyed ``kind.part``; an empty text leaves that part out. `regie profile check`
+    checks the keys and the placeholders (``{name}``) a text uses.
+    """
+
+    department: str = ""
+    contact: str = ""
+    visitor: str = ""
+    texts: dict[LetterPart, str] = Field(default_factory=dict)
+
+
 def _default_auditor_views() -> list[AuditorView]:
     return ["case_history", "disclosure_trail", "access_log", "withheld_items"]
 
@@ -296,6 +319,8 @@ class Profile(_Model):
     #: Where objections (bezwaarschriften) and letters go; printed in decision letters.
     postal_address: str = ""
     privacy_department: str = "Team Privacy"
+    #: The letters written for a case (`regie letter`): department, contact, changed wording.
+    letters: LetterSettings = Field(default_factory=LetterSettings)
 
     # -- look-ups ---------------------------------------------------------
 

@@ -87,3 +87,21 @@ class Setup(Aggregate):
     @event("UserDeactivated")
     def _user_deactivated(self, user_id: str, reason: str) -> None:
         self.users[user_id]["active"] = False
+
+    def email(self, user_id: str) -> str | None:
+        """The user's work e-mail address, for reminders (personal data of the employee: never logged)."""
+        value = self.users.get(user_id, {}).get("email")
+        return str(value) if value else None
+
+    def set_email(self, user_id: str, email: str | None) -> None:
+        """Give a user a work e-mail address for reminders, or take it away (``None``)."""
+        if user_id not in self.users:
+            raise ValidationFailed(f"unknown user {user_id}")
+        self._email_set(user_id=user_id, email=email or "")
+
+    @event("EmailSet")
+    def _email_set(self, user_id: str, email: str) -> None:
+        if email:
+            self.users[user_id]["email"] = email
+        else:
+            self.users[user_id].pop("email", None)

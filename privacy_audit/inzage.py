@@ -26,6 +26,7 @@ from typing import Any
 from uuid import UUID
 
 from casusregie.domain.case import Case
+from casusregie.domain.document import type_name
 from casusregie.domain.profile import Profile
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.privacy_audit.decision_document import (
@@ -339,7 +340,37 @@ def _data_items(
         add(f"journal-with:{entry.entry_id}", notes, f"{what}: met wie", entry.with_whom, municipality, entry.on)
     for i, reopening in enumerate(case.reopenings, 1):
         add(f"reopened:{i}", plan, "Reden van heropenen", reopening["reason"], municipality, reopening["on"])
+    for document in case.documents.values():
+        if document.subject is not None and document.subject != person_id:
+            continue  # about a co-resident
+        out.append(_document_item(profile, document, open_, own_key))
     return out
+
+
+def _document_item(profile: Profile, document: Any, open_: Callable[[Sealed | None], Any], own_key: str) -> AnswerItem:
+    """A document held about the person (or the household, for review): its type, date and source, never its
+    content; a copy is given apart (AVG art. 15(3), `regie document copy-for-request`)."""
+    try:
+        category = profile.category("documenten").name
+    except KeyError:
+        category = "Documenten"
+    kind = type_name(document.kind)
+    source = _name(profile, document.source_org) if document.source_org else str(open_(document.source))
+    title = open_(document.title) if document.title is not None else None
+    value = f"{kind} van {document.dated.strftime('%d-%m-%Y')}" + (f": {title}" if title else "")
+    if document.withdrawn_on is not None:
+        value += f" (ingetrokken op {document.withdrawn_on.strftime('%d-%m-%Y')})"
+    item_id = f"document:{document.document_id}"
+    return AnswerItem(
+        item_id,
+        "data",
+        DataItem(
+            category=category, label=f"Document: {kind}", value=value, source=source, recorded_on=document.attached_on
+        ),
+        f"Document {document.document_id} ({kind}, {document.dated}, bron {source}): {value[:60]}",
+        origin=item_id,
+        review=document.key_id != own_key,
+    )
 
 
 def _consultation_items(profile: Profile, consultations: list[tuple[AccessRow, str]]) -> list[AnswerItem]:

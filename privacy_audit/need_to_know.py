@@ -51,6 +51,7 @@ FULL_SECTIONS = frozenset(
         "closure",
         "journal",
         "network",
+        "documents",  # attached documents (stukken); a partner sees only those from its own organisation
     }
 )
 

@@ -113,6 +113,8 @@ TERMS: dict[str, tuple[str, str]] = {
     "ProblemUpdated": ("problem on a life domain described anew", "probleem bijgewerkt"),
     "ProblemResolved": ("problem on a life domain resolved", "probleem opgelost"),
     "JournalEntryWritten": ("note or contact moment written in the journal", "notitie of contactmoment"),
+    "DocumentAttached": ("document attached (stored encrypted)", "stuk toegevoegd"),
+    "DocumentWithdrawn": ("document withdrawn; it stays in the file", "stuk ingetrokken"),
     "AftercareContacted": ("aftercare contact after closure", "nazorgcontact"),
     "Erasure.Recorded": ("personal data erased by destroying the key", "gegevens gewist (crypto-shredding)"),
     "MemberRectified": ("a person's data rectified", "gegevens gerectificeerd"),

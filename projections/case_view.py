@@ -183,6 +183,8 @@ def render_case(
                 "held_on": _d(m.held_on),
                 "attended": m.attended,
                 "minutes": open_(m.minutes) if v.sees("minutes") else None,
+                "conference": m.conference,
+                "persons": [ref(p) for p in m.persons] if v.sees("minutes") else [],
             }
             for m in meetings
         ]
@@ -288,6 +290,24 @@ def render_case(
                 "corrected_by": e.corrected_by,
             }
             for e in case.journal.values()
+        ]
+    documents = [d for d in case.documents.values() if v.sees("documents") or d.seen_by_organisation(v.organisation)]
+    if documents:
+        doc["documents"] = [
+            {
+                "document": d.document_id,
+                "type": d.kind,
+                "dated": _d(d.dated),
+                "source": d.source_org or open_(d.source),
+                "title": open_(d.title),
+                "about": ref(d.subject),
+                "size": d.size,
+                "attached_on": _d(d.attached_on),
+                "attached_by": d.attached_by,
+                "withdrawn_on": _d(d.withdrawn_on),
+                "withdraw_reason": open_(d.withdraw_reason),
+            }
+            for d in documents
         ]
     if v.sees("plan") or v.sees("decision"):
         doc["deadlines"] = {

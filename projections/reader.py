@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
@@ -18,13 +19,16 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
-from casusregie.privacy_audit.need_to_know import Refusal, case_visibility, keyring_opener
+from casusregie.privacy_audit.need_to_know import ERASED, Refusal, case_visibility, keyring_opener
 from casusregie.projections.case_view import render_case, subjects_shown
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.registry import projections_for
-from casusregie.projections.report import period_report
+from casusregie.projections.report import RequestDates, period_report
 from casusregie.projections.requests import RequestProjection
 from casusregie.projections.runner import ViewRunner
+from casusregie.projections.search import DEFAULT_RESULTS, marking, matching_fields
+from casusregie.projections.search import MAX_RESULTS as MAX_SEARCH_RESULTS
+from casusregie.projections.search import queries as search_queries
 
 RESTRICTED = "processing of this person's data is restricted (art. 18 AVG)"
 REGIE = "regie-uitvoering"
@@ -90,7 +94,7 @@ class Reader:
             hidden = {person_key_id(p) for p in restricted}
 
             def opener(sealed: Sealed | None) -> Any:
-                return "[beperkt]" if sealed is not None and sealed.key_id in hidden else self.open(sealed)
+                return "[beperkt]" if isinstance(sealed, Sealed) and sealed.key_id in hidden else self.open(sealed)
 
         elif restricted:
             reason = RESTRICTION_GROUNDS.get(restriction_ground or "", "")
@@ -272,9 +276,78 @@ class Reader:
             self.session.deny("report", VERANTWOORDING, Action.READ, f"a {actor.role} does not read reports")
         with self.app.store.db.transaction(commit=False) as tx:
             cases = self.cases.all_states(tx)
+            # the data-subject requests' dates only (no reference, no person): their deadlines are counted too
+            requests = [RequestDates.from_row(r[1], r[3], r[4], r[5], r[7]) for r in RequestProjection.all(tx)]
         self.session.log_read("report", VERANTWOORDING, Action.READ, None, [])
-        organisation = self.session.profile.organisation_id
-        return [period_report(cases, start, end, organisation) for start, end in periods]
+        profile = self.session.profile
+        return [
+            period_report(
+                cases,
+                start,
+                end,
+                profile.organisation_id,
+                requests=requests,
+                result_target_months=profile.result_target_months,
+            )
+            for start, end in periods
+        ]
+
+    def search(
+        self,
+        text: str | None = None,
+        address: str | None = None,
+        person: str | None = None,
+        limit: int = DEFAULT_RESULTS,
+    ) -> dict[str, Any]:
+        """Cases this user may see whose visible text matches; the case and the fields that matched, no text.
+
+        Directors search their own and their team's cases, partners the cases their organisation
+        is involved in, managers the escalated cases, each in what the case view shows them (see
+        ``projections.search``). The persons of the cases found are logged as searched (NEN 7513);
+        the query itself is not logged (it may be a name).
+        """
+        wanted = search_queries(text, address, person)  # bad input is refused before anything is read or logged
+        if not 1 <= limit <= MAX_SEARCH_RESULTS:
+            raise ValidationFailed(f"the limit is 1 to {MAX_SEARCH_RESULTS} cases, not {limit}")
+        actor = self.session.actor
+        if actor.role not in (Role.REGISSEUR, Role.PARTNER, Role.MANAGER):
+            self.session.deny("case.search", REGIE, Action.SEARCH, f"a {actor.role} does not search case files")
+        self.runner.refresh()
+        where, params = self._candidates(everyone=False, closed=True)
+        with self.app.store.db.transaction(commit=False) as tx:
+            cases = self.cases.all_states(tx, where, params)
+        found: list[tuple[Case, list[UUID], list[str]]] = []
+        for case in sorted(cases, key=lambda c: c.case_number):
+            visibility = case_visibility(actor, case, self.session.profile)
+            if isinstance(visibility, Refusal):
+                continue
+            restricted = {m.person_id for m in case.members.values() if m.restricted}
+            hidden = {person_key_id(p) for p in restricted}
+
+            def opener(sealed: Sealed | None, hidden: set[str] = hidden) -> Any:
+                return "[beperkt]" if isinstance(sealed, Sealed) and sealed.key_id in hidden else self.open(sealed)
+
+            doc = render_case(case, marking(opener, frozenset({ERASED, "[beperkt]"})), visibility)
+            fields = matching_fields(doc, wanted)
+            if fields:
+                shown = [p for p in subjects_shown(case, visibility) if p not in restricted]
+                found.append((case, shown, fields))
+        more = len(found) > limit
+        found = found[:limit]
+        self.session.log_read("case.search", REGIE, Action.SEARCH, None, [p for _, shown, _ in found for p in shown])
+        return {
+            "cases": [
+                {
+                    "case": case.case_number,
+                    "status": str(case.status),
+                    "director": case.director,
+                    "referred_on": case.referred_on.isoformat(),
+                    "matched": fields,
+                }
+                for case, _, fields in found
+            ],
+            "more": more,
+        }
 
     def household_name(self, case: Case) -> str:
         main = next(iter(case.members.values()), None)

@@ -34,6 +34,7 @@ from casusregie.domain.profile import (
 )
 
 SHIPPED = {
+    "amersfoort-achter-de-voordeur": "002",
     "nijmegen-regieteams": "000",
     "nieuwegein-cmpg": "001",
     "utrecht-extreme-woonoverlast": "003",
@@ -110,6 +111,16 @@ def test_utrecht_encodes_seed_003() -> None:
     assert corporations == {"mitros", "portaal", "bo-ex", "groenwest", "ssh"}
     assert p.partner("politie").name.startswith("Politie eenheid Midden-Nederland")
     assert p.category("politie.geweld").description == ("Het feit of er fysiek geweld gebruikt wordt tegen omwonenden.")
+
+
+def test_amersfoort_encodes_seed_002_door_to_door() -> None:
+    p, _ = resolve_profile("amersfoort")
+    assert p.resident_consent_required
+    assert p.consent_moment == "referral"  # the resident agrees before the kernteam discusses them
+    assert p.intake.home_visit  # the intaker's activating interview at home
+    assert p.aftercare_contact_months == 6  # "een half jaar na een toeleiding ... een herbezoek"
+    assert p.deadlines.plan == DeadlineRule(days=28, unit="calendar")  # "binnen vier weken"
+    assert "wonen" in p.life_domains
 
 
 def test_zwolle_encodes_seed_004() -> None:

@@ -10,6 +10,7 @@ is a leak; anything missing that should be there means the check could not see i
 
 from __future__ import annotations
 
+import base64
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from scenarios import START, day, first_person, take_on
 
 from casusregie.adapters.config import Settings
 from casusregie.adapters.profile_file import builtin_profiles
+from casusregie.commands.documents import AttachDocument
 from casusregie.commands.escalation import Escalate
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
 from casusregie.commands.journal import WriteJournalEntry
@@ -43,6 +45,7 @@ FIELDS = {
     "journal": "NOTITIE-4719",  # a contact moment about the person, in the case journal
     "problem": "PROBLEEM-4720",  # a problem described anew during the case (a household text)
     "reporter": "Melder Netwerknaam-4721",  # a neighbour who reports the nuisance: the wider network
+    "document": "STUKTITEL-4722",  # the title of a document about the person (a court ruling)
 }
 ALL_CASE = {
     "name",
@@ -57,6 +60,7 @@ ALL_CASE = {
     "journal",
     "problem",
     "reporter",
+    "document",
 }
 REFUSED = "refused"
 ROLES = ("anna", "bram", "piet", "pol", "lies", "mia", "pim", "aud", "admin")
@@ -83,10 +87,11 @@ MATRIX: dict[str, dict[str, Any]] = {
     "request list": {"pim": set(), "aud": set()},
     "request items {request}": {
         "pim": {"name", "bsn", "household", "police", "minutes", "measure", "escalation", "journal", "problem"}
+        | {"document"}
     },
     "request show {request}": {
         # bsn: the withheld content; the journal entry about the person is their own data, given
-        "pim": {"withholding", "name", "bsn", "purpose", "police", "journal"},
+        "pim": {"withholding", "name", "bsn", "purpose", "police", "journal", "document"},
         "aud": {"withholding"},  # why it was withheld, not what
     },
     "audit replay {case}": {"aud": set()},
@@ -155,6 +160,19 @@ def build(world: World) -> dict[str, str]:
         ),
     )
     world.run("anna", Escalate(case=case, level=1, reason=FIELDS["escalation"], on=day(8)))
+    world.run(
+        "anna",
+        AttachDocument(
+            case=case,
+            type="vonnis",
+            dated=day(8),
+            source="gemeente-utrecht",
+            about=person,
+            title=FIELDS["document"],
+            content_base64=base64.b64encode(b"vonnis").decode(),
+            on=day(8),
+        ),
+    )
     world.run("anna", AddNetworkPerson(case=case, person_name=FIELDS["reporter"], relation="melder", on=day(8)))
     world.run("anna", UpdateProblem(case=case, life_domain="overlast", description=FIELDS["problem"], on=day(8)))
     world.run(
@@ -225,7 +243,7 @@ AUDITOR_WITH_PERSONAL_DATA = {
     "case show {case}": {"aud": ALL_CASE},
     "case list": {"aud": {"name"}},
     "trail --case {case}": {"aud": {"purpose"}},
-    "request show {request}": {"aud": {"withholding", "name", "bsn", "purpose", "police", "journal"}},
+    "request show {request}": {"aud": {"withholding", "name", "bsn", "purpose", "police", "journal", "document"}},
     "audit replay {case}": {"aud": ALL_CASE},
 }
 

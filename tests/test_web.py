@@ -203,7 +203,12 @@ def closed(web: WebWorld, people: dict[str, WebUser], taken_on: str) -> str:
 
     anna.goto(f"/zaken/{case}")
     anna.page.click("text=Casus afsluiten")
-    anna.submit({"outcome": "goals-met", "judgement_neighbours": "improved", "aftercare": "Buurtteam houdt contact."})
+    closing = {"outcome": "goals-met", "judgement_neighbours": "improved", "aftercare": "Buurtteam houdt contact."}
+    anna.submit(closing)
+    refused = anna.page.locator("main").inner_text()
+    assert "Er is niets vastgelegd" in refused
+    assert "measures still open: M1" in refused  # what speaks against closing is named; a reason is asked
+    anna.submit({**closing, "despite": "De maatregel loopt via het buurtteam door."})
     text = anna.page.locator("main").inner_text()
     assert "afgesloten" in text
     assert "doelen behaald" in text
@@ -419,8 +424,9 @@ def test_signing_out_ends_the_session_here_and_at_the_provider(web: WebWorld, br
 TOUR = {  # every page of each role's menu, and the pages they reach from it
     "anna": ["/werkvoorraad", "/werkvoorraad?dagen=90&te-laat=1&iedereen=1", "/zaken", "/zaken?gesloten=1",
              "/zaken/{case}", "/acties/case.refer", "/personen",
-             "/rapportage", "/acties/plan.measure?case={case}"],
-    "pol": ["/werkvoorraad", "/zaken", "/zaken/{case}"],
+             "/rapportage", "/acties/plan.measure?case={case}", "/zoeken", "/zoeken?q=Karel",
+             "/acties/overleg.plan", "/acties/document.attach?case={case}", "/acties/case.note?case={case}"],
+    "pol": ["/werkvoorraad", "/zaken", "/zaken/{case}", "/zoeken?q=Karel"],
     "mia": ["/werkvoorraad", "/zaken?gesloten=1", "/rapportage"],
     "pim": ["/verzoeken", "/werkvoorraad", "/personen", "/verstrekkingen?zaak={case}", "/toegang?zaak={case}",
             "/acties/person.erase"],

@@ -395,3 +395,80 @@ def test_a_director_writes_in_the_journal_on_the_case_page_and_a_partner_never_s
     partner = signed_in(web_app, world, "piet").page(f"/zaken/{case}").text
     assert "Gebeld met de zus" not in partner
     assert "Journaal" not in partner
+
+
+def test_a_casusoverleg_is_planned_and_shown_with_only_the_readers_cases(web_app: TestClient, world: World) -> None:
+    case = taken_on_case(world)
+    anna = signed_in(web_app, world, "anna")
+    planned = anna.send(
+        "/acties/overleg.plan",
+        {
+            "neighbourhood": "West",
+            "date": day(70).isoformat(),
+            "participants-mitros": "on",
+            "participants-politie": "on",
+        },
+    )
+    assert planned.status_code == 303, planned.text
+    found = re.fullmatch(r"/overleggen/(W[A-Z0-9]+)\?gedaan=overleg\.plan", planned.headers["location"])
+    assert found, planned.headers["location"]
+    reference = found.group(1)
+    assert 'href="/acties/overleg.agenda?case=' in anna.page(f"/zaken/{case}").text
+    agenda = anna.send("/acties/overleg.agenda", {"case": case, "overleg": reference})
+    assert agenda.status_code == 303, agenda.text
+    page = anna.page(f"/overleggen/{reference}").text
+    assert f'href="/zaken/{case}"' in page
+    assert "te bespreken" in page
+    lies = signed_in(web_app, world, "lies").page(f"/overleggen/{reference}")
+    assert lies.status_code == 403  # Lister is not at the table
+
+
+def test_a_director_uploads_a_document_and_downloads_it_and_a_partner_cannot(web_app: TestClient, world: World) -> None:
+    case = taken_on_case(world)
+    anna = signed_in(web_app, world, "anna")
+    assert 'href="/acties/document.attach?case=' in anna.page(f"/zaken/{case}").text
+    form = anna.page(f"/acties/document.attach?case={case}").text
+    assert 'enctype="multipart/form-data"' in form
+    assert 'type="file"' in form
+    content = b"vonnis WEB-UPLOAD-MARKER-3391\n" * 100
+    answer = web_app.post(
+        "/acties/document.attach",
+        data={
+            "csrf": anna.csrf(),
+            "case": case,
+            "type": "vonnis",
+            "dated": day(3).isoformat(),
+            "source": "Rechtbank",
+            "title": "Vonnis ontruiming",
+        },
+        files={"content_base64": ("vonnis.pdf", content, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text[-2000:]
+    page = anna.page(f"/zaken/{case}").text
+    assert f'href="/zaken/{case}/stukken/D1"' in page
+    download = anna.page(f"/zaken/{case}/stukken/D1")
+    assert download.status_code == 200
+    assert download.content == content
+    assert download.headers["cache-control"] == "no-store"
+    lies = signed_in(web_app, world, "lies").page(f"/zaken/{case}/stukken/D1")
+    assert lies.status_code == 403
+    assert b"WEB-UPLOAD-MARKER" not in lies.content
+
+
+def test_a_director_downloads_the_residents_letter_and_searches_and_a_partner_writes_no_letter(
+    web_app: TestClient, world: World
+) -> None:
+    case = taken_on_case(world)
+    anna = signed_in(web_app, world, "anna")
+    assert f'href="/zaken/{case}/brief?soort=bewonersbrief"' in anna.page(f"/zaken/{case}").text
+    pdf = anna.page(f"/zaken/{case}/brief?soort=bewonersbrief")
+    assert pdf.status_code == 200, pdf.text[:500]
+    assert pdf.content.startswith(b"%PDF")
+    assert anna.page(f"/zaken/{case}/brief?soort=onzin").status_code == 404
+    found = anna.page("/zoeken?q=Karel").text
+    assert f'href="/zaken/{case}"' in found
+    assert "Karel" not in found.split("Gevonden casussen")[1]  # the fields that matched, never the text
+    assert "Geen casus gevonden" in anna.page("/zoeken?q=Onbekendenaam").text
+    piet = signed_in(web_app, world, "piet")
+    assert piet.page(f"/zaken/{case}/brief?soort=bewonersbrief").status_code == 403

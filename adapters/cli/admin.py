@@ -15,7 +15,8 @@ from casusregie.adapters.cli.paths import InputPath
 from casusregie.adapters.profile_file import PROFILE_DIR, ProfileError, builtin_profiles, load_profile, resolve_profile
 from casusregie.adapters.store import create_store, discard_new_store
 from casusregie.commands.application import RegieApplication
-from casusregie.commands.users import AddUser, DeactivateUser, LinkSubject, initialise, user_directory
+from casusregie.commands.base import Result
+from casusregie.commands.users import AddUser, DeactivateUser, LinkSubject, SetEmail, initialise, user_directory
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
 from casusregie.domain.roles import Role
@@ -40,7 +41,7 @@ def register(root: click.Group) -> None:
     "profile_name",
     required=True,
     metavar="NAME|FILE",
-    help="Municipality profile: utrecht, nijmegen, nieuwegein, zwolle, or a TOML file.",
+    help="Municipality profile: utrecht, nijmegen, nieuwegein, zwolle, amersfoort, or a TOML file.",
 )
 @click.option("--admin", metavar="USER", help="First user, the functional administrator (default: your login).")
 @pass_ctx
@@ -148,6 +149,7 @@ def user() -> None:
 @click.option("--team", default="", help="Team (case directors of one team share their cases).")
 @click.option("--subject", metavar="SUB", help="Their subject at the identity provider (the token's sub), for the API.")
 @click.option("--issuer", metavar="URL", help="That identity provider's issuer (default: [api] issuer of the config).")
+@click.option("--email", metavar="ADDRESS", help="Work e-mail address for reminders (`regie notify run`).")
 @json_option
 @pass_ctx
 def user_add(
@@ -158,6 +160,7 @@ def user_add(
     team: str,
     subject: str | None,
     issuer: str | None,
+    email: str | None,
     as_json: bool,
 ) -> None:
     """Add a user with a role (and, for the API, their identity at the identity provider)."""
@@ -165,7 +168,11 @@ def user_add(
     command = AddUser(
         user_id=user_id, role=Role(role), organisation=organisation, team=team, subject=subject, issuer=issuer
     )
-    report(ctx, ctx.run(command), as_json)
+    address = SetEmail(user_id=user_id, email=email) if email is not None else None  # checked before anything
+    result = ctx.run(command)
+    if address is not None:  # its own record, after the user's (not under --request-id: setting it twice is harmless)
+        result = Result(f"{result.message}; {ctx.session().execute(address).message}", result.data)
+    report(ctx, result, as_json)
 
 
 @user.command("subject")
@@ -185,6 +192,18 @@ def _issuer(ctx: Context, given: str | None) -> str:
     if not isinstance(configured, str) or not configured:
         raise click.UsageError("give --issuer URL, or set issuer in the [api] section of the config file")
     return configured
+
+
+@user.command("email")
+@click.argument("user_id")
+@click.argument("address", required=False)
+@click.option("--remove", is_flag=True, help="Take the address away: no more reminders by e-mail.")
+@pass_ctx
+def user_email(ctx: Context, user_id: str, address: str | None, remove: bool) -> None:
+    """Set the work e-mail address a user gets reminders at (`regie notify run`), or --remove it."""
+    if remove == (address is not None):
+        raise click.UsageError("give an ADDRESS, or --remove")
+    report(ctx, ctx.run(SetEmail(user_id=user_id, email=address)))
 
 
 @user.command("deactivate")

@@ -32,9 +32,11 @@ from casusregie.adapters.auditing import case_bundle, verification
 from casusregie.adapters.http.clients import client_address
 from casusregie.adapters.http.operations import OPERATIONS, Operation, body_model
 from casusregie.adapters.http.problems import PROBLEM_JSON, Problem, one_line
+from casusregie.adapters.http.report_model import PeriodReport
 from casusregie.adapters.http.service import Caller, Service
 from casusregie.adapters.http.tokens import InvalidToken, KeysNeeded, TokenValidator
 from casusregie.adapters.render.letter_pdf import render_pdf
+from casusregie.commands import documents
 from casusregie.commands.base import ISO_DAY, Command, Input, Result
 from casusregie.commands.outcome import failure_recorded
 from casusregie.commands.session import Session
@@ -46,6 +48,7 @@ from casusregie.domain.subject_request import RESTRICTION_GROUNDS
 from casusregie.privacy_audit.queries import PrivacyReader
 from casusregie.privacy_audit.replay import diff_case, parse_moment, replay_case
 from casusregie.privacy_audit.request_views import decision_to_print, request_file, request_items, request_list
+from casusregie.projections.conference_view import conference_view
 from casusregie.projections.reader import MAX_HORIZON_DAYS, Reader
 
 REF = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # case numbers, person, request, measure and meeting references
@@ -339,6 +342,48 @@ def _reads(app: FastAPI, prefix: str) -> None:
             view = Reader(session).case(case, restriction_ground)
         return JSONResponse(view, headers={"ETag": f'"{view["version"]}"'})
 
+    @app.get(prefix + "/cases/{case}/documents", tags=["cases"], operation_id="document-list")
+    @in_its_turn
+    def list_case_documents(
+        request: Request, who: CallerDep, case: Annotated[str, Path(pattern=REF, max_length=64)]
+    ) -> dict[str, Any]:
+        """The documents of the case you may see (type, date, source, title; never the content)."""
+        with session_for(request, who, "document.list") as session:
+            return documents.list_documents(session, case)
+
+    @app.get(
+        prefix + "/cases/{case}/documents/{document}",
+        tags=["cases"],
+        operation_id="document-get",
+        response_class=Response,
+        responses={200: {"content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+    )
+    @in_its_turn
+    def get_case_document(
+        request: Request,
+        who: CallerDep,
+        case: Annotated[str, Path(pattern=REF, max_length=64)],
+        document: Annotated[str, Path(pattern=REF, max_length=64)],
+    ) -> Response:
+        """A document's content (logged as an export before it is sent)."""
+        with session_for(request, who, "document.get") as session:
+            fetched = documents.read_document(session, case, document)
+        name = fetched.document.document_id
+        return Response(
+            fetched.content,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{fetched.case_number}-{name}"'},
+        )
+
+    @app.get(prefix + "/case-conferences/{overleg}", tags=["case-conferences"], operation_id="overleg-show")
+    @in_its_turn
+    def show_conference(
+        request: Request, who: CallerDep, overleg: Annotated[str, Path(pattern=REF, max_length=64)]
+    ) -> dict[str, Any]:
+        """A casusoverleg as you may see it: the table and the agenda (each case's minutes are on the case)."""
+        with session_for(request, who, "overleg.show") as session:
+            return conference_view(session, overleg)
+
     @app.get(prefix + "/worklist-items", tags=["cases"], operation_id="worklist", response_model=Page)
     @in_its_turn
     def worklist(
@@ -363,7 +408,7 @@ def _reads(app: FastAPI, prefix: str) -> None:
             rows = Reader(session).caseload()
         return page(rows, lambda r: [r["director"], r["team"]], cursor, limit)
 
-    @app.get(prefix + "/period-reports", tags=["management"], operation_id="report")
+    @app.get(prefix + "/period-reports", tags=["management"], operation_id="report", response_model=PeriodReport)
     @in_its_turn
     def report(
         request: Request,
@@ -371,7 +416,9 @@ def _reads(app: FastAPI, prefix: str) -> None:
         start: Annotated[Day, Query(alias="from")],
         end: Annotated[Day, Query(alias="to")],
     ) -> dict[str, Any]:
-        """Figures for a period: referrals, decisions, closures, durations, escalations."""
+        """Figures for a period (counts only): referrals, decisions, closures by outcome and by the judgements
+        of the neighbours and the partners, durations against the profile's result target, escalations,
+        deadlines met and missed (data-subject requests included), overdue at the end."""
         if end < start:
             raise ValidationFailed("to lies before from")
         with session_for(request, who, "report") as session:

@@ -18,7 +18,9 @@ from pydantic import create_model
 
 from casusregie.commands import (
     closure,
+    conference,
     decision,
+    documents,
     erasure,
     escalation,
     information,
@@ -66,6 +68,10 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(referral.AssessIntake, "/cases/{case}/assess", CASE),
     Operation(referral.RecordHomeVisit, "/cases/{case}/home-visit", CASE),
     Operation(journal.WriteJournalEntry, "/cases/{case}/journal", CASE, status=201),
+    Operation(documents.AttachDocument, "/cases/{case}/documents", CASE, status=201),
+    Operation(
+        documents.WithdrawDocument, "/cases/{case}/documents/{document}/withdraw", CASE | {"document": "document"}
+    ),
     Operation(problems.AddProblem, "/cases/{case}/problems", CASE, status=201),
     Operation(problems.UpdateProblem, "/cases/{case}/problem-updates", CASE, status=201),
     Operation(problems.ResolveProblem, "/cases/{case}/problem-resolutions", CASE, status=201),
@@ -86,6 +92,23 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(meetings.InvolvePartner, "/cases/{case}/involved-partners", CASE, status=201),
     Operation(meetings.ScheduleMeeting, "/cases/{case}/meetings", CASE, status=201),
     Operation(meetings.HoldMeeting, "/cases/{case}/meetings/{meeting}/held", CASE | {"meeting": "meeting"}),
+    # the casusoverleg across cases (wijkoverleg)
+    Operation(conference.PlanConference, "/case-conferences", status=201, tag="case-conferences"),
+    Operation(
+        conference.PutOnAgenda,
+        "/cases/{case}/case-conferences/{overleg}/agenda",
+        CASE | {"overleg": "overleg"},
+        status=201,
+    ),
+    Operation(
+        conference.DiscussCase,
+        "/cases/{case}/case-conferences/{overleg}/minutes",
+        CASE | {"overleg": "overleg"},
+        status=201,
+    ),
+    Operation(
+        conference.CloseConference, "/case-conferences/{overleg}/held", {"overleg": "overleg"}, tag="case-conferences"
+    ),
     # the plan (plan van aanpak)
     Operation(plan.SetGoal, "/cases/{case}/goals", CASE, status=201),
     Operation(plan.AgreeMeasure, "/cases/{case}/measures", CASE, status=201),

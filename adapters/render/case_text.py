@@ -112,11 +112,15 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
         )
     for m in doc.get("meetings", []):
         console.print(
-            f"{m['kind']} {m['meeting']}: {m['scheduled_for']} with {_t(m['participants'])}"
+            f"{m['kind']} {m['meeting']}"
+            + (f" (at casusoverleg {m['conference']})" if m.get("conference") else "")
+            + f": {m['scheduled_for']} with {_t(m['participants'])}"
             + (f"; held {m['held_on']}, attended by {_t(m['attended'])}" if m["held_on"] else "")
         )
         if m["held_on"] and m["minutes"] is not None:
             console.print(f"  minutes: {_t(m['minutes'])}")
+        if m.get("persons"):
+            console.print(f"  taking part: {_t(m['persons'])}")
     if doc.get("plan"):
         _plan(console, doc["plan"])
     for e in doc.get("evaluations", []):
@@ -137,6 +141,14 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
             f" (corrected by {e['corrected_by']})" if e["corrected_by"] else ""
         )
         console.print(f"journal {e['entry']} {e['on']}{how}{about} by {e['by']}{marks}: {_t(e['text'])}")
+    for d in doc.get("documents", []):
+        about = f", about {d['about']}" if d["about"] else ""
+        title = f": {_t(d['title'])}" if d["title"] is not None else ""
+        withdrawn = f" (withdrawn {d['withdrawn_on']}: {_t(d['withdraw_reason'])})" if d["withdrawn_on"] else ""
+        console.print(
+            f"document {d['document']} {d['type']} dated {d['dated']} from {_t(d['source'])}{about}, "
+            f"{d['size']} bytes, attached {d['attached_on']} by {d['attached_by']}{withdrawn}{title}"
+        )
     if doc.get("deadlines") and doc["status"] not in ("closed", "declined"):
         due = {k: v for k, v in doc["deadlines"].items() if v}
         if due:

@@ -645,19 +645,42 @@ def render_pdf(
     list forces the Helvetica fallback). ``created_at``: the PDF creation date (default: noon UTC on
     the decision date, which keeps the output byte-for-byte reproducible).
     """
-    letter = compose_letter(decision)
+    return render_letter_pdf(
+        compose_letter(decision),
+        author=decision.organisation_name,
+        created_at=created_at or datetime.combine(decision.decision_date, time(12), tzinfo=UTC),
+        font_dirs=font_dirs,
+    )
+
+
+def render_letter_pdf(
+    letter: Letter,
+    *,
+    author: str,
+    created_at: datetime,
+    font_dirs: Iterable[Path | str] | None = None,
+) -> bytes:
+    """Any letter composed as blocks (``letter_markdown.Letter``) in the decision letter's layout.
+
+    The same letterhead, window address, date/kenmerk/subject lines, body, closing and footers
+    ("Ons kenmerk", "pagina X van Y"). A letter without a ``closing`` (an agreement that ends with its
+    signature lines) ends with its last block. ``created_at``: the PDF creation date (pass a fixed one
+    to keep the output reproducible).
+    """
     pdf = _LetterPDF()
     face = _Typeface(pdf, font_dirs)
-    pdf.set_creation_date(created_at or datetime.combine(decision.decision_date, time(12), tzinfo=UTC))
+    pdf.set_creation_date(created_at)
     pdf.set_title(_strip_controls(letter.title))
     pdf.set_subject(_strip_controls(letter.subject))
-    pdf.set_author(_strip_controls(decision.organisation_name))
+    pdf.set_author(_strip_controls(author))
     pdf.set_creator("casusregie")
     pdf.set_lang("nl-NL")
 
     w = _Writer(pdf, face)
     w.prepare_widths(letter.body)
     w.first_page(letter)
+    if letter.body and isinstance(letter.body[0], Paragraph):
+        pdf.ln(3)  # a blank line between the salutation and a first paragraph (a heading brings its own)
     for i, block in enumerate(letter.body):
         w.keep_with_next(letter.body, i)
         if isinstance(block, Heading):
@@ -668,7 +691,8 @@ def render_pdf(
             w.bullets(block.items)
         else:
             w.table(block)
-    w.closing(letter.closing)
+    if letter.closing:
+        w.closing(letter.closing)
     w.footers(letter.reference)
     return bytes(pdf.output())
 

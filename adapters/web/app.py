@@ -9,6 +9,7 @@ session's CSRF token.
 
 from __future__ import annotations
 
+import base64
 import hmac
 import logging
 import uuid
@@ -22,7 +23,8 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartParser
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -36,15 +38,21 @@ from casusregie.adapters.http.problems import status_of
 from casusregie.adapters.http.service import Busy, Caller, Service
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import ProviderUnavailable
+from casusregie.adapters.render.case_letters import KINDS as LETTER_KINDS
+from casusregie.adapters.render.case_letters import LetterOptions
+from casusregie.adapters.render.letter_service import write_case_letter
 from casusregie.adapters.web import audit_pages, forms, manage_pages, privacy_pages
 from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, WORK_KINDS, dutch_date, label, month, task, value
 from casusregie.adapters.web.oidc import PendingSignIn, RelyingParty, SignInFailed
 from casusregie.adapters.web.sessions import Expired, TooManySignIns, WebSession, WebSessions
 from casusregie.adapters.web.settings import CALLBACK, SIGNED_OUT, WebSettings
+from casusregie.commands import documents
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
+from casusregie.domain.document import CEILING_BYTES
 from casusregie.domain.errors import AccessDenied, NotFound, RegieError
 from casusregie.domain.roles import Authentication, Role
+from casusregie.projections.conference_view import conference_view
 from casusregie.projections.reader import Reader
 
 HERE = Path(__file__).resolve().parent
@@ -60,9 +68,10 @@ log = logging.getLogger("casusregie.web")
 MENUS = {
     Role.REGISSEUR: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
                      ("aanmelden", "/acties/case.refer", "Aanmelden"), ("personen", "/personen", "Persoon zoeken"),
+                     ("overleg", "/acties/overleg.plan", "Casusoverleg plannen"), ("zoeken", "/zoeken", "Zoeken"),
                      ("rapportage", "/rapportage", "Rapportage")],
     Role.PARTNER: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
-                   ("aanmelden", "/acties/case.refer", "Aanmelden")],
+                   ("aanmelden", "/acties/case.refer", "Aanmelden"), ("zoeken", "/zoeken", "Zoeken")],
     Role.MANAGER: [("werkvoorraad", "/werkvoorraad", "Werkvoorraad"), ("zaken", "/zaken", "Casussen"),
                    ("rapportage", "/rapportage", "Caseload en rapportage")],
     Role.PRIVACY_OFFICER: [("verzoeken", "/verzoeken", "Verzoeken"),
@@ -91,11 +100,13 @@ HORIZONS = ("7", "14", "30", "90")  # days ahead the worklist looks
 PROBLEMS = ["case.note", "case.add-person", "case.problem-add", "case.problem-update", "case.problem-resolve"]
 INTAKE = ["case.assign", "case.add-member", *PROBLEMS, "case.consent", "case.corporation-consent-request",
           "case.assess", "case.home-visit", "case.take-on", "case.decline", "info.request", "case.involve",
-          "meeting.schedule", "meeting.held", "case.escalate", "case.escalation-outcome"]
+          "meeting.schedule", "meeting.held", "case.escalate", "case.escalation-outcome", "document.attach",
+          "document.withdraw"]
 DIRECTING = ["case.assign", "case.add-member", *PROBLEMS, "case.consent", "case.letter", "case.no-letter",
-             "info.request", "case.involve", "meeting.schedule", "meeting.held", "plan.goal", "plan.measure",
+             "info.request", "case.involve", "meeting.schedule", "meeting.held", "overleg.agenda", "overleg.discuss",
+             "plan.goal", "plan.measure",
              "plan.progress", "plan.reschedule", "plan.revise", "plan.agree", "plan.evaluate", "case.escalate",
-             "case.escalation-outcome", "case.close"]
+             "case.escalation-outcome", "case.close", "document.attach", "document.withdraw"]
 # fmt: on
 DIRECTOR_ACTIONS = {
     "referred": INTAKE,
@@ -203,7 +214,7 @@ class Web:
             # A link on another site: nothing is read in the user's name until they choose to go on here.
             here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return self.render("doorgaan.html", title="Doorgaan", target=_local(here))
-        form = await request.form(max_files=0, max_fields=200) if request.method == "POST" else None
+        form = await request.form(max_files=1, max_fields=200) if request.method == "POST" else None
         cookie = request.cookies.get(self.session_cookie, "")
 
         def run() -> Response:
@@ -430,6 +441,78 @@ class Web:
 
         return await self.page(request, "case.show", work)
 
+    async def document(self, request: Request) -> Response:
+        """A document's content as a download (a logged export, for who may read it)."""
+        number, wanted = request.path_params["case"], request.path_params["document"]
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            fetched = documents.read_document(regie, number, wanted)
+            name = f"{fetched.case_number}-{fetched.document.document_id}"
+            return Response(
+                fetched.content,
+                media_type="application/octet-stream",
+                headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+            )
+
+        return await self.page(request, "document.get", work)
+
+    async def letter(self, request: Request) -> Response:
+        """A case letter as a PDF download (``?soort=bewonersbrief``), written as the CLI writes it."""
+        number = request.path_params["case"]
+        kind = request.query_params.get("soort", "")
+        if kind not in LETTER_KINDS:
+            return self.problem_page(404, "Niet gevonden", "Deze soort brief bestaat niet.")
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            options = LetterOptions(on=date.today(), signatory=regie.actor.user_id)
+            written = write_case_letter(regie, kind, number, options, markdown=False)
+            name = f"{kind}-{written.view['case']}.pdf"
+            return Response(
+                written.body,
+                media_type="application/pdf",
+                headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"},
+            )
+
+        return await self.page(request, "case.letter", work)
+
+    async def search(self, request: Request) -> Response:
+        """Cases whose visible text matches (the CLI's `regie search`): the fields that matched, never the text."""
+        text = request.query_params.get("q", "").strip()[:200] or None
+        address = request.query_params.get("adres", "").strip()[:200] or None
+        person = request.query_params.get("persoon", "").strip()[:200] or None
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            found = Reader(regie).search(text, address, person, 50) if (text or address or person) else None
+            context = self.frame(
+                regie, session, title="Zoeken", nav="zoeken", found=found, q=text or "", adres=address or "",
+                persoon=person or "",
+            )  # fmt: skip
+            return self.render("zoeken.html", **context)
+
+        return await self.page(request, "case.search", work)
+
+    async def conference(self, request: Request) -> Response:
+        reference = request.path_params["overleg"]
+        done = self.done_title(request)
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            view = conference_view(regie, reference)
+            actions = [BY_NAME["overleg.held"]] if view["held_on"] is None and regie.actor.role != Role.PARTNER else []
+            return self.render(
+                "overleg.html",
+                **self.frame(
+                    regie,
+                    session,
+                    title=f"Casusoverleg {view['overleg']}",
+                    nav="zaken",
+                    overleg=view,
+                    actions=actions,
+                    done=done,
+                ),
+            )
+
+        return await self.page(request, "overleg.show", work)
+
     async def action(self, request: Request) -> Response:
         operation = BY_NAME.get(request.path_params["action"])
         if operation is None:
@@ -443,6 +526,7 @@ class Web:
             directors = self.directors(regie, operation)
             choices = forms.choices_of(regie.profile, directors)
             sent = {k: v for k, v in (form or {}).items() if isinstance(v, str)}
+            sent |= uploaded(form)
             fixed = set(operation.params.values())
             fields = forms.fields_of(
                 operation.command, sent or given, fixed=fixed, life_domains=domains, choices=choices
@@ -482,6 +566,23 @@ class Web:
         return self.problem_page(404, "Niet gevonden", "Deze pagina bestaat niet.")
 
 
+# An uploaded document is held in memory, never spooled to a temporary file on disk (a document is personal
+# data and is stored only encrypted): the parser keeps a file in memory up to the ceiling of a document's size,
+# and the request body limit of the service bounds what can arrive at all.
+MultiPartParser.spool_max_size = CEILING_BYTES + 1
+
+
+def uploaded(form: FormData | None) -> dict[str, str]:
+    """A file field of the form, as the command takes it: base64 (an empty file field is no file)."""
+    found: dict[str, str] = {}
+    for name, part in (form or {}).items():
+        if name in forms.FILE_FIELDS and isinstance(part, UploadFile):
+            content = part.file.read(CEILING_BYTES + 1)
+            if content:
+                found[name] = base64.b64encode(content).decode("ascii")
+    return found
+
+
 def _after(operation: Operation, data: dict[str, Any], role: Role) -> str:
     """Where a recorded command sends the browser: the page of what it changed, where this user may see it."""
     if role == Role.MANAGER and operation.command.name == "case.assign":
@@ -490,6 +591,8 @@ def _after(operation: Operation, data: dict[str, Any], role: Role) -> str:
         return "/gebruikers"
     if operation.tag == "subject-requests" and data.get("request"):
         return f"/verzoeken/{quote(str(data['request']))}"
+    if operation.tag == "case-conferences" and data.get("overleg"):
+        return f"/overleggen/{quote(str(data['overleg']))}"
     if data.get("case"):
         return f"/zaken/{quote(str(data['case']))}"
     return "/"
@@ -530,6 +633,10 @@ def create_web(service: Service, api: ApiSettings, web: WebSettings, proxies: li
         Route("/zaken", pages.cases),
         Route("/zaken/{case}", pages.case),
         Route("/acties/{action}", pages.action, methods=["GET", "POST"]),
+        Route("/overleggen/{overleg}", pages.conference),
+        Route("/zaken/{case}/stukken/{document}", pages.document),
+        Route("/zaken/{case}/brief", pages.letter),
+        Route("/zoeken", pages.search),
         *privacy_pages.routes(pages),
         *audit_pages.routes(pages),
         *manage_pages.routes(pages),

@@ -56,6 +56,10 @@ def _free_text(info: FieldInfo, annotation: Any) -> bool:
     return FREE_TEXT in info.metadata or marked(annotation) or marked(info.annotation)
 
 
+#: Fields that take a file: the form uploads it, the command receives it as base64 (as over the API).
+FILE_FIELDS = frozenset({"content_base64"})
+
+
 def _kind(annotation: Any, info: FieldInfo) -> tuple[str, list[tuple[str, str]]]:
     base, _ = _plain(annotation)
     origin = get_origin(base)
@@ -145,6 +149,9 @@ def fields_of(
         kind, options = _kind(info.annotation, info)
         if choices and not options:
             kind, options = _with_choices(kind, name, choices, str(getattr(model, "name", "")))
+        if name in FILE_FIELDS:
+            out.append(FormField(prefix + name, label(name), "file", info.is_required()))
+            continue
         _, optional = _plain(info.annotation)
         required = info.is_required() and not optional
         full = prefix + name

@@ -1,7 +1,8 @@
 """The manager's and the beheerder's pages: caseload, the period report with a chart over time, and the users.
 
 The chart is drawn on the server as SVG (no script, prints as it shows); the table under it holds the
-same figures, for who does not see the chart.
+same figures, for who does not see the chart. The period's figures download as CSV, and its chart over
+the months as SVG or PNG (``adapters.render.chart``).
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from casusregie.adapters.render.chart import DUTCH, MEDIA_TYPES, render_chart
 from casusregie.commands.session import Session
 from casusregie.commands.users import user_directory
-from casusregie.domain.errors import ValidationFailed
+from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.projections.reader import Reader
+from casusregie.projections.report import periods_between, report_csv
 
 if TYPE_CHECKING:
     from casusregie.adapters.web.app import Web
@@ -94,15 +97,24 @@ def _day(text: str | None, default: date) -> date:
         raise ValidationFailed(f"{text[:20]!r} is geen datum (JJJJ-MM-DD)") from None
 
 
+def period(request: Request, today: date) -> tuple[date, date]:
+    """The period asked for (``van``, ``tot``): this year so far unless given."""
+    start = _day(request.query_params.get("van"), today.replace(month=1, day=1))
+    end = _day(request.query_params.get("tot"), today)
+    if end < start:
+        raise ValidationFailed("de einddatum ligt voor de begindatum")
+    return start, end
+
+
+DOWNLOADS = ("cijfers.csv", "grafiek.svg", "grafiek.png")
+
+
 def routes(web: Web) -> list[Route]:
     async def report(request: Request) -> Response:
         today = date.today()
 
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
-            start = _day(request.query_params.get("van"), today.replace(month=1, day=1))
-            end = _day(request.query_params.get("tot"), today)
-            if end < start:
-                raise ValidationFailed("de einddatum ligt voor de begindatum")
+            start, end = period(request, today)
             reader = Reader(regie)
             load = reader.caseload()
             figures = reader.report(start, end)
@@ -132,4 +144,31 @@ def routes(web: Web) -> list[Route]:
 
         return await web.page(request, "user.list", work)
 
-    return [Route("/rapportage", report), Route("/gebruikers", users)]
+    async def download(request: Request) -> Response:
+        """The period's figures as CSV, or its chart over the months as SVG or PNG (a download)."""
+        today = date.today()
+        kind = request.path_params["kind"]
+
+        def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
+            if kind not in DOWNLOADS:
+                raise NotFound(f"geen download {kind[:40]!r}; wel: {', '.join(DOWNLOADS)}")
+            start, end = period(request, today)
+            name = f"rapportage-{start.isoformat()}-{end.isoformat()}"
+            reader = Reader(regie)
+            if kind == "cijfers.csv":
+                body, media, name = report_csv(reader.report(start, end)).encode("utf-8"), "text/csv", name + ".csv"
+            else:
+                fmt = kind.removeprefix("grafiek.")
+                periods = periods_between(start, end)
+                body = render_chart(periods, reader.report_series(periods), fmt, DUTCH)
+                media, name = MEDIA_TYPES[fmt], f"{name}.{fmt}"
+            disposition = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
+            return Response(body, media_type=media, headers=disposition)
+
+        return await web.page(request, "report", work)
+
+    return [
+        Route("/rapportage", report),
+        Route("/rapportage/{kind:str}", download),
+        Route("/gebruikers", users),
+    ]
