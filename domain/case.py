@@ -783,7 +783,7 @@ class Case(Aggregate):
         if late and late_reason is None:
             raise DomainRuleViolation(
                 f"the intake decision on case {self.case_number} was due on {self.intake_due}; "
-                f"a decision on {on} is late and needs its reason recorded (late reason)"
+                f"a decision on {on} is late and needs the reason recorded (--late-reason; late_reason in the API)"
             )
         if not late and late_reason is not None:
             raise ValidationFailed(

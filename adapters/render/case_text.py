@@ -97,7 +97,7 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
     if doc.get("decision"):
         d = doc["decision"]
         console.print(
-            f"decision: {'taken on' if d['taken_on'] else 'declined'} on {d['on']} by {d['by']}"
+            f"decision: {'taken on' if d['taken_on'] else 'declined'}, {d['on']}, by {d['by']}"
             + (f" (due {d['due_on']})" if d.get("due_on") else "")
             + (f"; advice: {_t(d['advice'])}" if d["advice"] else "")
         )
