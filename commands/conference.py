@@ -16,6 +16,7 @@ from pydantic import Field
 
 from casusregie.commands.authorization import directs, is_role
 from casusregie.commands.base import CaseCommand, Command, Result, Text, handles
+from casusregie.commands.meetings import check_partners
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.conference import Conference
@@ -32,13 +33,6 @@ def load_conference(s: Session, reference: str) -> Conference:
     conference = s.app.get(found[0])
     assert isinstance(conference, Conference)
     return conference
-
-
-def _known_partners(s: Session, partners: list[str]) -> None:
-    known = {p.id for p in s.profile.partners} | {s.profile.organisation_id}
-    unknown = sorted(set(partners) - known)
-    if unknown:
-        raise ValidationFailed(f"unknown partner {', '.join(unknown)}")
 
 
 class PlanConference(Command):
@@ -59,7 +53,7 @@ def plan_conference(s: Session, cmd: PlanConference) -> Result:
     s.require(
         is_role(s.actor, Role.REGISSEUR, Role.MANAGER), cmd, "only case directors and managers plan a casusoverleg"
     )
-    _known_partners(s, cmd.participants)
+    check_partners(s, cmd.participants)
     chair = s.actor.user if cmd.chair == "self" else s.app.setup().user(cmd.chair)
     if chair is None:
         raise NotFound(f"unknown user {cmd.chair}")

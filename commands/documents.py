@@ -56,12 +56,17 @@ from casusregie.domain.roles import Role
 from casusregie.domain.sealed import case_key_id, person_key_id
 from casusregie.domain.subject_request import RequestKind
 from casusregie.privacy_audit.key_hierarchy import KeyShredded
-from casusregie.privacy_audit.need_to_know import ERASED, Refusal, case_visibility, keyring_opener
+from casusregie.privacy_audit.need_to_know import (
+    ERASED,
+    RESTRICTED_FIELD,
+    RESTRICTION,
+    Refusal,
+    case_visibility,
+    keyring_opener,
+)
 
 REGIE = "regie-uitvoering"
 RIGHTS = "rechten-betrokkenen"
-RESTRICTED = "[beperkt]"
-RESTRICTION = "processing of this person's data is restricted (art. 18 AVG)"
 _BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
@@ -238,7 +243,7 @@ def _restricted(case: Case) -> set[UUID]:
 
 def describe(case: Case, document: Document, open_: Any, *, erased: bool, restricted: bool) -> dict[str, Any]:
     refs = {str(m.person_id): m.ref for m in case.members.values()}
-    hidden = ERASED if erased else RESTRICTED if restricted else None
+    hidden = ERASED if erased else RESTRICTED_FIELD if restricted else None
     return {
         "document": document.document_id,
         "type": document.kind,

@@ -29,8 +29,9 @@ class InvolvePartner(CaseCommand):
     legal_basis: Text | None = Field(default=None, min_length=1, max_length=500)
 
 
-def _check_partners(s: Session, partners: list[str], case: Case | None = None) -> None:
-    known = {p.id for p in s.profile.partners} | {s.profile.organisation_id} | set(case.ad_hoc if case else ())
+def check_partners(s: Session, partners: list[str], case: Case | None = None) -> None:
+    """Each is the municipality, a standing partner, or (with ``case``) an organisation involved in it ad hoc."""
+    known = s.profile.organisation_ids() | set(case.ad_hoc if case else ())
     unknown = sorted(set(partners) - known)
     if unknown:
         raise ValidationFailed(f"unknown partner {', '.join(unknown)}")
@@ -39,7 +40,7 @@ def _check_partners(s: Session, partners: list[str], case: Case | None = None) -
 @handles(InvolvePartner)
 def involve_partner(s: Session, cmd: InvolvePartner) -> Result:
     case = s.case(cmd.case)
-    standing = cmd.partner in {p.id for p in s.profile.partners} | {s.profile.organisation_id}
+    standing = cmd.partner in s.profile.organisation_ids()
     if standing and (cmd.partner_name or cmd.legal_basis):
         raise ValidationFailed(f"{cmd.partner} is a standing partner of the profile; its basis is in the profile")
     if not standing and not (cmd.partner_name and cmd.legal_basis):
@@ -67,7 +68,7 @@ class ScheduleMeeting(CaseCommand):
 @handles(ScheduleMeeting)
 def schedule_meeting(s: Session, cmd: ScheduleMeeting) -> Result:
     case = s.case(cmd.case)
-    _check_partners(s, cmd.participants, case)
+    check_partners(s, cmd.participants, case)
     s.require(directs(s.actor, case), cmd, "only the case's director schedules case conferences", case)
     meeting_id = case.schedule_meeting(cmd.kind, cmd.date, cmd.participants, s.actor.user_id)
     s.commit(cmd, case, case=case, subjects=[])
@@ -88,7 +89,7 @@ class HoldMeeting(CaseCommand):
 @handles(HoldMeeting)
 def hold_meeting(s: Session, cmd: HoldMeeting) -> Result:
     case = s.case(cmd.case)
-    _check_partners(s, cmd.attended, case)
+    check_partners(s, cmd.attended, case)
     s.require(directs(s.actor, case), cmd, "only the case's director records the meeting", case)
     case.hold_meeting(
         cmd.meeting, cmd.on, cmd.attended, s.seal_case_text(case.id, "minutes", cmd.minutes), s.actor.user_id, s.profile

@@ -9,17 +9,15 @@ identity is not the partners' business).
 from __future__ import annotations
 
 from typing import ClassVar
-from uuid import uuid4
 
 from pydantic import Field
 
-from casusregie.adapters.person_index import terms
 from casusregie.commands.authorization import directs
 from casusregie.commands.base import CaseCommand, Result, Text, handles
+from casusregie.commands.referral import new_person
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.household import NetworkRole
-from casusregie.domain.sealed import person_key_id
 
 REGIE = "regie-uitvoering"
 
@@ -41,11 +39,7 @@ class AddNetworkPerson(CaseCommand):
 def add_network_person(s: Session, cmd: AddNetworkPerson) -> Result:
     case = s.case(cmd.case)
     s.require(directs(s.actor, case), cmd, "only the case's director (or team) adds persons to the case", case)
-    person_id = uuid4()
-    s.new_key(person_key_id(person_id), purpose="person", subject=f"person {person_id}")
-    ref = s.new_ref("P")
-    s.add_ref(ref, "person", person_id, case.id)
-    s.add_extra(s.app.store.persons.insert_op(person_id, terms(cmd.person_name, None, None)))
+    person_id, ref = new_person(s, case.id, cmd.person_name, None, None)
     person = {
         "person_id": person_id,
         "ref": ref,

@@ -57,7 +57,7 @@ class AgreeMeasure(CaseCommand):
 @handles(AgreeMeasure)
 def agree_measure(s: Session, cmd: AgreeMeasure) -> Result:
     case = s.case(cmd.case)
-    if cmd.owner not in {p.id for p in s.profile.partners} | {s.profile.organisation_id}:
+    if cmd.owner not in s.profile.organisation_ids():
         raise ValidationFailed(f"unknown partner {cmd.owner!r}")
     s.require(directs(s.actor, case), cmd, "only the case's director writes the plan", case)
     subject = case.member(cmd.subject).person_id if cmd.subject else None

@@ -63,13 +63,21 @@ def age_on(birth: date, on: date) -> int:
     return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
 
 
-def new_member(session: Session, case_id: UUID, member: MemberInput, on: date) -> dict[str, object]:
-    """A new person: their own key, a short ref, and every identifying field sealed."""
+def new_person(
+    session: Session, case_id: UUID, name: str, birth_date: date | None, bsn: str | None
+) -> tuple[UUID, str]:
+    """A new person of a case: a random id, their own key, a short ref, and the search index's digests."""
     person_id = uuid4()
     session.new_key(person_key_id(person_id), purpose="person", subject=f"person {person_id}")
     ref = session.new_ref("P")
     session.add_ref(ref, "person", person_id, case_id)
-    session.add_extra(session.app.store.persons.insert_op(person_id, terms(member.name, member.birth_date, member.bsn)))
+    session.add_extra(session.app.store.persons.insert_op(person_id, terms(name, birth_date, bsn)))
+    return person_id, ref
+
+
+def new_member(session: Session, case_id: UUID, member: MemberInput, on: date) -> dict[str, object]:
+    """A new household member: a new person with every identifying field sealed."""
+    person_id, ref = new_person(session, case_id, member.name, member.birth_date, member.bsn)
     return {
         "person_id": person_id,
         "ref": ref,

@@ -344,6 +344,10 @@ class Profile(_Model):
         known = ", ".join(str(item.level) for item in self.escalation)
         raise KeyError(f"profile {self.id!r} has no escalation level {level} (levels: {known})")
 
+    def organisation_ids(self) -> frozenset[str]:
+        """The municipality and its standing partners: who may sit at a table or own a measure."""
+        return frozenset({self.organisation_id, *(p.id for p in self.partners)})
+
     def police_partner_ids(self) -> list[str]:
         """Ids of the police partners (politie)."""
         return [p.id for p in self.partners if p.kind == "politie"]

@@ -28,6 +28,8 @@ from casusregie.privacy_audit.key_hierarchy import KeyShredded
 
 REDACTED = "[afgeschermd]"  # the reader may not see this personal field
 ERASED = "[gewist]"  # the person's key was destroyed: the field is gone for everyone
+RESTRICTED_FIELD = "[beperkt]"  # the person's processing is restricted (art. 18 AVG): withheld from this read
+RESTRICTION = "processing of this person's data is restricted (art. 18 AVG)"  # why, in the access log
 
 #: Opens one personal field for one reader: ``None`` stays ``None``.
 Opener = Callable[[Sealed | str | None], Any]

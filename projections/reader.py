@@ -19,7 +19,15 @@ from casusregie.domain.errors import NotFound, ValidationFailed
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import RESTRICTION_GROUNDS
-from casusregie.privacy_audit.need_to_know import ERASED, Refusal, case_visibility, keyring_opener
+from casusregie.privacy_audit.need_to_know import (
+    ERASED,
+    RESTRICTED_FIELD,
+    RESTRICTION,
+    Opener,
+    Refusal,
+    case_visibility,
+    keyring_opener,
+)
 from casusregie.projections.case_view import render_case, subjects_shown
 from casusregie.projections.cases import CaseProjection
 from casusregie.projections.registry import projections_for
@@ -30,7 +38,6 @@ from casusregie.projections.search import DEFAULT_RESULTS, marking, matching_fie
 from casusregie.projections.search import MAX_RESULTS as MAX_SEARCH_RESULTS
 from casusregie.projections.search import queries as search_queries
 
-RESTRICTED = "processing of this person's data is restricted (art. 18 AVG)"
 REGIE = "regie-uitvoering"
 RIGHTS = "rechten-betrokkenen"
 VERANTWOORDING = "verantwoording"
@@ -89,13 +96,9 @@ class Reader:
         restricted = {m.person_id for m in case.members.values() if m.restricted and str(m.person_id) not in erased}
         reason, opener = "", self.open
         if restricted and restriction_ground is None:
-            self.session.record_denial("case.show", REGIE, Action.READ, RESTRICTED, case.id, sorted(restricted))
+            self.session.record_denial("case.show", REGIE, Action.READ, RESTRICTION, case.id, sorted(restricted))
             shown = [p for p in shown if p not in restricted]
-            hidden = {person_key_id(p) for p in restricted}
-
-            def opener(sealed: Sealed | None) -> Any:
-                return "[beperkt]" if isinstance(sealed, Sealed) and sealed.key_id in hidden else self.open(sealed)
-
+            opener = self.hiding(restricted)
         elif restricted:
             reason = RESTRICTION_GROUNDS.get(restriction_ground or "", "")
             if not reason:
@@ -106,6 +109,16 @@ class Reader:
         view = render_case(case, opener, visibility, erased)
         view["version"] = case.version  # what the API's ETag and If-Match speak of
         return view
+
+    def hiding(self, restricted: set[UUID]) -> Opener:
+        """Opens fields as ``self.open`` does, but shows those of persons whose processing is restricted
+        (art. 18 AVG) as ``[beperkt]``; a field older records hold as plain text is not a person's."""
+        hidden = {person_key_id(p) for p in restricted}
+
+        def opener(sealed: Sealed | str | None) -> Any:
+            return RESTRICTED_FIELD if isinstance(sealed, Sealed) and sealed.key_id in hidden else self.open(sealed)
+
+        return opener
 
     def erased_members(self, case: Case) -> frozenset[str]:
         """Members whose key was destroyed (one query for the whole household)."""
@@ -322,12 +335,7 @@ class Reader:
             if isinstance(visibility, Refusal):
                 continue
             restricted = {m.person_id for m in case.members.values() if m.restricted}
-            hidden = {person_key_id(p) for p in restricted}
-
-            def opener(sealed: Sealed | None, hidden: set[str] = hidden) -> Any:
-                return "[beperkt]" if isinstance(sealed, Sealed) and sealed.key_id in hidden else self.open(sealed)
-
-            doc = render_case(case, marking(opener, frozenset({ERASED, "[beperkt]"})), visibility)
+            doc = render_case(case, marking(self.hiding(restricted), frozenset({ERASED, RESTRICTED_FIELD})), visibility)
             fields = matching_fields(doc, wanted)
             if fields:
                 shown = [p for p in subjects_shown(case, visibility) if p not in restricted]

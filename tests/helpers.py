@@ -163,3 +163,32 @@ def raw_store_bytes(settings: Settings) -> bytes:
             if size:
                 chunks.append(bytes(conn.execute("SELECT pg_read_binary_file(%s)", (path,)).fetchone()[0]))
     return b"".join(chunks)
+
+
+def register_access_request(cli: Any, person: str, received: str, requester: str = "x", officer: str = "pim") -> str:
+    """An access request (inzage) of ``person``, registered through the CLI by a privacy officer; its reference."""
+    result = cli(
+        "request",
+        "register",
+        "--kind",
+        "access",
+        "--person",
+        person,
+        "--requester-name",
+        requester,
+        "--received",
+        received,
+        "--identity-check",
+        "paspoort",
+        "--json",
+        user=officer,
+    )
+    assert result.code == 0, result.err
+    return str(result.json()["request"])
+
+
+def access_items(cli: Any, reference: str, officer: str = "pim") -> dict[str, dict[str, Any]]:
+    """The items of an access answer by id, as `regie request items` lists them."""
+    result = cli("request", "items", reference, "--json", user=officer)
+    assert result.code == 0, result.err
+    return {item["item"]: item for item in result.json()}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import access_items, register_access_request
 
 from casusregie.adapters.profile_file import builtin_profiles
 
@@ -254,22 +255,6 @@ def test_the_reason_to_close_anyway_is_part_of_the_access_answer(utrecht: Any) -
         "2026-02-01",
     )
     person = ok(utrecht, "case", "show", case, "--json").json()["members"][0]["person"]
-    reference = ok(
-        utrecht,
-        "request",
-        "register",
-        "--kind",
-        "access",
-        "--person",
-        person,
-        "--requester-name",
-        "Karel de Vries",
-        "--received",
-        "2026-03-01",
-        "--identity-check",
-        "paspoort",
-        "--json",
-        user="pim",
-    ).json()["request"]
-    items = {i["item"]: i["summary"] for i in ok(utrecht, "request", "items", reference, "--json", user="pim").json()}
+    reference = register_access_request(utrecht, person, "2026-03-01", "Karel de Vries")
+    items = {key: item["summary"] for key, item in access_items(utrecht, reference).items()}
     assert "verhuisd naar Zwolle" in items["closure-despite:1"]

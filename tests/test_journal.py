@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import access_items, register_access_request
 
 
 def ok(cli: Any, *args: str, user: str = "anna") -> Any:
@@ -143,24 +144,8 @@ def test_only_the_director_and_team_write_and_read_the_journal(cli: Any, case: d
 
 
 def _access_items(cli: Any, person: str) -> dict[str, dict[str, Any]]:
-    reference = ok(
-        cli,
-        "request",
-        "register",
-        "--kind",
-        "access",
-        "--person",
-        person,
-        "--requester-name",
-        "x",
-        "--received",
-        "2026-11-01",
-        "--identity-check",
-        "paspoort",
-        "--json",
-        user="pim",
-    ).json()["request"]
-    return {i["item"]: i for i in ok(cli, "request", "items", reference, "--json", user="pim").json()}
+    reference = register_access_request(cli, person, "2026-11-01", "x")
+    return access_items(cli, reference)
 
 
 def test_an_entry_about_a_person_is_in_their_access_answer_and_not_in_a_co_residents(

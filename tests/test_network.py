@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import access_items, register_access_request
 
 
 def ok(cli: Any, *args: str, user: str = "anna") -> Any:
@@ -111,24 +112,8 @@ def test_a_reporter_is_an_access_subject_of_the_directors_read_not_of_a_partners
 
 def test_the_reporters_access_answer_holds_their_own_data(cli: Any, case: str) -> None:
     reporter = add_reporter(cli, case)
-    reference = ok(
-        cli,
-        "request",
-        "register",
-        "--kind",
-        "access",
-        "--person",
-        reporter,
-        "--requester-name",
-        "Mieke Melder",
-        "--received",
-        "2026-11-01",
-        "--identity-check",
-        "paspoort",
-        "--json",
-        user="pim",
-    ).json()["request"]
-    items = {i["item"]: i for i in ok(cli, "request", "items", reference, "--json", user="pim").json()}
+    reference = register_access_request(cli, reporter, "2026-11-01", "Mieke Melder")
+    items = access_items(cli, reference)
     assert "Mieke Melder" in items["data:name"]["summary"]
     assert "06-12345678" in items["data:contact"]["summary"]
     assert "Rol in de casus" in items["data:role"]["summary"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from helpers import access_items, register_access_request
 
 REFER = [
     "case",
@@ -146,25 +147,8 @@ def test_only_the_director_changes_problems_and_partners_do_not_see_them(cli: An
 def test_an_earlier_description_is_part_of_the_access_answer(cli: Any, case: str) -> None:
     ok(cli, "case", "problem", "update", case, "--domain", "overlast", "--text", "dreiging", "--on", "2026-10-06")
     person = ok(cli, "case", "show", case, "--json").json()["members"][0]["person"]
-    reference = ok(
-        cli,
-        "request",
-        "register",
-        "--kind",
-        "access",
-        "--person",
-        person,
-        "--requester-name",
-        "Karel de Vries",
-        "--received",
-        "2026-11-20",
-        "--identity-check",
-        "paspoort",
-        "--json",
-        user="pim",
-    ).json()["request"]
-    items = ok(cli, "request", "items", reference, "--json", user="pim").json()
-    summaries = {i["item"]: i["summary"] for i in items}
+    reference = register_access_request(cli, person, "2026-11-20", "Karel de Vries")
+    summaries = {key: item["summary"] for key, item in access_items(cli, reference).items()}
     assert "dreiging" in summaries["data:problem:overlast"]
     earlier = [s for key, s in summaries.items() if key.startswith("data:problem-earlier:")]
     assert earlier

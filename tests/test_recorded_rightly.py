@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 import pytest
+from helpers import register_access_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,23 +162,7 @@ def test_a_median_is_whole_where_it_can_be(days: list[int]) -> None:
 def test_a_wbp_ground_is_refused_for_processing_after_may_2018(store: Any) -> None:
     case = refer(store, "2026-11-02")
     person = ok(store, "case", "show", case, "--json").json()["members"][0]["person"]
-    reference = ok(
-        store,
-        "request",
-        "register",
-        "--kind",
-        "access",
-        "--person",
-        person,
-        "--requester-name",
-        "Karel de Vries",
-        "--received",
-        "2026-11-20",
-        "--identity-check",
-        "paspoort aan de balie",
-        "--json",
-        user="pim",
-    ).json()["request"]
+    reference = register_access_request(store, person, "2026-11-20", "Karel de Vries")
     withhold = ["request", "withhold", reference, "data:reason", "--motivation", "bescherming melders", "--what", "w"]
     wrong = store(*withhold, "--ground", "wbp:b", user="pim")
     assert wrong.code == 1
