@@ -111,9 +111,9 @@ def profile_list(as_json: bool) -> None:
         table.add_row(row["id"], row["municipality"], row["approach"])
     console = terminal()
     console.print(table)
-    console.print(
-        f"the files are in {PROFILE_DIR}/: copy one to make your own, and check it with `regie profile check FILE`"
-    )
+    # soft_wrap: a path or a command broken over two lines cannot be copied
+    console.print(f"the files are in {PROFILE_DIR}/", soft_wrap=True)
+    console.print("copy one to make your own, and check it with `regie profile check FILE`", soft_wrap=True)
 
 
 @profile.command("show")
