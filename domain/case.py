@@ -58,7 +58,7 @@ class Case(Aggregate):
 
     # Snapshots (the projection's stored states, the store's own) of an older shape are brought up
     # to date by the upcast methods below, as the eventsourcing library does it.
-    class_version = 5
+    class_version = 6
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -80,6 +80,11 @@ class Case(Aggregate):
     def upcast_v4_v5(state: dict[str, Any]) -> None:
         """v5: documents attached to the case."""
         state.setdefault("documents", {})
+
+    @staticmethod
+    def upcast_v5_v6(state: dict[str, Any]) -> None:
+        """v6: letters written for partners (they name the household to the partner)."""
+        state.setdefault("partner_letters", [])
 
     # --- referral (aanmelding) -----------------------------------------------------------
 
@@ -208,6 +213,7 @@ class Case(Aggregate):
         self.journal: dict[str, JournalEntry] = {}
         self.ad_hoc: dict[str, dict[str, Any]] = {}  # organisations involved ad hoc, outside the profile
         self.documents: dict[str, Document] = {}  # documents (stukken); their content is stored apart
+        self.partner_letters: list[dict[str, Any]] = []  # letters written for partners, in order
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -903,6 +909,23 @@ class Case(Aggregate):
             "due": self.letter_due,
         }
         self.letter_due = None
+
+    def write_partner_letter(self, kind: str, to: list[str], persons: list[UUID], on: date, by: str) -> None:
+        """A letter written for partners (the advice to the referrer, an invitation to a meeting).
+
+        Recorded when it is written, not when it is posted: the system cannot see the post, and a
+        disclosure trail that waits for someone to remember would miss the letters nobody recorded.
+        """
+        self._not_before_referral(on, "the letter")
+        if not to:
+            raise ValidationFailed("a letter for partners names at least one partner")
+        for person in persons:
+            self.member(str(person))
+        self._partner_letter_written(kind=kind, to=list(to), persons=list(persons), on=on, by=by)
+
+    @event("PartnerLetterWritten")
+    def _partner_letter_written(self, kind: str, to: list[str], persons: list[UUID], on: date, by: str) -> None:
+        self.partner_letters.append({"kind": kind, "to": to, "persons": persons, "on": on, "by": by})
 
     # --- partners and meetings (MDO / casusoverleg) --------------------------------------
 

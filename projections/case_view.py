@@ -172,6 +172,17 @@ def render_case(
                 "motivation": open_(case.letter["motivation"]),
             }
         )
+    if v.sees("letter") and case.partner_letters:
+        doc["partner_letters"] = [
+            {
+                "kind": letter["kind"],
+                "to": letter["to"],
+                "persons": [ref(p) for p in letter["persons"]],
+                "on": _d(letter["on"]),
+                "by": letter["by"],
+            }
+            for letter in case.partner_letters
+        ]
     meetings = [m for m in case.meetings.values() if v.sees("meetings") or v.organisation in m.participants]
     if meetings:
         doc["meetings"] = [

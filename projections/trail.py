@@ -48,6 +48,13 @@ DDL = (
 )
 
 
+#: Why a letter for partners names the household (the purpose in the trail).
+LETTER_PURPOSES = {
+    "advies-aanmelder": "terugkoppeling van het besluit en advies aan de aanmelder (brief)",
+    "uitnodiging-mdo": "uitnodiging voor het overleg over de casus (brief)",
+}
+
+
 @dataclass(frozen=True)
 class TrailEntry:
     """One movement of one person's data between organisations."""
@@ -333,6 +340,17 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
         return shared_with(event.owner, about, ["identificatie", "plan"], f"uitvoering maatregel {event.measure_id}")
     if name == "Escalated":
         return shared_with(event.level_name, everyone, ["signalen", "plan"], f"opschaling naar niveau {event.level}")
+    if name == "PartnerLetterWritten":
+        about = _members(case, event.persons) if event.persons else []
+        if event.kind == "advies-aanmelder":  # the decision on the referral, under the intake's basis
+            categories, basis, purpose = ["identificatie", "notities"], intake.legal_basis, LETTER_PURPOSES[event.kind]
+        else:
+            categories, basis, purpose = ["identificatie"], regie.legal_basis, LETTER_PURPOSES[event.kind]
+        return [
+            entry
+            for partner in event.to
+            for entry in moved(about, event.on, "disclosure", municipality, partner, categories, basis, purpose)
+        ]
     if name == "Closed" and event.handover_to:
         return shared_with(event.handover_to, everyone, ["identificatie", "plan"], "warme overdracht en nazorg")
     return []

@@ -373,3 +373,67 @@ def test_names_render_safely_and_are_filled_in_once() -> None:
     pdf = render_case_letter(composed, date(2026, 10, 10))
     text = " ".join(" ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages).split())
     assert "Els {signatory} Bakker Dorpsstraat 1 3511 AB Utrecht" in text
+
+
+def _letters_and_trail(cli: Any, case: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    shown = ok(cli, "case", "show", case, "--json").json()
+    trail = ok(cli, "trail", "--case", case, "--json", user="pim").json()
+    return shown.get("partner_letters", []), [e for e in trail if e["event"] == "PartnerLetterWritten"]
+
+
+def test_a_letter_for_partners_is_a_disclosure_in_the_case_and_the_trail(
+    cli: Any, utrecht: dict[str, str], tmp_path: Path
+) -> None:
+    """The advice and the invitation name the household to partners: writing one is recorded as such."""
+    taken, declined = utrecht["taken"], utrecht["declined"]
+    out = tmp_path / "brief.pdf"
+    ok(cli, "letter", "advies-aanmelder", declined, "--out", str(out), "--on", "2026-10-07")
+    letters, entries = _letters_and_trail(cli, declined)
+    karel = ok(cli, "case", "show", declined, "--json").json()["members"][0]["person"]
+    assert letters == [
+        {"kind": "advies-aanmelder", "to": ["mitros"], "persons": [karel], "on": "2026-10-07", "by": "anna"}
+    ]
+    assert [(e["person"], e["from"], e["to"], e["on"], e["kind"]) for e in entries] == [
+        (karel, "gemeente-utrecht", "mitros", "2026-10-07", "disclosure")
+    ]
+    assert entries[0]["categories"] == ["identificatie", "notities"]
+    assert "advies aan de aanmelder" in entries[0]["purpose"]
+    assert entries[0]["legal_basis"]  # the intake's basis, from the profile
+    assert "letter advies-aanmelder written 2026-10-07 by anna for mitros" in ok(cli, "case", "show", declined).out
+
+    # An invitation goes to every participant, or to the one named; a residents' letter to no partner.
+    ok(cli, "letter", "uitnodiging-mdo", taken, "--out", str(out), "--on", "2026-10-08")
+    ok(cli, "letter", "uitnodiging-mdo", taken, "--out", str(out), "--on", "2026-10-09", "--to", "lister")
+    ok(cli, "letter", "bewonersbrief", taken, "--out", str(out), "--on", "2026-10-09")
+    letters, entries = _letters_and_trail(cli, taken)
+    assert [(x["kind"], x["to"]) for x in letters] == [
+        ("uitnodiging-mdo", ["mitros", "lister"]),
+        ("uitnodiging-mdo", ["lister"]),
+    ]
+    els = letters[0]["persons"]
+    assert len(els) == 1  # the main resident the letter names, not the child
+    assert sorted((e["to"], e["on"]) for e in entries) == [
+        ("lister", "2026-10-08"),
+        ("lister", "2026-10-09"),
+        ("mitros", "2026-10-08"),
+    ]
+    assert {e["person"] for e in entries} == set(els)
+    by_person = ok(cli, "trail", "--person", els[0], "--json", user="pim").json()
+    assert sum(e["event"] == "PartnerLetterWritten" for e in by_person) == 3
+
+    # Refused letters record nothing: a partner, a director of another team, a bad option.
+    before = ok(cli, "case", "show", taken, "--json").json()["version"]
+    assert cli("letter", "uitnodiging-mdo", taken, "--out", str(out), user="piet").code == 1
+    assert cli("letter", "uitnodiging-mdo", taken, "--out", str(out), user="bea").code == 1
+    assert cli("letter", "uitnodiging-mdo", taken, "--out", str(out), "--date", "2026-10-10").code == 2
+    assert ok(cli, "case", "show", taken, "--json").json()["version"] == before
+
+
+def test_every_kind_of_letter_is_a_kind_the_request_model_takes() -> None:
+    from typing import get_args
+
+    from casusregie.adapters.render.case_letter_templates import KINDS
+    from casusregie.commands.letters import PARTNER_LETTERS, LetterKind
+
+    assert get_args(LetterKind) == KINDS
+    assert set(PARTNER_LETTERS) <= set(KINDS)

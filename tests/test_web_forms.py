@@ -461,14 +461,18 @@ def test_a_director_downloads_the_residents_letter_and_searches_and_a_partner_wr
 ) -> None:
     case = taken_on_case(world)
     anna = signed_in(web_app, world, "anna")
-    assert f'href="/zaken/{case}/brief?soort=bewonersbrief"' in anna.page(f"/zaken/{case}").text
-    pdf = anna.page(f"/zaken/{case}/brief?soort=bewonersbrief")
+    assert f'action="/zaken/{case}/brief?soort=bewonersbrief"' in anna.page(f"/zaken/{case}").text
+    # A POST with the session's token: a letter for partners is recorded, so no link may write one.
+    assert anna.page(f"/zaken/{case}/brief?soort=bewonersbrief").status_code == 405
+    forged = anna.client.post(f"/zaken/{case}/brief?soort=bewonersbrief", data={"csrf": "x"}, follow_redirects=False)
+    assert forged.status_code == 403
+    pdf = anna.send(f"/zaken/{case}/brief?soort=bewonersbrief", {})
     assert pdf.status_code == 200, pdf.text[:500]
     assert pdf.content.startswith(b"%PDF")
-    assert anna.page(f"/zaken/{case}/brief?soort=onzin").status_code == 404
+    assert anna.send(f"/zaken/{case}/brief?soort=onzin", {}).status_code == 404
     found = anna.page("/zoeken?q=Karel").text
     assert f'href="/zaken/{case}"' in found
     assert "Karel" not in found.split("Gevonden casussen")[1]  # the fields that matched, never the text
     assert "Geen casus gevonden" in anna.page("/zoeken?q=Onbekendenaam").text
     piet = signed_in(web_app, world, "piet")
-    assert piet.page(f"/zaken/{case}/brief?soort=bewonersbrief").status_code == 403
+    assert piet.send(f"/zaken/{case}/brief?soort=bewonersbrief", {}).status_code == 403

@@ -3,67 +3,58 @@
 The letter is made from the case as the acting user may see it (`case show`): that read is
 checked and logged as every read is, and the letter's printing is logged too (NEN 7513: print),
 for the persons whose data it holds. Only the case's director and their team write letters; a
-partner, manager or anyone else is refused, and the refusal logged. Writing the letter records
-nothing else: that the residents were informed is `regie case letter`, once it is sent.
+partner, manager or anyone else is refused, and the refusal logged. A letter for partners (the
+advice to the referrer, an invitation) names the household to them, so writing it is recorded in
+the case as a disclosure and shows in the disclosure trail. That the residents were informed is
+`regie case letter`, once their letter is sent.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from casusregie.adapters.cli.common import Context, json_option, pass_ctx, print_json
 from casusregie.adapters.cli.output import echo
 from casusregie.adapters.cli.paths import OutputPath
 from casusregie.adapters.cli.refs import REF
 from casusregie.adapters.files import check_output_path, write_private
-from casusregie.adapters.render.case_letters import KINDS, LetterOptions, kinds_help
+from casusregie.adapters.render.case_letters import KINDS, kinds_help
 from casusregie.adapters.render.letter_service import NAME, write_case_letter
+from casusregie.commands.letters import LetterRequest
 from casusregie.commands.outcome import failure_recorded
 from casusregie.domain.access import Action
-from casusregie.domain.text import unsafe_character
 from casusregie.projections.reader import REGIE
 
-_TIME = re.compile(r"^([01]\d|2[0-3])[:.]([0-5]\d)$")
-_MAX_TEXT = 200
+#: The command-line spelling of the request's fields, where it is not --FIELD.
+_OPTION = {"visit_date": "--date", "case": "CASE", "kind": "KIND"}
 
-#: Options that only some kinds use: option -> kinds.
-_ONLY_FOR = {
-    "--meeting": ("uitnodiging-mdo",),
-    "--place": ("uitnodiging-mdo",),
-    "--date": ("aankondiging-achter-de-voordeur",),
-    "--time": ("uitnodiging-mdo", "aankondiging-achter-de-voordeur"),
-}
+
+def _option(field: str) -> str:
+    return _OPTION.get(field, f"--{field}")
 
 
 def register(root: click.Group) -> None:
     root.add_command(letter)
 
 
-def _text(value: str | None, option: str) -> str | None:
-    """A line of text the user typed for the letter: printable, one line, not too long."""
-    if value is None:
-        return None
-    found = unsafe_character(value, multiline=False)
-    if found is not None:
-        raise click.BadParameter(f"holds {found}", param_hint=option)
-    if not value.strip():
-        raise click.BadParameter("is empty", param_hint=option)
-    if len(value) > _MAX_TEXT:
-        raise click.BadParameter(f"is longer than {_MAX_TEXT} characters", param_hint=option)
-    return value.strip()
-
-
-def _time(value: str | None) -> str | None:
-    if value is None:
-        return None
-    match = _TIME.match(value.strip())
-    if match is None:
-        raise click.BadParameter(f"{value!r} is not a time HH:MM", param_hint="--time")
-    return f"{match[1]}.{match[2]} uur"
+def _request(**given: Any) -> LetterRequest:
+    """The shared request model; what it refuses is a usage error here (exit 2), named as the option."""
+    try:
+        return LetterRequest(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            field = next((str(p) for p in error.get("loc", ())), "")
+            if field:
+                lines.append(f"{_option(field)}: {message}")
+            else:  # a rule across fields names its field first ("place is for ...")
+                first, _, rest = message.partition(" ")
+                lines.append(f"{_option(first)} {rest}" if first in LetterRequest.model_fields else message)
+        raise click.UsageError("; ".join(lines)) from None
 
 
 _HELP = "\n\n".join(
@@ -72,8 +63,9 @@ _HELP = "\n\n".join(
         "KIND is one of:\n\n\b\n" + "\n".join(f"  {line}" for line in kinds_help()),
         "The wording is Dutch and the same everywhere; a profile changes its own parts under [letters] "
         "(department, contact, visitor, texts). The letter holds only what you may see of the case and never "
-        "a BSN. Only the case's director and their team write letters. Writing one records nothing: record "
-        "the residents' letter with `regie case letter CASE` once it is sent.",
+        "a BSN. Only the case's director and their team write letters. A letter for partners is recorded in the "
+        "case as a disclosure to them (it names the household); record the residents' letter with "
+        "`regie case letter CASE` once it is sent.",
     ]
 )
 
@@ -119,22 +111,21 @@ def letter(
     on: Any,
     as_json: bool,
 ) -> None:
-    given = {"--meeting": meeting, "--place": place, "--date": visit, "--time": at}
-    for option, kinds in _ONLY_FOR.items():
-        if given[option] is not None and kind not in kinds:
-            raise click.UsageError(f"{option} is for {' and '.join(kinds)}, not for {kind}")
-    options = LetterOptions(
-        on=on.date() if on is not None else date.today(),
-        to=to.strip() if to else None,
-        signatory=_text(signatory, "--signatory"),
+    asked = _request(
+        kind=kind,
+        case=case_ref,
+        on=on.date() if on is not None else None,
+        to=to,
+        signatory=signatory,
         meeting=meeting,
         visit_date=visit.date() if visit is not None else None,
-        time=_time(at),
-        place=_text(place, "--place"),
+        time=at,
+        place=place,
+        markdown=markdown,
     )
     path = check_output_path(out)  # a bad path writes nothing and reads nothing
     session = ctx.session()
-    written = write_case_letter(session, kind, case_ref, options, markdown=markdown)
+    written = write_case_letter(session, asked)
     composed, view = written.composed, written.view
     with failure_recorded(session, NAME, REGIE, Action.PRINT, written.case_id, written.subjects):
         write_private(path, written.body)

@@ -305,8 +305,11 @@ def register(app: FastAPI, prefix: str) -> None:
             operation_id=operation.operation_id,
             summary=(operation.command.__doc__ or operation.command.name).strip().splitlines()[0],
         )
+    from casusregie.adapters.http import letters  # it builds on this module's helpers
+
     _reads(app, prefix)
     _more_reads(app, prefix)
+    letters.register(app, prefix)
     _health(app, prefix)
 
 

@@ -72,6 +72,7 @@ class CaseLetter:
     letter: Letter
     persons: tuple[str, ...]  # refs of the household members whose data the letter holds
     notes: tuple[str, ...] = ()  # worth telling the user (e.g. no address on record)
+    partners: tuple[str, ...] = ()  # the organisations it goes to, for a letter to partners (a disclosure)
 
 
 def _clean(value: Any) -> str:
@@ -268,6 +269,7 @@ class _Draft:
     persons: tuple[str, ...]
     notes: tuple[str, ...] = ()
     meta: tuple[tuple[str, str], ...] = ()
+    partners: tuple[str, ...] = ()  # the organisations a letter for partners goes to
 
 
 def _common(view: Mapping[str, Any], profile: Profile, opts: LetterOptions) -> dict[str, str]:
@@ -393,6 +395,7 @@ def _advice_letter(view: Mapping[str, Any], profile: Profile, opts: LetterOption
         body=b.blocks,
         closing=_closing(w),
         persons=(person,) if person else (),
+        partners=(str(view.get("referring_org")),),
     )
 
 
@@ -442,6 +445,7 @@ def _invitation(view: Mapping[str, Any], profile: Profile, opts: LetterOptions, 
         closing=_closing(w),
         persons=(person,) if person else (),
         meta=(("Overleg", f"{meeting.get('meeting')}, {values['meeting_date']}"),),
+        partners=(opts.to,) if opts.to else tuple(participants),
     )
 
 
@@ -580,6 +584,7 @@ def compose_case_letter(kind: str, view: Mapping[str, Any], profile: Profile, op
         ),
         persons=draft.persons,
         notes=draft.notes,
+        partners=draft.partners,
     )
 
 

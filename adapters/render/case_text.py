@@ -110,6 +110,11 @@ def render_case_text(console: Console, doc: dict[str, Any]) -> None:
             if letter["sent"]
             else f"no letter ({letter['ground']}, {letter['on']} by {letter['by']}): {_t(letter['motivation'])}"
         )
+    for letter in doc.get("partner_letters", []):
+        console.print(
+            f"letter {letter['kind']} written {letter['on']} by {letter['by']} for {_t(letter['to'])}"
+            + (f", naming {_t(letter['persons'])}" if letter["persons"] else "")
+        )
     for m in doc.get("meetings", []):
         console.print(
             f"{m['kind']} {m['meeting']}"

@@ -38,8 +38,6 @@ from casusregie.adapters.http.problems import status_of
 from casusregie.adapters.http.service import Busy, Caller, Service
 from casusregie.adapters.http.settings import ApiSettings
 from casusregie.adapters.http.tokens import ProviderUnavailable
-from casusregie.adapters.render.case_letters import KINDS as LETTER_KINDS
-from casusregie.adapters.render.case_letters import LetterOptions
 from casusregie.adapters.render.letter_service import write_case_letter
 from casusregie.adapters.web import audit_pages, forms, manage_pages, privacy_pages
 from casusregie.adapters.web.labels import DEADLINES, ROLES, TITLES, WORK_KINDS, dutch_date, label, month, task, value
@@ -47,6 +45,7 @@ from casusregie.adapters.web.oidc import PendingSignIn, RelyingParty, SignInFail
 from casusregie.adapters.web.sessions import Expired, TooManySignIns, WebSession, WebSessions
 from casusregie.adapters.web.settings import CALLBACK, SIGNED_OUT, WebSettings
 from casusregie.commands import documents
+from casusregie.commands.letters import LetterRequest
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.document import CEILING_BYTES
@@ -457,15 +456,16 @@ class Web:
         return await self.page(request, "document.get", work)
 
     async def letter(self, request: Request) -> Response:
-        """A case letter as a PDF download (``?soort=bewonersbrief``), written as the CLI writes it."""
+        """A case letter as a PDF download (a POST from the case page, ``?soort=...``), as the CLI writes it."""
         number = request.path_params["case"]
         kind = request.query_params.get("soort", "")
-        if kind not in LETTER_KINDS:
-            return self.problem_page(404, "Niet gevonden", "Deze soort brief bestaat niet.")
+        try:
+            asked = LetterRequest(kind=kind, case=number)
+        except ValidationError:
+            return self.problem_page(404, "Niet gevonden", "Deze soort brief of deze casus bestaat niet.")
 
         def work(regie: Session, session: WebSession, _: FormData | None) -> Response:
-            options = LetterOptions(on=date.today(), signatory=regie.actor.user_id)
-            written = write_case_letter(regie, kind, number, options, markdown=False)
+            written = write_case_letter(regie, asked.model_copy(update={"signatory": regie.actor.user_id}))
             name = f"{kind}-{written.view['case']}.pdf"
             return Response(
                 written.body,
@@ -635,7 +635,7 @@ def create_web(service: Service, api: ApiSettings, web: WebSettings, proxies: li
         Route("/acties/{action}", pages.action, methods=["GET", "POST"]),
         Route("/overleggen/{overleg}", pages.conference),
         Route("/zaken/{case}/stukken/{document}", pages.document),
-        Route("/zaken/{case}/brief", pages.letter),
+        Route("/zaken/{case}/brief", pages.letter, methods=["POST"]),  # writing a letter for partners is recorded
         Route("/zoeken", pages.search),
         *privacy_pages.routes(pages),
         *audit_pages.routes(pages),
