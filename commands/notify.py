@@ -48,7 +48,7 @@ from casusregie.commands.application import RegieApplication
 from casusregie.commands.session import Session
 from casusregie.domain.access import AccessTrace, Action, Outcome, new_span_id
 from casusregie.domain.calendar import due_date
-from casusregie.domain.errors import AccessDenied, Conflict, RegieError
+from casusregie.domain.errors import AccessDenied, Conflict, RegieError, ValidationFailed
 from casusregie.domain.notification import DUE_SOON, OVERDUE, Reminder, ReminderLog
 from casusregie.domain.profile import DeadlineRule
 from casusregie.domain.roles import Actor, Role, User
@@ -310,20 +310,27 @@ def _check_register(app: RegieApplication, activities: Iterable[str], name: str,
 
 def run(
     app: RegieApplication,
-    settings: MailSettings,
+    settings: MailSettings | None,
     on: date,
     public_url: str | None,
     dry_run: bool = False,
     mailer: Callable[[MailSettings], Mailer] = Mailer,
 ) -> RunReport:
-    """One run: plan, log, then send and record mail by mail (see the module's docstring)."""
+    """One run: plan, log, then send and record mail by mail (see the module's docstring).
+
+    A dry run sends nothing, so it needs no mail server: without ``settings`` it looks ahead
+    the default number of working days.
+    """
+    if settings is None and not dry_run:
+        raise ValidationFailed("reminders need a mail server: a [mail] section (host, from) in the config file")
+    notice_days = settings.notice_days if settings is not None else MailSettings.model_fields["notice_days"].default
     started = datetime.now(UTC)
     app.catch_up()
-    mails, read_under = plan(app, on, settings.notice_days)
-    report = RunReport(on=on, dry_run=dry_run, notice_days=settings.notice_days, mails=mails)
+    mails, read_under = plan(app, on, notice_days)
+    report = RunReport(on=on, dry_run=dry_run, notice_days=notice_days, mails=mails)
     name = DRY_RUN if dry_run else RUN
     _check_register(app, read_under, name, started)
-    if dry_run:
+    if dry_run or settings is None:
         app.commit(*(system_trace(app, name, a, started) for a in sorted(read_under)))
         return report
     logged = False

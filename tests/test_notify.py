@@ -458,3 +458,14 @@ def test_a_server_that_fails_halfway_keeps_what_went_out_and_the_next_run_sends_
     notify(cli, "2026-01-08")
     [(second, _raw)] = mailbox.take()
     assert {first[0], second[0]} == {ADDRESSES["anna"], ADDRESSES["piet"]}
+
+
+def test_a_dry_run_needs_no_mail_server(cli: Any, tmp_path: Path) -> None:
+    """Seeing what would go out comes before setting up mail; the real run still asks for [mail]."""
+    (tmp_path / "regie.toml").write_text("", encoding="utf-8")
+    setup_store(cli)
+    dry = notify(cli, "2026-01-08", "--dry-run", "--json").json()
+    assert (dry["dry_run"], dry["notice_days"]) == (True, 2)  # the default look-ahead
+    assert [m["items"][0]["due_on"] for m in dry["mails"] if m["user"] == "anna"] == ["2026-01-10"]
+    real = cli("notify", "run", "--date", "2026-01-08")
+    assert (real.code, "no [mail] section" in real.err) == (1, True)

@@ -21,11 +21,11 @@ def register(root: click.Group) -> None:
     root.add_command(notify)
 
 
-def configured_mail(settings: Settings) -> MailSettings:
+def configured_mail(settings: Settings, *, required: bool = True) -> MailSettings | None:
     source = f"config file {settings.config_file}" if settings.config_file else "the config"
     base = settings.config_file.parent if settings.config_file else None
     mail = mail_settings(settings.mail, source, base)
-    if mail is None:
+    if mail is None and required:
         raise ValidationFailed(
             "no [mail] section in the config file: reminders need a mail server (host, from; see the README, "
             '"Reminders by e-mail")'
@@ -60,11 +60,11 @@ def run(ctx: Context, on: Any, dry_run: bool, as_json: bool) -> None:
     One mail per user with a work e-mail address (`regie user email`), listing the kind of
     each task, its due date and a link, nothing about the case or its people. What was sent is
     recorded in the store; a second run sends nothing already sent. Needs a [mail] section in
-    the config file; no acting user (the run is recorded as the system's).
+    the config file (a --dry-run does not); no acting user (the run is recorded as the system's).
     """
     as_of = day(on) or date.today()
     settings = ctx.settings()
-    mail, link = configured_mail(settings), public_url(settings)
+    mail, link = configured_mail(settings, required=not dry_run), public_url(settings)  # a dry run sends nothing
     report = reminders.run(ctx.app(), mail, as_of, link, dry_run=dry_run)
     if as_json:
         print_json(report.as_dict())
