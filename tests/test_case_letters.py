@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import access_items, register_access_request
 from pypdf import PdfReader
 
 from casusregie.adapters.profile_file import resolve_profile
@@ -400,6 +401,9 @@ def test_a_letter_for_partners_is_a_disclosure_in_the_case_and_the_trail(
     assert "advies aan de aanmelder" in entries[0]["purpose"]
     assert entries[0]["legal_basis"]  # the intake's basis, from the profile
     assert "letter advies-aanmelder written 2026-10-07 by anna for mitros" in ok(cli, "case", "show", declined).out
+    answer = access_items(cli, register_access_request(cli, karel, "2026-10-08"))
+    recipients = [item["summary"] for key, item in answer.items() if key.startswith("recipient:")]
+    assert any(summary.startswith("2026-10-07 verstrekt aan") for summary in recipients), recipients
 
     # An invitation goes to every participant, or to the one named; a residents' letter to no partner.
     ok(cli, "letter", "uitnodiging-mdo", taken, "--out", str(out), "--on", "2026-10-08")
