@@ -94,6 +94,7 @@ TERMS: dict[str, tuple[str, str]] = {
     "Declined": ("case not taken on; advice given", "niet in regie genomen"),
     "ResidentsInformed": ("residents informed by letter", "bewoners per brief geïnformeerd"),
     "ResidentLetterWithheld": ("letter to the residents withheld, with reasons", "brief achterwege gelaten"),
+    "PartnerLetterWritten": ("letter written for partners (a disclosure)", "brief aan partners geschreven"),
     "PartnerInvolved": ("partner involved", "partner betrokken"),
     "MeetingScheduled": ("case conference scheduled", "overleg gepland"),
     "MeetingHeld": ("case conference held", "overleg gehouden"),
