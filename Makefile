@@ -37,9 +37,13 @@ demo: $(STAMP)
 serve: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python tests/dev_server.py
 
+# One worker per core: every test makes its own store (a file, or a schema of its own in PostgreSQL), its own
+# key folder and its own ports, so they run side by side. TEST_WORKERS=0 runs them one after another.
+TEST_WORKERS ?= auto
+
 test: $(STAMP) $(NODE_TOOLS)
 	-@tests/install-chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
