@@ -29,18 +29,11 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from casusregie.domain.errors import RegieError, ValidationFailed
+from casusregie.commands.mail_port import DEFAULT_NOTICE_DAYS, AddressRefused, MailUnavailable
+from casusregie.domain.errors import ValidationFailed
 
 DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 LOOPBACK_NAMES = {"localhost"}
-
-
-class MailUnavailable(RegieError):
-    """The mail server cannot be reached or will not take mail from us: nothing more is sent."""
-
-
-class AddressRefused(RegieError):
-    """The mail server refused one recipient's address (the others still get theirs)."""
 
 
 def _loopback(host: str) -> bool:
@@ -63,7 +56,7 @@ class MailSettings(BaseModel):
     username: str | None = Field(default=None, min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$")
     password_file: Path | None = None
     sender: str = Field(alias="from", min_length=3, max_length=255)
-    notice_days: int = Field(default=2, ge=0, le=60, description="working days ahead of a deadline")
+    notice_days: int = Field(default=DEFAULT_NOTICE_DAYS, ge=0, le=60, description="working days ahead of a deadline")
     timeout_seconds: int = Field(default=20, ge=1, le=300)
 
     @field_validator("sender")
@@ -151,6 +144,20 @@ def message(
     return mail
 
 
+class SmtpServer:
+    """The mail server of ``[mail]``, as the reminder run sees it (``commands.mail_port.MailServer``)."""
+
+    def __init__(self, settings: MailSettings) -> None:
+        self.settings = settings
+
+    @property
+    def notice_days(self) -> int:
+        return self.settings.notice_days
+
+    def connect(self) -> Mailer:
+        return Mailer(self.settings)
+
+
 class Mailer:
     """One SMTP session for a run: ``with Mailer(settings) as mailer: mailer.send(message)``."""
 
@@ -196,6 +203,10 @@ class Mailer:
             with contextlib.suppress(OSError):
                 self._smtp.close()
         self._smtp = None
+
+    def send_text(self, to: str, subject: str, body: str, message_id: str) -> None:
+        """A plain-text mail from the configured sender (``commands.mail_port.Outbox``)."""
+        self.send(message(self.settings, to, subject, body, message_id))
 
     def send(self, mail: EmailMessage) -> None:
         """Hand one message to the server; it has taken it when this returns."""

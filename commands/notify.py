@@ -36,15 +36,15 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
-from casusregie.adapters.mail import AddressRefused, Mailer, MailSettings, MailUnavailable, message
 from casusregie.commands.application import RegieApplication
+from casusregie.commands.mail_port import DEFAULT_NOTICE_DAYS, AddressRefused, MailServer, MailUnavailable
 from casusregie.commands.session import Session
 from casusregie.domain.access import AccessTrace, Action, Outcome, new_span_id
 from casusregie.domain.calendar import due_date
@@ -310,39 +310,38 @@ def _check_register(app: RegieApplication, activities: Iterable[str], name: str,
 
 def run(
     app: RegieApplication,
-    settings: MailSettings | None,
+    server: MailServer | None,
     on: date,
     public_url: str | None,
     dry_run: bool = False,
-    mailer: Callable[[MailSettings], Mailer] = Mailer,
 ) -> RunReport:
     """One run: plan, log, then send and record mail by mail (see the module's docstring).
 
-    A dry run sends nothing, so it needs no mail server: without ``settings`` it looks ahead
-    the default number of working days.
+    A dry run sends nothing, so it needs no mail server: without one it looks ahead the
+    default number of working days.
     """
-    if settings is None and not dry_run:
+    if server is None and not dry_run:
         raise ValidationFailed("reminders need a mail server: a [mail] section (host, from) in the config file")
-    notice_days = settings.notice_days if settings is not None else MailSettings.model_fields["notice_days"].default
+    notice_days = server.notice_days if server is not None else DEFAULT_NOTICE_DAYS
     started = datetime.now(UTC)
     app.catch_up()
     mails, read_under = plan(app, on, notice_days)
     report = RunReport(on=on, dry_run=dry_run, notice_days=notice_days, mails=mails)
     name = DRY_RUN if dry_run else RUN
     _check_register(app, read_under, name, started)
-    if dry_run or settings is None:
+    if dry_run or server is None:
         app.commit(*(system_trace(app, name, a, started) for a in sorted(read_under)))
         return report
     logged = False
     try:
-        with mailer(settings) as smtp:
+        with server.connect() as outbox:
             # Audit first: the run's record is stored before any mail leaves.
             app.commit(*(system_trace(app, name, a, started) for a in sorted(read_under)))
             logged = True
             for mail in mails:
                 subject, body = compose(mail, public_url)
                 try:
-                    smtp.send(message(settings, mail.address, subject, body, mail.message_id))
+                    outbox.send_text(mail.address, subject, body, mail.message_id)
                 except AddressRefused:
                     report.refused.append(mail.user_id)  # nothing recorded: the next run tries again
                     continue

@@ -11,7 +11,7 @@ import click
 from casusregie.adapters.cli.common import Context, day, json_option, pass_ctx, print_json
 from casusregie.adapters.cli.output import echo
 from casusregie.adapters.config import Settings
-from casusregie.adapters.mail import MailSettings, mail_settings
+from casusregie.adapters.mail import MailSettings, SmtpServer, mail_settings
 from casusregie.commands import notify as reminders
 from casusregie.domain.errors import RegieError, ValidationFailed
 from casusregie.domain.notification import DUE_SOON, OVERDUE
@@ -65,7 +65,7 @@ def run(ctx: Context, on: Any, dry_run: bool, as_json: bool) -> None:
     as_of = day(on) or date.today()
     settings = ctx.settings()
     mail, link = configured_mail(settings, required=not dry_run), public_url(settings)  # a dry run sends nothing
-    report = reminders.run(ctx.app(), mail, as_of, link, dry_run=dry_run)
+    report = reminders.run(ctx.app(), SmtpServer(mail) if mail else None, as_of, link, dry_run=dry_run)
     if as_json:
         print_json(report.as_dict())
     else:
