@@ -1,6 +1,6 @@
 """A blind index (blinde index) to find persons without storing searchable plaintext.
 
-Each identifying value is normalised and keyed with HMAC-SHA256 under the store's index
+Each identifying value (``domain.findable.terms``) is normalised and keyed with HMAC-SHA256 under the store's index
 key (a data key like any other, wrapped by the master key). The database only ever holds
 the digests; finding a person means computing the digest of what the privacy officer
 typed. Erasing a person deletes their rows, so not even a digest of their BSN remains.
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
 from collections.abc import Callable
-from datetime import date
 from uuid import UUID
 
 from casusregie.adapters.sql import Database, Tx
@@ -23,25 +21,6 @@ DDL = """CREATE TABLE IF NOT EXISTS regie_person_index (
     kind TEXT NOT NULL,
     digest TEXT NOT NULL,
     PRIMARY KEY (person_id, kind, digest))"""
-
-
-def normalise_name(name: str) -> str:
-    """Case, accents and spacing do not matter: 'Ësther  de Vries' ~ 'esther de vries'."""
-    decomposed = unicodedata.normalize("NFKD", name)
-    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(letters.casefold().replace("-", " ").split())
-
-
-def terms(name: str | None, birth_date: date | None, bsn: str | None) -> list[tuple[str, str]]:
-    """The (kind, value) pairs a person is findable by."""
-    out: list[tuple[str, str]] = []
-    if bsn:
-        out.append(("bsn", bsn.strip().zfill(9)))
-    if name:
-        out.append(("name", normalise_name(name)))
-        if birth_date:
-            out.append(("name+born", f"{normalise_name(name)}|{birth_date.isoformat()}"))
-    return out
 
 
 class PersonIndex:

@@ -17,7 +17,6 @@ from uuid import UUID
 
 from pydantic import Field
 
-from casusregie.adapters.person_index import PersonIndex
 from casusregie.commands.authorization import is_role
 from casusregie.commands.base import Command, Result, handles
 from casusregie.commands.session import Session
@@ -52,7 +51,7 @@ def erase_person_in(s: Session, person_id: UUID, case_id: UUID, ground: str, on:
     if s.app.store.keyring.is_shredded(person_key_id(person_id)):
         raise DomainRuleViolation("this person was already erased")
     s.add_extra(s.app.store.keyring.shred(person_key_id(person_id), ground))
-    s.add_extra(PersonIndex.forget_op(person_id))
+    s.unindex_person(person_id)
     return Erasure(
         scope="person", case_id=case_id, persons=[person_id], ground=ground, on=on, request=request, by=s.actor.user_id
     )
@@ -120,7 +119,7 @@ def run_retention(s: Session, cmd: RunRetention) -> Result:
         if not cmd.dry_run:
             for person_id in live:
                 s.add_extra(keyring.shred(person_key_id(person_id), "retention-expired"))
-                s.add_extra(PersonIndex.forget_op(person_id))
+                s.unindex_person(person_id)
             s.add_extra(keyring.shred(case_key_id(case_id), "retention-expired"))
             erasure = Erasure(
                 scope="case",

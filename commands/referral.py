@@ -9,7 +9,6 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, field_validator, model_validator
 
-from casusregie.adapters.person_index import terms
 from casusregie.commands.authorization import acts_for, can_assign, directs, is_role
 from casusregie.commands.base import CaseCommand, Command, Input, Result, Text, handles
 from casusregie.commands.session import Session
@@ -71,7 +70,7 @@ def new_person(
     session.new_key(person_key_id(person_id), purpose="person", subject=f"person {person_id}")
     ref = session.new_ref("P")
     session.add_ref(ref, "person", person_id, case_id)
-    session.add_extra(session.app.store.persons.insert_op(person_id, terms(name, birth_date, bsn)))
+    session.index_person(person_id, name, birth_date, bsn)
     return person_id, ref
 
 

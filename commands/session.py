@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -24,6 +24,7 @@ from casusregie.commands.idempotency import answer_text, checked_request_id, fin
 from casusregie.domain.access import Action, Outcome
 from casusregie.domain.case import Case
 from casusregie.domain.errors import AccessDenied, Conflict, NotFound, PreconditionFailed, ValidationFailed
+from casusregie.domain.findable import terms
 from casusregie.domain.profile import Profile
 from casusregie.domain.roles import Actor, Authentication, Role, User
 from casusregie.domain.sealed import Sealed, case_key_id, person_key_id
@@ -236,6 +237,18 @@ class Session:
 
     def add_extra(self, extra: Callable[[Any], None]) -> None:
         self._extras.append(extra)
+
+    def index_person(self, person_id: UUID, name: str | None, birth_date: date | None, bsn: str | None) -> None:
+        """Make a person findable (the blind index), in this command's transaction."""
+        self.add_extra(self.app.store.persons.insert_op(person_id, terms(name, birth_date, bsn)))
+
+    def unindex_person(self, person_id: UUID) -> None:
+        """Take every digest of a person out of the blind index, in this command's transaction."""
+        self.add_extra(self.app.store.persons.forget_op(person_id))
+
+    def find_persons(self, pairs: list[tuple[str, str]]) -> list[UUID]:
+        """Persons the blind index holds under all of ``pairs`` (``domain.findable.terms``)."""
+        return self.app.store.persons.find(pairs) if pairs else []
 
     # --- authority and the access log -------------------------------------------------------
 

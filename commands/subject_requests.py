@@ -16,7 +16,6 @@ from uuid import UUID, uuid4
 
 from pydantic import Field, model_validator
 
-from casusregie.adapters.person_index import PersonIndex, terms
 from casusregie.commands.authorization import is_role
 from casusregie.commands.base import Command, Result, Text, handles
 from casusregie.commands.erasure import backups_note, erase_person_in
@@ -25,6 +24,7 @@ from casusregie.commands.session import Session
 from casusregie.domain.access import Action
 from casusregie.domain.case import Case
 from casusregie.domain.errors import NotFound, ValidationFailed
+from casusregie.domain.findable import terms
 from casusregie.domain.roles import Role
 from casusregie.domain.sealed import Sealed, person_key_id
 from casusregie.domain.subject_request import ARTICLES, WBP_UNTIL, RequestKind, SubjectRequest
@@ -141,7 +141,7 @@ def register_request(s: Session, cmd: RegisterRequest) -> Result:
     else:
         bsn = MemberInput(name="x", birth_date=date(2000, 1, 1), bsn=cmd.match_bsn).bsn if cmd.match_bsn else None
         pairs = [p for p in terms(cmd.match_name, cmd.match_born, bsn) if not (p[0] == "name" and cmd.match_born)]
-        found = s.app.store.persons.find(pairs) if pairs else []
+        found = s.find_persons(pairs)
         if len(found) > 1:
             raise ValidationFailed(f"{len(found)} persons match; choose one with --person (see `regie person find`)")
         person_id = found[0] if found else None
@@ -475,8 +475,8 @@ def decide_rectification(s: Session, cmd: DecideRectification) -> Result:
         f: keyring.unseal(getattr(member, f)) if getattr(member, f) else None for f in ("name", "birth_date", "bsn")
     }
     born = date.fromisoformat(current["birth_date"]) if current["birth_date"] else None
-    s.add_extra(PersonIndex.forget_op(person_id))
-    s.add_extra(s.app.store.persons.insert_op(person_id, terms(current["name"], born, current["bsn"])))
+    s.unindex_person(person_id)
+    s.index_person(person_id, current["name"], born, current["bsn"])
     tasks = _recipients_before(s, person_id, {"identificatie"})
     motivation = seal_text(s, request, "motivation", f"{cmd.field} gerectificeerd")
     request.decide("granted", motivation, None, cmd.on, s.actor.user_id, tasks=tasks)

@@ -10,10 +10,11 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 from uuid import UUID
 
-from casusregie.adapters.person_index import INDEX_KEY_ID, terms
+from casusregie.adapters.person_index import INDEX_KEY_ID
 from casusregie.commands.authorization import directs
 from casusregie.domain.access import Action
 from casusregie.domain.errors import ValidationFailed
+from casusregie.domain.findable import terms
 from casusregie.domain.roles import Role
 from casusregie.privacy_audit import access_records, ldv
 from casusregie.privacy_audit.need_to_know import opener_for, reader_visibility

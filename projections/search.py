@@ -20,8 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from casusregie.adapters.person_index import normalise_name
 from casusregie.domain.errors import ValidationFailed
+from casusregie.domain.findable import normalise_name
 from casusregie.privacy_audit.need_to_know import ERASED, Opener
 
 MIN_QUERY = 3  # fewer characters would match nearly every case: a search is not a way to list them all

@@ -19,7 +19,6 @@ from helpers import World, raw_store_bytes
 from readable import readable
 from scenarios import day, taken_on_case
 
-from casusregie.adapters.person_index import terms
 from casusregie.commands.closure import CloseCase
 from casusregie.commands.erasure import ErasePerson, RunRetention
 from casusregie.commands.information import DiscloseInformation, DisclosureItem, RequestInformation
@@ -35,6 +34,7 @@ from casusregie.commands.subject_requests import (
     RegisterRequest,
     WithholdItem,
 )
+from casusregie.domain.findable import terms
 from casusregie.projections.reader import Reader
 
 NAME, BSN, BORN, ADDRESS = "Zwaantje Markeer-Eerst", "123456782", date(1966, 6, 16), "Markeerstraat 77"
