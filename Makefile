@@ -38,13 +38,14 @@ serve: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python tests/dev_server.py
 
 # One worker per core: every test makes its own store (a file, or a schema of its own in PostgreSQL), its own
-# key folder and its own ports, so they run side by side. A file's tests stay together on one worker, in
-# order: the browser tests share a signed-in user per module. TEST_WORKERS=0 runs them one after another.
+# key folder and its own ports, so they run side by side. A module whose tests share a module-scoped fixture
+# (the browser tests' signed-in users) stays on one worker, in order (tests/conftest.py marks it);
+# the others are spread test by test. TEST_WORKERS=0 runs them one after another.
 TEST_WORKERS ?= auto
 
 test: $(STAMP) $(NODE_TOOLS)
 	-@tests/install-chromium
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -82,3 +82,17 @@ def cli(env: dict[str, str]) -> Any:
 @click.pass_context
 def _entry(ctx: click.Context) -> None:
     ctx.exit(main(list(ctx.args)))
+
+
+_SHARED_SCOPES = frozenset({"module", "class", "package"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `make test` (pytest-xdist, ``--dist loadgroup``): a module whose tests share a module- or
+    class-scoped fixture (a signed-in browser, a served store) runs on one worker, in order; the
+    tests of every other module are spread one by one, which keeps both workers busy to the end."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info is not None else ()
+        if any(defs and defs[-1].scope in _SHARED_SCOPES for defs in definitions):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__ if item.module else item.nodeid))
