@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import ClassVar, Literal, Self
+from typing import ClassVar, Self
 
 from pydantic import Field, model_validator
 
@@ -18,21 +18,12 @@ from casusregie.commands.base import CaseCommand, Input, Result, handles
 from casusregie.commands.meetings import check_partners
 from casusregie.commands.session import Session
 from casusregie.domain.access import Action
+from casusregie.domain.letters import PARTNER_LETTERS, LetterKind, PartnerLetterKind
+
+__all__ = ["PARTNER_LETTERS", "LetterKind", "LetterRequest", "RecordPartnerLetter"]
 
 REGIE = "regie-uitvoering"
 
-#: The kinds of letter that go to a partner, not to the household.
-PARTNER_LETTERS = ("advies-aanmelder", "uitnodiging-mdo")
-
-
-#: Every kind of case letter; its wording is the renderer's business.
-LetterKind = Literal[
-    "bewonersbrief",
-    "advies-aanmelder",
-    "uitnodiging-mdo",
-    "aankondiging-achter-de-voordeur",
-    "begeleidingsovereenkomst",
-]
 
 #: Options that only some kinds use: option -> kinds.
 ONLY_FOR: dict[str, tuple[str, ...]] = {
@@ -86,7 +77,7 @@ class RecordPartnerLetter(CaseCommand):
     name: ClassVar[str] = "case.partner-letter"
     activity: ClassVar[str] = REGIE
     action: ClassVar[Action] = Action.DISCLOSE
-    kind: Literal["advies-aanmelder", "uitnodiging-mdo"]
+    kind: PartnerLetterKind
     to: list[str] = Field(min_length=1, max_length=50, description="the partners the letter is for")
     persons: list[str] = Field(default_factory=list, max_length=200, description="household members it names")
 

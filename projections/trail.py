@@ -343,9 +343,10 @@ def entries_for(event: Any, case: Case, profile: Any) -> list[TrailEntry]:
     if name == "PartnerLetterWritten":
         about = _members(case, event.persons) if event.persons else []
         if event.kind == "advies-aanmelder":  # the decision on the referral, under the intake's basis
-            categories, basis, purpose = ["identificatie", "notities"], intake.legal_basis, LETTER_PURPOSES[event.kind]
+            categories, basis = ["identificatie", "notities"], intake.legal_basis
         else:
-            categories, basis, purpose = ["identificatie"], regie.legal_basis, LETTER_PURPOSES[event.kind]
+            categories, basis = ["identificatie"], regie.legal_basis
+        purpose = LETTER_PURPOSES[event.kind]
         return [
             entry
             for partner in event.to

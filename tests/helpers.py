@@ -192,3 +192,17 @@ def access_items(cli: Any, reference: str, officer: str = "pim") -> dict[str, di
     result = cli("request", "items", reference, "--json", user=officer)
     assert result.code == 0, result.err
     return {item["item"]: item for item in result.json()}
+
+
+def ok(cli: Any, *args: str, user: str = "anna") -> Any:
+    """A CLI command that must succeed (as ``user``); its result."""
+    result = cli(*args, user=user)
+    assert result.code == 0, result.err
+    return result
+
+
+def init_store(cli: Any, *users: tuple[str, ...], profile: str = "utrecht") -> None:
+    """`regie init` under ``profile`` with beheerder ``admin``, then `user add` for each user (id and options)."""
+    assert cli("init", "--profile", profile, "--admin", "admin").code == 0
+    for args in users:
+        assert cli("user", "add", *args, user="admin").code == 0, args

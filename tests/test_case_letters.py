@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import access_items, register_access_request
+from helpers import access_items, init_store, ok, register_access_request
 from pypdf import PdfReader
 
 from casusregie.adapters.profile_file import resolve_profile
@@ -28,12 +28,6 @@ from casusregie.privacy_audit.decision_document import sample_decision
 BSN = "111222333"
 OTHER_BSN = "123456782"
 ON = ("--on", "2026-10-03")
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
 
 
 def refused(cli: Any, *args: str, user: str = "anna") -> str:
@@ -55,15 +49,14 @@ def pdf_text(path: Path) -> tuple[str, list[str]]:
 @pytest.fixture
 def utrecht(cli: Any) -> dict[str, str]:
     """Utrecht: a case taken on by anna (MDO scheduled, a goal and a measure) and a declined one."""
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("bea", "--role", "regisseur", "--team", "oost"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("mo", "--role", "manager"),
         ("pim", "--role", "privacy-officer"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+    )
     refer = ("case", "refer", "--from", "mitros", "--worker", "J. Jansen", "--problem", "overlast=lawaai")
     taken = ok(
         cli,

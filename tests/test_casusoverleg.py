@@ -10,12 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
+from helpers import init_store, ok
 
 
 def _case(cli: Any, name: str, referrer: str, user: str) -> str:
@@ -48,15 +43,14 @@ def _case(cli: Any, name: str, referrer: str, user: str) -> str:
 @pytest.fixture
 def overleg(cli: Any) -> dict[str, str]:
     """Two of anna's cases, one referred by Mitros and one by the police, on one casusoverleg."""
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("olaf", "--role", "regisseur", "--team", "oost"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("pol", "--role", "partner", "--org", "politie"),
         ("lies", "--role", "partner", "--org", "lister"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+    )
     mitros_case = _case(cli, "Karel de Vries", "mitros", "piet")
     police_case = _case(cli, "Bram Bos", "politie", "pol")
     ref = ok(

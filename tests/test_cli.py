@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 import pytest
-from helpers import raw_store_bytes
+from helpers import init_store, raw_store_bytes
 
 from casusregie.adapters.config import Settings
 from casusregie.cli import regie
@@ -39,14 +39,13 @@ REFER = [
 @pytest.fixture
 def store(cli: Any) -> Any:
     """An initialised store with a director, a partner and the police, reached through the CLI."""
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("pol", "--role", "partner", "--org", "politie"),
         ("aud", "--role", "auditor"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+    )
     return cli
 
 

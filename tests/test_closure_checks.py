@@ -12,25 +12,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import access_items, register_access_request
+from helpers import access_items, init_store, ok, register_access_request
 
 from casusregie.adapters.profile_file import builtin_profiles
 
 
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
-
-
 def _store(cli: Any, profile: str) -> None:
-    assert cli("init", "--profile", profile, "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("pim", "--role", "privacy-officer"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+        profile=profile,
+    )
 
 
 def _taken_on(cli: Any, referred: str = "2026-01-05") -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from helpers import World, raw_store_bytes
+from helpers import World, ok, raw_store_bytes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -31,12 +31,6 @@ from casusregie.domain.errors import ValidationFailed
 
 MARKER = b"PLAINTEXT-DOCUMENT-MARKER-8841"
 TITLE = "Vonnis ontruiming TITEL-MARKER-8842"
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
 
 
 def content(size: int) -> bytes:

@@ -10,27 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import access_items, register_access_request
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
+from helpers import access_items, init_store, ok, register_access_request
 
 
 @pytest.fixture
 def case(cli: Any) -> dict[str, str]:
     """A Utrecht case taken on by anna, with a mother and a son; mitros referred it."""
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("bea", "--role", "regisseur", "--team", "west"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("mo", "--role", "manager"),
         ("pim", "--role", "privacy-officer"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+    )
     number = ok(
         cli,
         "case",

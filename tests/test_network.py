@@ -12,25 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import access_items, register_access_request
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
+from helpers import access_items, init_store, ok, register_access_request
 
 
 @pytest.fixture
 def case(cli: Any) -> str:
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("mo", "--role", "manager"),
         ("pim", "--role", "privacy-officer"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+    )
     number = ok(
         cli,
         "case",

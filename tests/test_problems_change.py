@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers import access_items, register_access_request
+from helpers import access_items, init_store, ok, register_access_request
 
 REFER = [
     "case",
@@ -32,23 +32,16 @@ REFER = [
 
 @pytest.fixture
 def case(cli: Any) -> str:
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("pol", "--role", "partner", "--org", "politie"),
         ("pim", "--role", "privacy-officer"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0
+    )
     result = cli(*REFER, user="piet")
     assert result.code == 0, result.err
     return str(result.json()["case"])
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
 
 
 def test_a_problem_is_added_described_anew_and_resolved_with_its_history_kept(cli: Any, case: str) -> None:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 import pytest
-from helpers import register_access_request
+from helpers import init_store, ok, register_access_request
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,23 +38,16 @@ REFER = [
 @pytest.fixture
 def store(cli: Any) -> Any:
     """A Utrecht store with two directors of team west, one of team oost, a partner, a manager, a privacy officer."""
-    assert cli("init", "--profile", "utrecht", "--admin", "admin").code == 0
-    for args in (
+    init_store(
+        cli,
         ("anna", "--role", "regisseur", "--team", "west"),
         ("bea", "--role", "regisseur", "--team", "west"),
         ("olaf", "--role", "regisseur", "--team", "oost"),
         ("piet", "--role", "partner", "--org", "mitros"),
         ("mo", "--role", "manager"),
         ("pim", "--role", "privacy-officer"),
-    ):
-        assert cli("user", "add", *args, user="admin").code == 0, args
+    )
     return cli
-
-
-def ok(cli: Any, *args: str, user: str = "anna") -> Any:
-    result = cli(*args, user=user)
-    assert result.code == 0, result.err
-    return result
 
 
 def refer(cli: Any, on: str, *extra: str) -> str:

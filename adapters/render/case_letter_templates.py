@@ -24,13 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-KINDS: tuple[str, ...] = (
-    "bewonersbrief",
-    "advies-aanmelder",
-    "uitnodiging-mdo",
-    "aankondiging-achter-de-voordeur",
-    "begeleidingsovereenkomst",
-)
+from casusregie.domain.letters import LETTER_KINDS as KINDS
 
 #: What each kind is, for `regie letter --help`.
 DESCRIPTIONS: dict[str, str] = {
